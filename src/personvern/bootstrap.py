@@ -1,0 +1,212 @@
+"""Builds the runtime from settings: database engine, master key, policy in force, unit of work and clock."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+
+from personvern.domain.access import Actor, Permission, check_role
+from personvern.domain.errors import NotReady, PolicyRejected, invalid
+from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
+from personvern.services.admin import PolicyLoad, load_policy_version
+from personvern.services.register import Context
+from personvern.store import tables as t
+from personvern.store.crypto import Vault, create_master_key, read_master_key
+from personvern.store.engine import make_engine, require_current, sqlite_path, upgrade
+from personvern.store.uow import SqlUnitOfWorkFactory, stored_policy_text
+
+DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its environment variable, its command-line option, and what it means."""
+
+    env: str
+    option: str | None
+    default: str | None
+    help: str
+
+
+# The one table of settings; the README's table is checked against it by a test.
+SETTINGS = (
+    Setting("PERSONVERN_DATABASE_URL", "--db", DEFAULT_DATABASE_URL, "database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"),
+    Setting("PERSONVERN_MASTER_KEY_FILE", None, "beside an SQLite database: FILE.masterkey", "the master key file (created by init, mode 0600); required for PostgreSQL"),
+    Setting("PERSONVERN_NOW", "--now", None, "pretend the time is this ISO-8601 instant (simulations, tests)"),
+    Setting("PERSONVERN_ROLE", "--role", "ceo", "the role acting: ceo, staff, marketing or auditor"),
+    Setting("PERSONVERN_ACTOR", None, "the login name", "the name recorded in the audit log"),
+)
+
+
+class FixedClock:
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+
+    def now(self) -> datetime:
+        return self._at
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def parse_instant(text: str, field: str = "now") -> datetime:
+    """An ISO-8601 date or date-time; without a zone it is read as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(field, "must be an ISO-8601 date or time, e.g. 2026-05-04 or 2026-05-04T10:00:00+02:00") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    master_key_file: Path | None  # None: a server database with no key file named
+    now: datetime | None
+    role: str
+    actor: str
+
+    def key_file(self) -> Path:
+        if self.master_key_file is None:
+            raise NotReady("set PERSONVERN_MASTER_KEY_FILE to the master key file for this database")
+        return self.master_key_file
+
+    @classmethod
+    def resolve(
+        cls,
+        db: str | None = None,
+        now: str | None = None,
+        role: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        url = db or env.get("PERSONVERN_DATABASE_URL") or DEFAULT_DATABASE_URL
+        chosen_role = role or env.get("PERSONVERN_ROLE") or "ceo"
+        check_role(chosen_role)
+        instant = now or env.get("PERSONVERN_NOW")
+        return cls(
+            database_url=url,
+            master_key_file=_master_key_path(url, env),
+            now=parse_instant(instant) if instant else None,
+            role=chosen_role,
+            actor=env.get("PERSONVERN_ACTOR") or _login(),
+        )
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _master_key_path(url: str, env: Mapping[str, str]) -> Path | None:
+    explicit = env.get("PERSONVERN_MASTER_KEY_FILE")
+    if explicit:
+        return Path(explicit)
+    db_file = sqlite_path(url)
+    if db_file is None:
+        # A server database has no "beside": guessing a path would scatter keys across machines.
+        return None
+    return db_file.with_name(db_file.name + ".masterkey")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    policy: LoadedPolicy
+    uow: SqlUnitOfWorkFactory
+    clock: FixedClock | SystemClock
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.settings.actor, self.settings.role)
+
+    def context(self) -> Context:
+        return Context(self.policy.policy, self.uow, self.clock, self.actor)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _clock(settings: Settings) -> FixedClock | SystemClock:
+    return FixedClock(settings.now) if settings.now else SystemClock()
+
+
+def _vault(settings: Settings, engine: Engine) -> Vault:
+    vault = Vault(read_master_key(settings.key_file()))
+    with engine.connect() as conn:
+        other = conn.execute(
+            select(t.data_keys.c.master_key_id).where(t.data_keys.c.master_key_id != vault.key_id).limit(1)
+        ).scalar()
+    if other is not None:
+        raise NotReady(
+            f"the database's data keys were wrapped by another master key (id {other}), "
+            f"not the one in {settings.master_key_file}"
+        )
+    return vault
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Open an initialised database with the policy in force in it."""
+    engine = make_engine(settings.database_url)
+    try:
+        require_current(engine, settings.database_url)
+        text = stored_policy_text(engine)
+        if text is None:
+            raise NotReady("no policy is loaded; run `personvern init`")
+        vault = _vault(settings, engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise NotReady(f"cannot open the database: {exc.orig}") from None
+    except Exception:
+        engine.dispose()
+        raise
+    loaded = parse_policy(text, "policy in force")
+    return Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
+
+
+@dataclass(frozen=True)
+class InitReport:
+    database_url: str
+    master_key_file: Path | None
+    key_created: bool
+    revision_before: str | None
+    revision: str
+    policy: PolicyLoad
+
+
+def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runtime, InitReport]:
+    """Create or upgrade the database, create the master key if there is none, and load the policy."""
+    try:
+        loaded = load_policy(policy_file)
+    except PolicyInvalid as exc:
+        raise PolicyRejected(str(exc)) from None
+    Actor(settings.actor, settings.role).require(Permission.POLICY_MANAGE)
+    engine = make_engine(settings.database_url, must_exist=False)
+    try:
+        key_file = settings.key_file()
+        created = not key_file.exists()
+        if created:
+            create_master_key(key_file)
+        before, after = upgrade(engine)
+        vault = _vault(settings, engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise NotReady(f"cannot open the database: {exc.orig}") from None
+    except Exception:
+        engine.dispose()
+        raise
+    runtime = Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
+    load = load_policy_version(runtime.uow, runtime.clock, runtime.actor, loaded)
+    return runtime, InitReport(settings.database_url, settings.master_key_file, created, before, after, load)

@@ -1,0 +1,190 @@
+"""What every command shares: the --db/--now/--role/--json options, error reporting and output."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+import click
+import typer
+from rich.console import Console
+
+from personvern.bootstrap import Runtime, Settings, open_runtime
+from personvern.domain.errors import FieldProblem, PersonvernError, invalid
+from personvern.policy.loader import PolicyInvalid
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: PERSONVERN_DATABASE_URL or sqlite:///personvern.db).", show_default=False),
+]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Act as if it were this ISO-8601 time (default: PERSONVERN_NOW or the clock).", show_default=False),
+]
+RoleOption = Annotated[
+    str | None,
+    typer.Option("--role", help="Act in this role: ceo, staff, marketing, auditor (default: ceo).", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@dataclass
+class Env:
+    """The resolved common options of one command invocation, and the runtime they open."""
+
+    db: str | None
+    now: str | None
+    role: str | None
+    json: bool
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        return Settings.resolve(self.db, self.now, self.role)
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = open_runtime(self.settings())
+        return self._runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+    def emit(self, data: Any, human: Callable[[Console], None]) -> None:
+        """Print `data` as JSON with --json, otherwise let `human` render it for a person."""
+        if self.json:
+            sys.stdout.write(json.dumps(data, default=_jsonable, ensure_ascii=False, indent=2) + "\n")
+        else:
+            human(Console(highlight=False))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def report_error(exc: BaseException) -> int:
+    """Print an error for a person (never a traceback) and return the exit code."""
+    console = err_console()
+    if isinstance(exc, PolicyInvalid):
+        console.print("error: the policy file has problems:", markup=False)
+        for problem in exc.problems:
+            console.print(f"  {problem}", markup=False)
+        return 8
+    if isinstance(exc, PersonvernError):
+        text = str(exc)
+        console.print(f"error: {text}", markup=False)
+        return exc.exit_code
+    console.print(
+        f"internal error: {type(exc).__name__}. Nothing was changed. "
+        "Run again with PERSONVERN_DEBUG=1 to see the details.",
+        markup=False,
+    )
+    return INTERNAL_ERROR
+
+
+@contextmanager
+def reported(env: Env) -> Iterator[None]:
+    try:
+        yield
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except Exception as exc:
+        if os.environ.get("PERSONVERN_DEBUG") and not isinstance(exc, PersonvernError | PolicyInvalid):
+            raise
+        raise typer.Exit(report_error(exc)) from None
+    finally:
+        env.close()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(group: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
+    """Register `fn(env, ...)` as a command that also takes --db, --now, --role and --json.
+
+    The options may be given after the command (where DESIGN.md puts them) or before it, on the
+    root command; the ones given after win.
+    """
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+        hints = get_type_hints(fn, include_extras=True)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in list(signature.parameters.values())[1:]]
+        extra = {
+            "db": DbOption,
+            "now": NowOption,
+            "role": RoleOption,
+            "json_output": JsonOption,
+        }
+        params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)] + own + [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=False if n == "json_output" else None, annotation=a)
+            for n, a in extra.items()
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(
+            ctx: typer.Context, *args: Any, db: str | None, now: str | None, role: str | None, json_output: bool, **kw: Any
+        ) -> Any:
+            root = ctx.find_root().obj or {}
+            env = Env(
+                db=db or root.get("db"),
+                now=now or root.get("now"),
+                role=role or root.get("role"),
+                json=json_output or bool(root.get("json")),
+            )
+            with reported(env):
+                return fn(env, *args, **kw)
+
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        group.command(name, **kwargs)(wrapper)
+        return fn
+
+    return decorate
+
+
+def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
+    """FIELD=VALUE pairs from a repeated option; a field given twice is an error, not a silent overwrite."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise invalid(option, f"expects FIELD=VALUE, got {item.split('=')[0][:40]!r}")
+        if name in out:
+            raise invalid(name, f"is given twice in {option}")
+        out[name] = value
+    return out
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise invalid(option, "must be a date as YYYY-MM-DD") from None
+
+
+def problems_table(problems: list[FieldProblem]) -> list[dict[str, Any]]:
+    return [{"line": p.line, "field": p.field, "message": p.message} for p in problems]

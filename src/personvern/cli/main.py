@@ -1,0 +1,113 @@
+"""The `personvern` command: the root, its shared options, and the commands for setting up and checking."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from personvern import __version__
+from personvern.bootstrap import initialise
+from personvern.cli import policy as policy_cli
+from personvern.cli import register as register_cli
+from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
+from personvern.services.admin import verify_audit
+
+app = typer.Typer(
+    name="personvern",
+    help="A customer register that enforces its privacy policy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(policy_cli.app, name="policy")
+app.add_typer(register_cli.subject_app, name="subject")
+app.add_typer(register_cli.relationship_app, name="relationship")
+app.add_typer(audit_app, name="audit")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: DbOption = None,
+    now: NowOption = None,
+    role: RoleOption = None,
+    json_output: JsonOption = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(f"personvern {__version__}")
+        raise typer.Exit()
+    ctx.obj = {"db": db, "now": now, "role": role, "json": json_output}
+
+
+@command(app, "init")
+def init(
+    env: Env,
+    policy: Annotated[
+        str | None, typer.Option("--policy", help="Policy file (default: the bundled 24 Center policy).")
+    ] = None,
+) -> None:
+    """Create or upgrade the database, create the master key if missing, and load the policy."""
+    runtime, report = initialise(env.settings(), policy)
+    runtime.close()
+    data = {
+        "database": report.database_url,
+        "master_key_file": report.master_key_file,
+        "master_key_created": report.key_created,
+        "schema_revision": report.revision,
+        "schema_upgraded_from": report.revision_before,
+        "policy_version": report.policy.version,
+        "policy_sha256": report.policy.sha256,
+        "policy_changed": report.policy.changed,
+    }
+
+    def human(c: Console) -> None:
+        c.print(f"database     {report.database_url} (schema {report.revision})", markup=False)
+        key = "created" if report.key_created else "kept"
+        c.print(f"master key   {report.master_key_file} ({key}; keep it safe and apart from backups)", markup=False)
+        state = "loaded" if report.policy.changed else "unchanged"
+        c.print(f"policy       version {report.policy.version} ({state}, sha256 {report.policy.sha256[:12]})", markup=False)
+
+    env.emit(data, human)
+
+
+@command(audit_app, "verify")
+def audit_verify(env: Env) -> None:
+    """Walk the audit chain and name the first broken entry (exit 7 when broken)."""
+    runtime = env.runtime()
+    report = verify_audit(runtime.uow, runtime.actor)
+    data = {"ok": report.ok, "entries": report.checked, "broken_at": report.broken_at, "problem": report.problem}
+
+    def human(c: Console) -> None:
+        if report.ok:
+            c.print(f"audit chain intact: {report.checked} entries verified")
+        else:
+            c.print(f"audit chain BROKEN at entry {report.broken_at}: {report.problem}", markup=False)
+
+    env.emit(data, human)
+    if not report.ok:
+        raise typer.Exit(7)
+
+
+def run() -> None:
+    """Console-script entry: run the app, and turn anything unexpected into a message, not a traceback."""
+    try:
+        result: Any = typer.main.get_command(app).main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the last guard: commands report their own errors
+        if os.environ.get("PERSONVERN_DEBUG"):
+            raise
+        sys.exit(report_error(exc))
+    sys.exit(result if isinstance(result, int) else 0)

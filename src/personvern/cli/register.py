@@ -1,0 +1,244 @@
+"""`personvern subject …` and `personvern relationship …`: the customer register from the shell."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day
+from personvern.domain.errors import invalid
+from personvern.domain.subjects import Relationship, Subject
+from personvern.services import register
+from personvern.services.register import SubjectView
+
+subject_app = typer.Typer(help="Data subjects in the register.", no_args_is_help=True)
+relationship_app = typer.Typer(help="Customer relationships: orders and contracts.", no_args_is_help=True)
+
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="FIELD=VALUE (repeatable).", show_default=False)]
+ReasonOption = Annotated[
+    list[str] | None,
+    typer.Option("--reason", help="FIELD=TEXT: why a 'when needed' field is needed (repeatable).", show_default=False),
+]
+PROGRESS_FROM = 10_000  # rows; smaller files finish before a bar is worth drawing
+
+
+def relationship_json(r: Relationship) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "type": r.type.value,
+        "started_on": r.started_on,
+        "ends_on": r.ends_on,
+        "ended_on": r.ended_on,
+        "description": r.description,
+    }
+
+
+def subject_json(view: SubjectView) -> dict[str, Any]:
+    s = view.subject
+    return {
+        "id": s.id,
+        "kind": s.kind,
+        "values": view.values,
+        "source": s.source,
+        "received_at": s.received_at,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "organisation_id": s.organisation_id,
+        "relationships": [relationship_json(r) for r in view.relationships],
+    }
+
+
+@command(subject_app, "add")
+def add(
+    env: Env,
+    kind: Annotated[str, typer.Option("--kind", help="one_time_customer, contract_customer, business_representative.")],
+    set_: SetOption = None,
+    reason: ReasonOption = None,
+    source: Annotated[str, typer.Option("--source", help="Where the data came from (Art. 14(2)(f)).")] = "data_subject",
+    received: Annotated[str | None, typer.Option("--received", help="When the data was received (ISO-8601).")] = None,
+) -> None:
+    """Add a subject; only fields the policy declares for the kind are accepted."""
+    from personvern.bootstrap import parse_instant
+
+    values = parse_assignments(set_, "--set")
+    reasons = parse_assignments(reason, "--reason")
+    at = parse_instant(received, "received") if received else None
+    if len(source) > 100 or not source.strip():
+        raise invalid("source", "must be 1 to 100 characters")
+    subject = register.add_subject(env.runtime().context(), kind, values, reasons, source, at)
+    env.emit({"id": subject.id, "kind": subject.kind}, lambda c: c.print(f"added {subject.kind} {subject.id}"))
+
+
+@command(subject_app, "show")
+def show(
+    env: Env,
+    subject_id: Annotated[str | None, typer.Argument(help="The subject's id.", show_default=False)] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Find by email.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Find by phone number.")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose", help="Why you look (recorded; default service).")] = None,
+) -> None:
+    """Show one subject in the live register, with its relationships."""
+    view = register.show_subject(env.runtime().context(), subject_id, email, phone, purpose)
+
+    def human(c: Console) -> None:
+        s = view.subject
+        table = Table(show_header=False, box=None)
+        table.add_column(style="bold")
+        table.add_column()
+        table.add_row("id", s.id)
+        table.add_row("kind", s.kind)
+        for name, value in view.values.items():
+            table.add_row(name, value)
+        table.add_row("source", s.source)
+        table.add_row("received", s.received_at.isoformat())
+        c.print(table)
+        for r in view.relationships:
+            end = f" until {r.end_date().isoformat()}" if r.end_date() else " (open)"
+            what = f": {r.description}" if r.description else ""
+            c.print(f"{r.type.value} {r.id} from {r.started_on.isoformat()}{end}{what}", markup=False)
+
+    env.emit(subject_json(view), human)
+
+
+@command(subject_app, "list")
+def list_(
+    env: Env,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
+    organisation: Annotated[str | None, typer.Option("--organisation", help="Only this organisation number.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+) -> None:
+    """List subjects, oldest first."""
+    total, views = register.list_subjects(env.runtime().context(), kind, organisation, limit, offset)
+
+    def human(c: Console) -> None:
+        table = Table(title=f"{len(views)} of {total} subjects", title_justify="left")
+        for col in ("id", "kind", "full_name", "email", "phone", "organisation_name"):
+            table.add_column(col)
+        for v in views:
+            table.add_row(v.subject.id, v.subject.kind, *(v.values.get(f, "") for f in ("full_name", "email", "phone", "organisation_name")))
+        c.print(table)
+
+    env.emit({"total": total, "subjects": [subject_json(v) for v in views]}, human)
+
+
+@command(subject_app, "update")
+def update(
+    env: Env,
+    subject_id: Annotated[str, typer.Argument(help="The subject's id.")],
+    set_: SetOption = None,
+    unset: Annotated[list[str] | None, typer.Option("--unset", help="FIELD to remove (repeatable).")] = None,
+    reason: ReasonOption = None,
+) -> None:
+    """Change or remove values, through the same validation as `add`."""
+    changes = parse_assignments(set_, "--set")
+    reasons = parse_assignments(reason, "--reason")
+    subject = register.update_subject(env.runtime().context(), subject_id, changes, list(unset or []), reasons)
+    env.emit({"id": subject.id, "updated_at": subject.updated_at}, lambda c: c.print(f"updated {subject.id}"))
+
+
+def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Rows with the file's own line numbers (the header is line 1); `;`, `,` and tab are recognised."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            sample = f.read(64 * 1024)
+            f.seek(0)
+            try:
+                dialect: Any = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            reader = csv.DictReader(f, dialect=dialect)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            rows = []
+            for row in reader:
+                if None in row:
+                    raise invalid("file", f"line {reader.line_num} has more columns than the header")
+                rows.append((reader.line_num, {k: (v or "") for k, v in row.items()}))
+    except FileNotFoundError:
+        raise invalid("file", f"{path} does not exist") from None
+    except UnicodeDecodeError:
+        raise invalid("file", f"{path} is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise invalid("file", f"{path} is not a readable CSV file ({exc})") from None
+    if not header:
+        raise invalid("file", f"{path} is empty; the first line must name the fields")
+    return header, rows
+
+
+def _with_progress(rows: list[tuple[int, dict[str, str]]], show: bool) -> Iterator[tuple[int, dict[str, str]]]:
+    if not show:
+        yield from rows
+        return
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console(), transient=True) as progress:
+        task = progress.add_task("rows", total=len(rows))
+        for n, row in enumerate(rows, 1):
+            yield row
+            if n % 1000 == 0:
+                progress.update(task, completed=n)
+
+
+@command(subject_app, "import")
+def import_(
+    env: Env,
+    file: Annotated[Path, typer.Argument(help="CSV file; its header names the fields.")],
+    kind: Annotated[str, typer.Option("--kind", help="The kind of every row.")],
+    reason: ReasonOption = None,
+    source: Annotated[str, typer.Option("--source", help="Where the data came from.")] = "import",
+) -> None:
+    """Import a CSV file: every row or none; each bad row is reported by line and field."""
+    reasons = parse_assignments(reason, "--reason")
+    header, rows = read_csv(file)
+    runtime = env.runtime()
+    declared = runtime.policy.policy.fields_for(kind) if kind in runtime.policy.policy.kinds else None
+    if declared is not None:
+        unknown = [h for h in header if h not in declared]
+        if unknown:
+            raise invalid(
+                unknown[0], f"column is not declared for kind {kind} (allowed: {', '.join(declared)}); nothing was imported"
+            )
+    show_bar = len(rows) >= PROGRESS_FROM and not env.json
+    count = register.import_subjects(runtime.context(), kind, _with_progress(rows, show_bar), reasons, source)
+    env.emit({"imported": count, "kind": kind}, lambda c: c.print(f"imported {count} {kind} subjects from {file}"))
+
+
+@command(relationship_app, "start")
+def start(
+    env: Env,
+    subject_id: Annotated[str, typer.Argument(help="The subject's id.")],
+    type_: Annotated[str, typer.Option("--type", help="order or contract.")] = "order",
+    on: Annotated[str | None, typer.Option("--on", help="Start date (default: today).")] = None,
+    ends: Annotated[str | None, typer.Option("--ends", help="A contract's stated end date.")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="What was ordered or agreed.")] = None,
+) -> None:
+    """Start an order or a contract: the customer relationship that keeps the data (Art. 6(1)(b))."""
+    rel = register.start_relationship(
+        env.runtime().context(), subject_id, type_, parse_day(on, "on"), parse_day(ends, "ends"), description
+    )
+    env.emit(relationship_json(rel), lambda c: c.print(f"started {rel.type.value} {rel.id} on {rel.started_on.isoformat()}"))
+
+
+@command(relationship_app, "end")
+def end(
+    env: Env,
+    subject_id: Annotated[str, typer.Argument(help="The subject's id.")],
+    type_: Annotated[str | None, typer.Option("--type", help="Only orders or only contracts.")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="End date (default: today).")] = None,
+) -> None:
+    """End the subject's open relationships: the customer or the company asked."""
+    ended = register.end_relationship(env.runtime().context(), subject_id, type_, parse_day(on, "on"))
+    env.emit(
+        {"ended": [relationship_json(r) for r in ended]},
+        lambda c: c.print(f"ended {len(ended)} relationship(s) of {subject_id}"),
+    )
+
+
+__all__ = ["Subject", "relationship_app", "subject_app"]

@@ -1,0 +1,1 @@
+"""Pure rules about subjects, their data and the audit chain; imports no framework."""

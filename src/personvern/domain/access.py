@@ -1,0 +1,49 @@
+"""Who may do what: the roles of DESIGN.md and their permissions, enforced by the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from personvern.domain.errors import Forbidden, invalid
+
+
+class Permission(StrEnum):
+    REGISTER_READ = "register.read"
+    REGISTER_WRITE = "register.write"
+    POLICY_MANAGE = "policy.manage"
+    AUDIT_VERIFY = "audit.verify"
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "ceo": frozenset(Permission),
+    "staff": frozenset({Permission.REGISTER_READ, Permission.REGISTER_WRITE}),
+    # Marketing reaches only the consented audience (a later capability), never the register itself.
+    "marketing": frozenset(),
+    # The auditor reads what the accounts need (Art. 5(1)(c)): the register, limited to bookkeeping fields.
+    "auditor": frozenset({Permission.REGISTER_READ, Permission.AUDIT_VERIFY}),
+}
+
+# Roles that see only the fields serving these purposes (purpose limitation, Art. 5(1)(b)).
+ROLE_PURPOSES: dict[str, frozenset[str]] = {"auditor": frozenset({"bookkeeping"})}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a name for the audit log and the role that decides what they may do."""
+
+    name: str
+    role: str
+
+    def require(self, permission: Permission) -> None:
+        if permission not in ROLE_PERMISSIONS.get(self.role, frozenset()):
+            raise Forbidden(f"role {self.role!r} may not {permission.value.replace('.', ' ')}")
+
+    def sees_field(self, field_purposes: list[str]) -> bool:
+        limit = ROLE_PURPOSES.get(self.role)
+        return limit is None or bool(limit.intersection(field_purposes))
+
+
+def check_role(role: str) -> None:
+    if role not in ROLE_PERMISSIONS:
+        raise invalid("role", f"unknown role {role!r}; roles: {', '.join(ROLE_PERMISSIONS)}")

@@ -1,0 +1,79 @@
+"""The one exception tree of personvern; adapters map it once to exit codes and HTTP statuses.
+
+    PersonvernError                 exit 1   HTTP 400
+    ├── InvalidInput                exit 3   HTTP 422   bad values: each problem names field, rule, line
+    ├── NotFound                    exit 4   HTTP 404
+    ├── Conflict                    exit 5   HTTP 409   e.g. the same person registered twice
+    ├── Forbidden                   exit 6   HTTP 403   the role may not do this
+    ├── IntegrityBroken             exit 7   HTTP 500   the audit chain does not verify
+    ├── PolicyRejected              exit 8   HTTP 422   the policy file cannot be used
+    └── NotReady                    exit 9   HTTP 503   database missing, not initialised or out of date
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PersonvernError(Exception):
+    exit_code = 1
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One bad value: which field, which rule it breaks, and where (the file's line, for imports)."""
+
+    field: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.field}: {self.message}"
+
+
+class InvalidInput(PersonvernError):
+    exit_code = 3
+    http_status = 422
+
+    def __init__(self, problems: list[FieldProblem], summary: str | None = None) -> None:
+        self.problems = problems
+        head = summary or ("invalid input" if len(problems) != 1 else "")
+        lines = [head] if head else []
+        lines += [str(p) for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput([FieldProblem(field, message)])
+
+
+class NotFound(PersonvernError):
+    exit_code = 4
+    http_status = 404
+
+
+class Conflict(PersonvernError):
+    exit_code = 5
+    http_status = 409
+
+
+class Forbidden(PersonvernError):
+    exit_code = 6
+    http_status = 403
+
+
+class IntegrityBroken(PersonvernError):
+    exit_code = 7
+    http_status = 500
+
+
+class PolicyRejected(PersonvernError):
+    exit_code = 8
+    http_status = 422
+
+
+class NotReady(PersonvernError):
+    exit_code = 9
+    http_status = 503

@@ -1,0 +1,129 @@
+"""Subjects and relationships, and the minimisation rules for what may be stored about a subject."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from personvern.domain.errors import FieldProblem
+from personvern.domain.values import BadValue, normalise
+from personvern.policy.schema import Collected, Policy
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A data subject: the kind the policy gives them and the values declared for that kind."""
+
+    id: str
+    kind: str
+    values: Mapping[str, str]
+    source: str
+    received_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    organisation_id: str | None = None
+
+    def with_values(self, values: Mapping[str, str], at: datetime) -> Subject:
+        return replace(self, values=dict(values), updated_at=at)
+
+
+class RelationshipType(StrEnum):
+    ORDER = "order"
+    CONTRACT = "contract"
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """A customer relationship: an order or a contract, from its start until it is ended."""
+
+    id: str
+    subject_id: str
+    type: RelationshipType
+    started_on: date
+    ends_on: date | None = None  # the end a contract states in advance
+    ended_on: date | None = None  # when the customer or the company actually ended it
+    description: str | None = None  # what was ordered or agreed (personal data: stored encrypted)
+
+    def end_date(self) -> date | None:
+        """The day the relationship is over: the actual end, else the contract's stated end."""
+        if self.ended_on is not None:
+            return self.ended_on
+        return self.ends_on
+
+    def active_on(self, day: date) -> bool:
+        end = self.end_date()
+        return self.started_on <= day and (end is None or day < end)
+
+
+@dataclass
+class Checked:
+    """The outcome of checking values against the policy: clean values, or the problems found."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    problems: list[FieldProblem] = field(default_factory=list)
+
+
+def check_values(
+    policy: Policy,
+    kind: str,
+    raw: Mapping[str, str],
+    reasons: Mapping[str, str],
+    *,
+    complete: bool,
+    line: int | None = None,
+) -> Checked:
+    """Check values against the policy's declarations for `kind`.
+
+    Only declared fields may be stored (data minimisation, GDPR Art. 5(1)(c)); a field collected
+    "when needed" must come with the reason it is needed, so the need can be shown later (Art. 5(2)).
+    With `complete`, every required field must be present (a new subject); otherwise the values
+    are a partial change.
+    """
+    out = Checked()
+    if kind not in policy.kinds:
+        allowed = ", ".join(policy.kinds)
+        out.problems.append(FieldProblem("kind", f"unknown subject kind {kind!r}; allowed: {allowed}", line))
+        return out
+    declared = policy.fields_for(kind)
+    allowed_list = ", ".join(declared)
+    for name, value in raw.items():
+        spec = declared.get(name)
+        if spec is None:
+            out.problems.append(
+                FieldProblem(name, f"is not declared for kind {kind} (allowed: {allowed_list})", line)
+            )
+            continue
+        if spec.collected is Collected.WHEN_NEEDED and not (reasons.get(name) or "").strip():
+            out.problems.append(
+                FieldProblem(name, "is collected only when needed: state the reason (--reason FIELD=TEXT)", line)
+            )
+        try:
+            out.values[name] = normalise(spec.type, value, policy.default_region)
+        except BadValue as exc:
+            out.problems.append(FieldProblem(name, str(exc), line))
+    for name in reasons:
+        spec = declared.get(name)
+        if spec is None or spec.collected is not Collected.WHEN_NEEDED or name not in raw:
+            out.problems.append(
+                FieldProblem(name, "a reason is only given for a 'when needed' field that is being set", line)
+            )
+    if complete:
+        for name, spec in declared.items():
+            if spec.required and name not in raw:
+                out.problems.append(FieldProblem(name, f"is required for kind {kind}", line))
+    return out
+
+
+def check_removal(policy: Policy, kind: str, names: list[str]) -> list[FieldProblem]:
+    """A required field cannot be removed; an undeclared one is not there to remove."""
+    declared = policy.fields_for(kind)
+    problems = []
+    for name in names:
+        spec = declared.get(name)
+        if spec is None:
+            problems.append(FieldProblem(name, f"is not declared for kind {kind}"))
+        elif spec.required:
+            problems.append(FieldProblem(name, f"is required for kind {kind} and cannot be removed"))
+    return problems

@@ -1,0 +1,87 @@
+"""Validation and normalisation of single personal values, by the field type the policy gives them."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.no import fodselsnummer, orgnr
+
+from personvern.policy.schema import FieldType
+
+MAX_TEXT = 200
+MAX_ADDRESS = 400
+
+_MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+class BadValue(ValueError):
+    """The value breaks the rule in the message; the caller adds the field's name."""
+
+
+def _text(value: str, limit: int, multiline: bool) -> str:
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    for ch in cleaned:
+        if unicodedata.category(ch) == "Cc" and not (multiline and ch == "\n"):
+            raise BadValue("must not contain control characters")
+    if not cleaned:
+        raise BadValue("must not be empty")
+    if len(cleaned) > limit:
+        raise BadValue(f"must be at most {limit} characters (got {len(cleaned)})")
+    return cleaned if multiline else " ".join(cleaned.split())
+
+
+def normalise_phone(value: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        raise BadValue("is not a phone number (use +47 912 34 567 or 91234567)") from None
+    if not phonenumbers.is_valid_number(number):
+        raise BadValue("is not a valid phone number for its country")
+    if phonenumbers.number_type(number) not in _MOBILE:
+        raise BadValue("must be a mobile number (messages are sent to it by SMS)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(value: str) -> str:
+    try:
+        # Deliverability is not checked: it needs DNS, and a register must accept data offline.
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise BadValue(f"is not a valid email address ({exc})") from None
+
+
+def normalise_organisation_number(value: str) -> str:
+    try:
+        return str(orgnr.validate(value))
+    except StdnumError:
+        raise BadValue("is not a valid Norwegian organisation number (9 digits, mod-11 check digit)") from None
+
+
+def normalise_national_id(value: str) -> str:
+    try:
+        return str(fodselsnummer.validate(value))
+    except StdnumError:
+        raise BadValue("is not a valid Norwegian national identity number (11 digits, both check digits)") from None
+
+
+def normalise(field_type: FieldType, value: str, region: str = "NO") -> str:
+    """Return the canonical form of a value of this type, or raise BadValue saying which rule it breaks."""
+    if field_type is FieldType.PHONE:
+        return normalise_phone(value, region)
+    if field_type is FieldType.EMAIL:
+        return normalise_email(value)
+    if field_type is FieldType.ORGANISATION_NUMBER:
+        return normalise_organisation_number(value)
+    if field_type is FieldType.NATIONAL_ID:
+        return normalise_national_id(value)
+    if field_type is FieldType.ADDRESS:
+        return _text(value, MAX_ADDRESS, multiline=True)
+    return _text(value, MAX_TEXT, multiline=False)
+
+
+def lookup_key(field_type: FieldType, normalised: str) -> str:
+    """The form a look-up compares: emails without regard to case, the rest as normalised."""
+    return normalised.casefold() if field_type is FieldType.EMAIL else normalised

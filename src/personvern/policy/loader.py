@@ -1,0 +1,196 @@
+"""Reads a policy file: TOML syntax, then the schema, then cross-references, every problem with its line."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from personvern.policy.schema import Policy, key_path
+
+BUNDLED_NAME = "24center.toml"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a policy file, located as precisely as the file allows."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+    severity: str = "error"
+    article: str | None = None  # the GDPR provision a lint finding comes from
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        cite = f" (GDPR {self.article})" if self.article else ""
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}: {self.severity}:{key} {self.message}{cite}"
+
+
+class PolicyInvalid(Exception):
+    """The policy file cannot be used; `problems` says every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    text: str
+    source: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+_KEY = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
+_DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
+_HEADER = re.compile(rf"^\s*(\[\[?)\s*({_DOTTED})\s*\]\]?")
+_ASSIGN = re.compile(rf"^\s*({_DOTTED})\s*=")
+
+
+def _split_dotted(s: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'") for part in re.findall(_KEY, s))
+
+
+def locate_keys(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map each key path that the file spells out to the line it starts on (1-based).
+
+    tomllib gives values without positions, so a small scan of headers and assignments recovers them.
+    Arrays of tables get their index, so `[[x]]` twice gives paths (x, 0) and (x, 1).
+    """
+    lines: dict[tuple[str | int, ...], int] = {}
+    table: tuple[str | int, ...] = ()
+    counts: dict[tuple[str | int, ...], int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.split("#", 1)[0] if '"' not in line else line
+        header = _HEADER.match(stripped)
+        if header:
+            path: tuple[str | int, ...] = _split_dotted(header.group(2))
+            if header.group(1) == "[[":
+                index = counts.get(path, 0)
+                counts[path] = index + 1
+                path = (*path, index)
+            table = path
+            lines.setdefault(table, number)
+            continue
+        assign = _ASSIGN.match(stripped)
+        if assign:
+            lines.setdefault((*table, *_split_dotted(assign.group(1))), number)
+    return lines
+
+
+def _line_for(lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every name in the policy that must resolve to something declared elsewhere in it."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+
+    def check(loc: tuple[str | int, ...], names: list[str], table: dict[str, object], what: str) -> None:
+        for i, name in enumerate(names):
+            if name not in table:
+                known = ", ".join(sorted(table)) or "none"
+                found.append(((*loc, i), f"unknown {what} {name!r}; declared: {known}"))
+
+    for name, spec in policy.fields.items():
+        check(("fields", name, "kinds"), spec.kinds, dict(policy.kinds), "subject kind")
+        check(("fields", name, "purposes"), spec.purposes, dict(policy.purposes), "purpose")
+    for name, purpose in policy.purposes.items():
+        check(("purposes", name, "kinds"), purpose.kinds, dict(policy.kinds), "subject kind")
+    for name, recipient in policy.recipients.items():
+        check(("recipients", name, "purposes"), recipient.purposes, dict(policy.purposes), "purpose")
+        check(("recipients", name, "fields"), recipient.fields, dict(policy.fields), "field")
+        if recipient.country not in _EEA and recipient.transfer_basis is None:
+            found.append(
+                (
+                    ("recipients", name, "country"),
+                    f"recipient in {recipient.country}, outside the EEA, needs transfer_basis (GDPR Art. 44-49)",
+                )
+            )
+    for name, rule in policy.retention.items():
+        check(("retention", name, "purpose"), [rule.purpose], dict(policy.purposes), "purpose")
+        check(("retention", name, "kinds"), rule.kinds, dict(policy.kinds), "subject kind")
+        if rule.fields is not None:
+            check(("retention", name, "fields"), rule.fields, dict(policy.fields), "field")
+    check(("archive", "readable_by"), policy.archive.readable_by, dict(policy.roles), "role")
+    check(("archive", "fields"), policy.archive.fields, dict(policy.fields), "field")
+    check(("archive", "on_expiry"), list(policy.archive.on_expiry), dict(policy.kinds), "subject kind")
+    for kind in policy.kinds:
+        if kind not in policy.archive.on_expiry:
+            found.append((("archive", "on_expiry"), f"no expiry action (archive or erase) for kind {kind!r}"))
+        if not any(kind in rule.kinds for rule in policy.retention.values()):
+            found.append((("kinds", kind), f"no retention rule covers kind {kind!r}"))
+        if not any(kind in spec.kinds and spec.required for spec in policy.fields.values()):
+            found.append((("kinds", kind), f"kind {kind!r} has no required field"))
+    check(("review", "signed_by"), [policy.review.signed_by], dict(policy.roles), "role")
+    for name, purpose in policy.purposes.items():
+        if purpose.legal_basis.value == "6(1)(a)" and not purpose.channels:
+            found.append((("purposes", name, "channels"), "a purpose based on consent needs channels"))
+    return found
+
+
+# EU member states plus Iceland, Liechtenstein and Norway (the EEA Agreement).
+_EEA = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+)
+
+
+def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
+    """Parse and validate a policy text; raise PolicyInvalid listing every problem found."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise PolicyInvalid(
+            [Problem(source, int(match.group(1)) if match else None, "", f"not valid TOML: {exc}")]
+        ) from None
+    lines = locate_keys(text)
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown key (not part of the policy schema)"
+            elif err["type"] == "missing":
+                message = "required key is missing"
+            problems.append(Problem(source, _line_for(lines, loc), key_path(loc), message))
+        raise PolicyInvalid(problems) from None
+    problems = [
+        Problem(source, _line_for(lines, loc), key_path(loc), message) for loc, message in _references(policy)
+    ]
+    if problems:
+        raise PolicyInvalid(problems)
+    return LoadedPolicy(policy=policy, text=text, source=source)
+
+
+def load_policy(path: Path | str | None = None) -> LoadedPolicy:
+    """Load a policy file, or the bundled 24 Center policy when no path is given."""
+    if path is None:
+        text = resources.files("personvern.policy.bundled").joinpath(BUNDLED_NAME).read_text("utf-8")
+        return parse_policy(text, f"bundled:{BUNDLED_NAME}")
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except OSError as exc:
+        raise PolicyInvalid([Problem(str(p), None, "", f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise PolicyInvalid([Problem(str(p), None, "", "the file is not UTF-8 text")]) from None
+    return parse_policy(text, str(p))

@@ -1,0 +1,254 @@
+"""The policy file's schema: what a company declares about its processing, as pydantic models."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a policy must not silently drop a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Localised(Strict):
+    """A text in the languages the company publishes in (Norwegian first, English second)."""
+
+    nb: Text
+    en: Text
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.nb
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    PHONE = "phone"
+    EMAIL = "email"
+    ORGANISATION_NUMBER = "organisation_number"
+    NATIONAL_ID = "national_id"
+    ADDRESS = "address"
+
+
+# Types whose normalised value can be looked up exactly (through a keyed blind index).
+LOOKUP_TYPES = frozenset(
+    {FieldType.PHONE, FieldType.EMAIL, FieldType.ORGANISATION_NUMBER, FieldType.NATIONAL_ID}
+)
+
+
+class Collected(StrEnum):
+    ALWAYS = "always"  # required for every listed kind
+    WHEN_NEEDED = "when_needed"  # optional; storing it needs a stated reason (data minimisation, Art. 5(1)(c))
+    CONTRACT = "contract"  # required for the listed kinds because they hold a contract
+
+
+class LegalBasis(StrEnum):
+    """Art. 6(1) points; the text is the point's letter."""
+
+    CONSENT = "6(1)(a)"
+    CONTRACT = "6(1)(b)"
+    LEGAL_OBLIGATION = "6(1)(c)"
+    VITAL_INTERESTS = "6(1)(d)"
+    PUBLIC_TASK = "6(1)(e)"
+    LEGITIMATE_INTERESTS = "6(1)(f)"
+
+
+class RecipientCategory(StrEnum):
+    INTERNAL = "internal"
+    PROCESSOR = "processor"  # Art. 28: acts on the controller's instructions
+    INDEPENDENT_CONTROLLER = "independent_controller"
+
+
+class ExpiryAction(StrEnum):
+    ARCHIVE = "archive"
+    ERASE = "erase"
+
+
+class RetentionStart(StrEnum):
+    """The event a retention period counts from."""
+
+    RECEIVED = "received"  # when the data was received
+    RELATIONSHIP_END = "relationship_end"  # when the last customer relationship ended
+    FINANCIAL_YEAR_END = "financial_year_end"  # end of the financial year of the last relationship
+
+
+class RetentionWhile(StrEnum):
+    """A condition the reason needs to hold at all."""
+
+    RELATIONSHIP_ACTIVE = "relationship_active"
+    CONSENT_ACTIVE = "consent_active"
+    ALWAYS = "always"
+
+
+class Controller(Strict):
+    name: Text
+    organisation_number: Annotated[str, StringConstraints(pattern=r"^\d{9}$")] | None = None
+    address: Text
+    postal_code: Text
+    city: Text
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "NO"
+    email: Text | None = None
+    phone: Text | None = None
+    website: Text | None = None
+
+
+class PrivacyContact(Strict):
+    role: Localised
+    email: Text
+    phone: Text | None = None
+
+
+class SupervisoryAuthority(Strict):
+    name: Text
+    website: Text
+    complaint_url: Text | None = None
+
+
+class Kind(Strict):
+    label: Localised
+    description: Localised | None = None
+    business: bool = False  # linked to an organisation through its organisation number
+
+
+class FieldSpec(Strict):
+    type: FieldType
+    collected: Collected
+    kinds: list[Name] = Field(min_length=1)
+    purposes: list[Name] = Field(min_length=1)
+    label: Localised
+    unique: bool = False  # two subjects may not share the value (identifies the same person)
+
+    @model_validator(mode="after")
+    def _unique_needs_lookup(self) -> FieldSpec:
+        if self.unique and self.type not in LOOKUP_TYPES:
+            raise ValueError(f"unique is only possible for types {sorted(LOOKUP_TYPES)}")
+        return self
+
+    @property
+    def lookup(self) -> bool:
+        return self.type in LOOKUP_TYPES
+
+    @property
+    def required(self) -> bool:
+        return self.collected is not Collected.WHEN_NEEDED
+
+
+class Purpose(Strict):
+    label: Localised
+    description: Localised
+    legal_basis: LegalBasis
+    legal_basis_detail: Localised | None = None  # e.g. the law behind a legal obligation
+    channels: list[Name] = Field(default_factory=list)
+    kinds: list[Name] = Field(min_length=1)
+
+
+class Recipient(Strict):
+    name: Text
+    category: RecipientCategory
+    description: Localised
+    purposes: list[Name] = Field(min_length=1)
+    fields: list[Name] = Field(min_length=1)
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "NO"
+    transfer_basis: Localised | None = None  # required outside the EEA (Art. 44-49)
+
+
+class Duration(Strict):
+    years: int = Field(default=0, ge=0, le=100)
+    months: int = Field(default=0, ge=0, le=1200)
+    days: int = Field(default=0, ge=0, le=36500)
+
+    def describe(self, lang: str = "en") -> str:
+        parts = []
+        for n, nb, en in ((self.years, "år", "years"), (self.months, "måneder", "months"), (self.days, "dager", "days")):
+            if n:
+                parts.append(f"{n} {nb if lang == 'nb' else en}")
+        return " ".join(parts) or ("0 dager" if lang == "nb" else "0 days")
+
+
+class RetentionRule(Strict):
+    """One reason to keep a subject's data, and how long it lasts."""
+
+    purpose: Name
+    kinds: list[Name] = Field(min_length=1)
+    description: Localised
+    holds_while: RetentionWhile = RetentionWhile.ALWAYS
+    counts_from: RetentionStart | None = None
+    keep: Duration | None = None  # how long after counts_from; none: exactly as long as holds_while
+    fields: list[Name] | None = None  # none: every field of the subject
+
+    @model_validator(mode="after")
+    def _period_complete(self) -> RetentionRule:
+        if (self.counts_from is None) != (self.keep is None):
+            raise ValueError("counts_from and keep go together: give both or neither")
+        if self.holds_while is RetentionWhile.ALWAYS and self.keep is None:
+            raise ValueError("a rule that holds always needs counts_from and keep, or it never ends")
+        return self
+
+
+class Archive(Strict):
+    description: Localised
+    readable_by: list[Name] = Field(min_length=1)
+    fields: list[Name] = Field(min_length=1)  # what an archived record keeps (minimised)
+    on_expiry: dict[Name, ExpiryAction]  # per subject kind
+
+
+class Review(Strict):
+    description: Localised
+    month: int = Field(ge=1, le=12)  # the month the yearly review is due by
+    signed_by: Name
+
+
+class Role(Strict):
+    label: Localised
+    description: Localised
+
+
+class Risk(Strict):
+    description: Localised
+    likelihood: Annotated[str, StringConstraints(pattern=r"^(low|medium|high)$")]
+    consequence: Annotated[str, StringConstraints(pattern=r"^(low|medium|high)$")]
+    measures: Localised
+
+
+class Policy(Strict):
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,40}$")]
+    languages: list[Annotated[str, StringConstraints(pattern=r"^(nb|en)$")]] = Field(min_length=1)
+    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "NO"
+    controller: Controller
+    privacy_contact: PrivacyContact
+    supervisory_authority: SupervisoryAuthority
+    kinds: dict[Name, Kind] = Field(min_length=1)
+    fields: dict[Name, FieldSpec] = Field(min_length=1)
+    purposes: dict[Name, Purpose] = Field(min_length=1)
+    recipients: dict[Name, Recipient] = Field(default_factory=dict)
+    roles: dict[Name, Role] = Field(min_length=1)
+    retention: dict[Name, RetentionRule] = Field(min_length=1)
+    archive: Archive
+    review: Review
+    risks: dict[Name, Risk] = Field(default_factory=dict)
+
+    def fields_for(self, kind: str) -> dict[str, FieldSpec]:
+        return {name: spec for name, spec in self.fields.items() if kind in spec.kinds}
+
+    def lookup_fields(self) -> dict[str, FieldSpec]:
+        return {name: spec for name, spec in self.fields.items() if spec.lookup}
+
+
+def key_path(parts: tuple[str | int, ...]) -> str:
+    """Render a location as a TOML-ish dotted key path: fields.phone.kinds[2]."""
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", p):
+            out += ("." if out else "") + p
+        else:
+            out += ("." if out else "") + f'"{p}"'
+    return out

@@ -1,0 +1,346 @@
+"""The customer register's use cases: add, show, list, update and import subjects; start and end relationships."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from personvern.domain.access import Actor, Permission
+from personvern.domain.audit import AuditEvent
+from personvern.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
+from personvern.domain.subjects import (
+    Relationship,
+    RelationshipType,
+    Subject,
+    check_removal,
+    check_values,
+)
+from personvern.domain.values import BadValue, lookup_key, normalise
+from personvern.policy.schema import FieldType, Policy
+from personvern.services.ports import Clock, Lookup, UnitOfWork, UnitOfWorkFactory
+
+IMPORT_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every use case needs: the policy in force, storage, the clock and who is acting."""
+
+    policy: Policy
+    uow: UnitOfWorkFactory
+    clock: Clock
+    actor: Actor
+
+    def default_purpose(self) -> str:
+        return "bookkeeping" if self.actor.role == "auditor" else "service"
+
+    def check_purpose(self, purpose: str | None) -> str:
+        chosen = purpose or self.default_purpose()
+        if chosen not in self.policy.purposes:
+            raise invalid("purpose", f"unknown purpose {chosen!r}; purposes: {', '.join(self.policy.purposes)}")
+        return chosen
+
+    def record(self, uow: UnitOfWork, *events: AuditEvent) -> None:
+        uow.audit.append(events, self.actor.name, self.actor.role, self.clock.now())
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    """A subject as one role may see it, with its relationships."""
+
+    subject: Subject
+    values: dict[str, str]
+    relationships: list[Relationship]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _unique_lookups(policy: Policy, values: Mapping[str, str]) -> list[Lookup]:
+    return [
+        Lookup(name, lookup_key(policy.fields[name].type, value))
+        for name, value in values.items()
+        if policy.fields[name].unique
+    ]
+
+
+def _refuse_duplicates(uow: UnitOfWork, policy: Policy, values: Mapping[str, str], self_id: str | None) -> None:
+    # The same person twice would split their data and defeat access and erasure requests (Art. 15, 17).
+    problems = []
+    for lookup in _unique_lookups(policy, values):
+        holders = [s for s in uow.subjects.find(lookup) if s != self_id]
+        if holders:
+            problems.append(FieldProblem(lookup.field, f"is already registered for subject {holders[0]}"))
+    if problems:
+        raise Conflict("\n".join(["the same person is already in the register:", *map(str, problems)]))
+
+
+def _visible(ctx: Context, subject: Subject) -> dict[str, str]:
+    # In the policy's order, so every rendering lists a person's data the same way.
+    return {
+        name: subject.values[name]
+        for name, spec in ctx.policy.fields.items()
+        if name in subject.values and ctx.actor.sees_field(spec.purposes)
+    }
+
+
+def add_subject(
+    ctx: Context,
+    kind: str,
+    values: Mapping[str, str],
+    reasons: Mapping[str, str],
+    source: str = "data_subject",
+    received_at: datetime | None = None,
+) -> Subject:
+    ctx.actor.require(Permission.REGISTER_WRITE)
+    checked = check_values(ctx.policy, kind, values, reasons, complete=True)
+    if checked.problems:
+        raise InvalidInput(checked.problems)
+    now = ctx.clock.now()
+    subject = Subject(new_id(), kind, checked.values, source, received_at or now, now, now)
+    with ctx.uow() as uow:
+        _refuse_duplicates(uow, ctx.policy, checked.values, None)
+        uow.subjects.add([subject])
+        ctx.record(uow, _created(subject, reasons))
+        uow.commit()
+    return subject
+
+
+def _created(subject: Subject, reasons: Mapping[str, str]) -> AuditEvent:
+    details: dict[str, object] = {"kind": subject.kind, "fields": sorted(subject.values), "source": subject.source}
+    if reasons:
+        details["reasons"] = dict(reasons)
+    return AuditEvent("subject.create", subject.id, "service", details)
+
+
+def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | None, phone: str | None) -> str:
+    """Find the one subject meant by an id, an email or a phone number; never echo the value back."""
+    given = [x for x in (subject_id, email, phone) if x]
+    if len(given) != 1:
+        raise invalid("subject", "give exactly one of: a subject id, --email or --phone")
+    if subject_id:
+        if uow.subjects.get(subject_id) is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        return subject_id
+    name, field_type, value = (
+        ("email", FieldType.EMAIL, email) if email else ("phone", FieldType.PHONE, phone)
+    )
+    assert value is not None
+    try:
+        key = lookup_key(field_type, normalise(field_type, value, ctx.policy.default_region))
+    except BadValue as exc:
+        raise invalid(name, str(exc)) from None
+    found = uow.subjects.find(Lookup(name, key))
+    if not found:
+        raise NotFound(f"no subject in the register has that {name}")
+    return found[0]
+
+
+def show_subject(
+    ctx: Context,
+    subject_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    purpose: str | None = None,
+) -> SubjectView:
+    ctx.actor.require(Permission.REGISTER_READ)
+    chosen = ctx.check_purpose(purpose)
+    with ctx.uow() as uow:
+        sid = resolve(ctx, uow, subject_id, email, phone)
+        subject = uow.subjects.get(sid)
+        assert subject is not None
+        relationships = uow.relationships.for_subject(sid)
+        ctx.record(uow, AuditEvent("subject.read", sid, chosen, {"fields": sorted(_visible(ctx, subject))}))
+        uow.commit()
+    return SubjectView(subject, _visible(ctx, subject), relationships)
+
+
+def list_subjects(
+    ctx: Context,
+    kind: str | None = None,
+    organisation_number: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    purpose: str | None = None,
+) -> tuple[int, list[SubjectView]]:
+    ctx.actor.require(Permission.REGISTER_READ)
+    chosen = ctx.check_purpose(purpose)
+    if kind is not None and kind not in ctx.policy.kinds:
+        raise invalid("kind", f"unknown subject kind {kind!r}; allowed: {', '.join(ctx.policy.kinds)}")
+    if limit < 1 or limit > 10_000:
+        raise invalid("limit", "must be between 1 and 10000")
+    if offset < 0:
+        raise invalid("offset", "must not be negative")
+    org: Lookup | None = None
+    if organisation_number is not None:
+        try:
+            org = Lookup("organisation_number", normalise(FieldType.ORGANISATION_NUMBER, organisation_number))
+        except BadValue as exc:
+            raise invalid("organisation", str(exc)) from None
+    with ctx.uow() as uow:
+        total = uow.subjects.count(kind, org)
+        subjects = uow.subjects.list(kind, org, limit, offset)
+        views = [SubjectView(s, _visible(ctx, s), []) for s in subjects]
+        # Every subject shown is a read of personal data, and each person may later ask who saw it.
+        ctx.record(uow, *(AuditEvent("subject.read", v.subject.id, chosen, {"via": "list"}) for v in views))
+        uow.commit()
+    return total, views
+
+
+def update_subject(
+    ctx: Context,
+    subject_id: str,
+    changes: Mapping[str, str],
+    remove: list[str],
+    reasons: Mapping[str, str],
+) -> Subject:
+    ctx.actor.require(Permission.REGISTER_WRITE)
+    if not changes and not remove:
+        raise invalid("changes", "nothing to change: give --set FIELD=VALUE or --unset FIELD")
+    both = sorted(set(changes) & set(remove))
+    if both:
+        raise invalid(both[0], "cannot be set and removed at once")
+    with ctx.uow() as uow:
+        subject = uow.subjects.get(subject_id)
+        if subject is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        checked = check_values(ctx.policy, subject.kind, changes, reasons, complete=False)
+        problems = checked.problems + check_removal(ctx.policy, subject.kind, remove)
+        if problems:
+            raise InvalidInput(problems)
+        _refuse_duplicates(uow, ctx.policy, checked.values, subject_id)
+        values = {k: v for k, v in subject.values.items() if k not in remove}
+        values.update(checked.values)
+        changed = [k for k, v in checked.values.items() if subject.values.get(k) != v]
+        removed = [k for k in remove if k in subject.values]
+        updated = subject.with_values(values, ctx.clock.now())
+        uow.subjects.update(updated, changed, removed)
+        details: dict[str, object] = {"changed": sorted(changed), "removed": sorted(removed)}
+        if reasons:
+            details["reasons"] = dict(reasons)
+        ctx.record(uow, AuditEvent("subject.update", subject_id, "service", details))
+        uow.commit()
+    return updated
+
+
+def import_subjects(
+    ctx: Context,
+    kind: str,
+    rows: Iterable[tuple[int, Mapping[str, str]]],
+    reasons: Mapping[str, str],
+    source: str = "import",
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Add every row or none: all rows are checked first, and every problem is reported by line."""
+    ctx.actor.require(Permission.REGISTER_WRITE)
+    now = ctx.clock.now()
+    problems: list[FieldProblem] = []
+    subjects: list[Subject] = []
+    seen: dict[tuple[str, str], int] = {}
+    lines: dict[str, int] = {}
+    for line, raw in rows:
+        values = {k: v for k, v in raw.items() if v.strip()}
+        row_reasons = {k: v for k, v in reasons.items() if k in values}
+        checked = check_values(ctx.policy, kind, values, row_reasons, complete=True, line=line)
+        problems.extend(checked.problems)
+        for lookup in _unique_lookups(ctx.policy, checked.values):
+            first = seen.setdefault((lookup.field, lookup.key), line)
+            if first != line:
+                problems.append(FieldProblem(lookup.field, f"the same value as line {first}", line))
+        if not checked.problems:
+            subject = Subject(new_id(), kind, checked.values, source, now, now, now)
+            subjects.append(subject)
+            lines[subject.id] = line
+        if progress is not None:
+            progress(1)
+    if not subjects and not problems:
+        raise invalid("file", "has no data rows")
+    with ctx.uow() as uow:
+        for name, spec in ctx.policy.fields.items():
+            if not spec.unique:
+                continue
+            keys = {key: line for (field, key), line in seen.items() if field == name}
+            for key, holder in uow.subjects.find_many(name, keys).items():
+                problems.append(FieldProblem(name, f"is already registered for subject {holder}", keys[key]))
+        if problems:
+            problems.sort(key=lambda p: (p.line or 0, p.field))
+            raise InvalidInput(problems, f"nothing was imported: {len(problems)} problem(s)")
+        for start in range(0, len(subjects), IMPORT_BATCH):
+            batch = subjects[start : start + IMPORT_BATCH]
+            uow.subjects.add(batch)
+            ctx.record(uow, *(_created(s, {k: v for k, v in reasons.items() if k in s.values}) for s in batch))
+        uow.commit()
+    return len(subjects)
+
+
+def start_relationship(
+    ctx: Context,
+    subject_id: str,
+    type_: str,
+    started_on: date | None = None,
+    ends_on: date | None = None,
+    description: str | None = None,
+) -> Relationship:
+    ctx.actor.require(Permission.REGISTER_WRITE)
+    try:
+        kind = RelationshipType(type_)
+    except ValueError:
+        raise invalid("type", "must be 'order' or 'contract'") from None
+    start = started_on or ctx.clock.now().date()
+    if ends_on is not None and kind is not RelationshipType.CONTRACT:
+        raise invalid("ends", "only a contract states its end in advance")
+    if ends_on is not None and ends_on <= start:
+        raise invalid("ends", f"must be after the start ({start.isoformat()})")
+    if description is not None and not description.strip():
+        raise invalid("description", "must not be empty")
+    with ctx.uow() as uow:
+        if uow.subjects.get(subject_id) is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        rel = Relationship(new_id(), subject_id, kind, start, ends_on, None, description)
+        uow.relationships.add(rel)
+        details = {"relationship": rel.id, "type": kind.value, "started_on": start.isoformat()}
+        if ends_on:
+            details["ends_on"] = ends_on.isoformat()
+        ctx.record(uow, AuditEvent("relationship.start", subject_id, "service", details))
+        uow.commit()
+    return rel
+
+
+def end_relationship(
+    ctx: Context, subject_id: str, type_: str | None = None, ended_on: date | None = None
+) -> list[Relationship]:
+    """End the subject's open relationships (of one type, if given): the customer or the company asked."""
+    ctx.actor.require(Permission.REGISTER_WRITE)
+    if type_ is not None and type_ not in {t.value for t in RelationshipType}:
+        raise invalid("type", "must be 'order' or 'contract'")
+    day = ended_on or ctx.clock.now().date()
+    with ctx.uow() as uow:
+        if uow.subjects.get(subject_id) is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        open_ = [
+            r
+            for r in uow.relationships.for_subject(subject_id)
+            if r.ended_on is None and (type_ is None or r.type.value == type_)
+        ]
+        if not open_:
+            raise NotFound(f"subject {subject_id} has no open {type_ or 'order or contract'} to end")
+        ended = []
+        for rel in open_:
+            if day < rel.started_on:
+                raise invalid("on", f"{day.isoformat()} is before the start ({rel.started_on.isoformat()})")
+            uow.relationships.end(rel.id, day)
+            ended.append(Relationship(rel.id, rel.subject_id, rel.type, rel.started_on, rel.ends_on, day, rel.description))
+        ctx.record(
+            uow,
+            AuditEvent(
+                "relationship.end",
+                subject_id,
+                "service",
+                {"relationships": [r.id for r in ended], "ended_on": day.isoformat()},
+            ),
+        )
+        uow.commit()
+    return ended

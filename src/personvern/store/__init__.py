@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, encrypted repositories, the unit of work and Alembic migrations."""

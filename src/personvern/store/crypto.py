@@ -1,0 +1,89 @@
+"""Field encryption: a master key file, per-subject data keys (AES-256-GCM) and keyed blind indexes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from personvern.domain.errors import IntegrityBroken, NotReady
+
+NONCE = 12
+MASTER_KEY_BYTES = 32
+
+
+def create_master_key(path: Path) -> None:
+    """Write a new random master key readable by its owner only (mode 0600); never overwrite one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(MASTER_KEY_BYTES).hex().encode("ascii") + b"\n")
+
+
+def read_master_key(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise NotReady(f"master key file {path} not found; run `personvern init` (or set PERSONVERN_MASTER_KEY_FILE)") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise NotReady(f"master key file {path} is readable by others; run `chmod 600 {path}`")
+    try:
+        key = bytes.fromhex(path.read_text("ascii").strip())
+    except ValueError:
+        raise NotReady(f"master key file {path} is not a key written by personvern") from None
+    if len(key) != MASTER_KEY_BYTES:
+        raise NotReady(f"master key file {path} does not hold a 256-bit key")
+    return key
+
+
+def _derive(master: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"personvern/" + purpose).derive(master)
+
+
+class Vault:
+    """Everything secret: wrapping data keys, sealing values, and the blind-index key.
+
+    The key-encryption key and the index key are derived apart from the master key, so a leaked
+    index key reveals nothing about the data keys.
+    """
+
+    def __init__(self, master: bytes) -> None:
+        self._kek = AESGCM(_derive(master, b"key-wrapping"))
+        self._index_key = _derive(master, b"blind-index")
+        self.key_id = hashlib.sha256(master).hexdigest()[:16]
+
+    @staticmethod
+    def new_data_key() -> bytes:
+        return AESGCM.generate_key(bit_length=256)
+
+    def wrap(self, owner_id: str, data_key: bytes) -> bytes:
+        nonce = os.urandom(NONCE)
+        return nonce + self._kek.encrypt(nonce, data_key, owner_id.encode())
+
+    def unwrap(self, owner_id: str, wrapped: bytes) -> bytes:
+        try:
+            return self._kek.decrypt(wrapped[:NONCE], wrapped[NONCE:], owner_id.encode())
+        except InvalidTag:
+            raise IntegrityBroken(f"the data key of {owner_id} does not open with this master key") from None
+
+    def blind(self, field: str, key: str) -> bytes:
+        return hmac.new(self._index_key, f"{field}\x00{key}".encode(), hashlib.sha256).digest()
+
+
+def seal(cipher: AESGCM, aad: str, value: str) -> bytes:
+    nonce = os.urandom(NONCE)
+    return nonce + cipher.encrypt(nonce, value.encode("utf-8"), aad.encode())
+
+
+def open_sealed(cipher: AESGCM, aad: str, blob: bytes) -> str:
+    try:
+        return cipher.decrypt(blob[:NONCE], blob[NONCE:], aad.encode()).decode("utf-8")
+    except InvalidTag:
+        raise IntegrityBroken(f"a stored value ({aad.split(':')[-1]}) fails its integrity check") from None

@@ -1,0 +1,100 @@
+"""Opening the database: SQLite tuned for safe concurrent use, or PostgreSQL; and bringing its schema up to date."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from personvern.domain.errors import NotReady, invalid
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an SQLite URL, or None for another database (or an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str, *, must_exist: bool = True) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise invalid("db", "is not a database URL (sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)") from None
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
+        raise invalid("db", f"database {backend!r} is not supported; use sqlite or postgresql")
+    path = sqlite_path(url)
+    if path is not None and must_exist and not path.exists():
+        raise NotReady(f"no database at {path}; create it with `personvern init --db {url}`")
+    if path is not None and not path.parent.exists():
+        raise invalid("db", f"the folder {path.parent} does not exist")
+    try:
+        if backend == "sqlite":
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise invalid("db", "needs a driver: use postgresql+psycopg:// for PostgreSQL") from None
+    return engine
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cur.execute("PRAGMA foreign_keys=ON")  # erasure cascades to a subject's values and relationships
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode up to the last checkpoint
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock at the start: every use case writes at least an audit entry, and a
+    # deferred transaction that upgrades later can fail with "database is locked" under concurrency.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("personvern.store") / "migrations"))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema; return (revision before, revision after)."""
+    before = current_revision(engine)
+    command.upgrade(_alembic_config(engine), "head")
+    return before, head_revision(engine)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str:
+    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    assert head is not None
+    return head
+
+
+def require_current(engine: Engine, url: str) -> None:
+    current = current_revision(engine)
+    if current is None:
+        raise NotReady(f"the database at {url} is not initialised; run `personvern init`")
+    if current != head_revision(engine):
+        raise NotReady(f"the database schema is at {current}, this version needs {head_revision(engine)}; run `personvern init`")

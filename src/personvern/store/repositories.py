@@ -1,0 +1,361 @@
+"""SQL implementations of the service ports; values are sealed on the way in and opened on the way out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from personvern.domain.audit import AuditEvent, ChainReport, canonical_details, entry_hash, verify_chain
+from personvern.domain.errors import NotFound
+from personvern.domain.subjects import Relationship, RelationshipType, Subject
+from personvern.domain.values import lookup_key
+from personvern.policy.schema import Policy
+from personvern.services.ports import Lookup, PolicyRecord
+from personvern.store import tables as t
+from personvern.store.crypto import Vault, open_sealed, seal
+
+CHUNK = 500  # bound on the number of parameters in one IN (...) list
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class KeyStore:
+    """Per-subject data keys, wrapped by the master key. Deleting a key makes the subject's values unreadable."""
+
+    def __init__(self, conn: Connection, vault: Vault) -> None:
+        self._conn = conn
+        self._vault = vault
+
+    def create(self, owners: Sequence[str], at: datetime) -> dict[str, bytes]:
+        keys = {owner: self._vault.new_data_key() for owner in owners}
+        if keys:
+            self._conn.execute(
+                insert(t.data_keys),
+                [
+                    {"owner_id": o, "wrapped": self._vault.wrap(o, k), "master_key_id": self._vault.key_id, "created_at": at}
+                    for o, k in keys.items()
+                ],
+            )
+        return keys
+
+    def get(self, owners: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for chunk in _chunks(list(owners)):
+            rows = self._conn.execute(
+                select(t.data_keys.c.owner_id, t.data_keys.c.wrapped).where(t.data_keys.c.owner_id.in_(chunk))
+            )
+            for owner, wrapped in rows:
+                found[owner] = self._vault.unwrap(owner, wrapped)
+        return found
+
+    def delete(self, owner: str) -> None:
+        self._conn.execute(delete(t.data_keys).where(t.data_keys.c.owner_id == owner))
+
+
+class SqlSubjects:
+    def __init__(self, conn: Connection, vault: Vault, keys: KeyStore, policy: Policy) -> None:
+        self._conn = conn
+        self._vault = vault
+        self._keys = keys
+        self._policy = policy
+
+    # -- writing
+    def add(self, subjects: Sequence[Subject]) -> None:
+        if not subjects:
+            return
+        at = subjects[0].created_at
+        keys = self._keys.create([s.id for s in subjects], at)
+        orgs = self._organisations([s for s in subjects], at)
+        subject_rows, value_rows, lookup_rows = [], [], []
+        for s in subjects:
+            subject_rows.append(
+                {
+                    "id": s.id,
+                    "kind": s.kind,
+                    "source": s.source,
+                    "received_at": s.received_at,
+                    "created_at": s.created_at,
+                    "updated_at": s.updated_at,
+                    "organisation_id": orgs.get(s.id),
+                }
+            )
+            cipher = AESGCM(keys[s.id])
+            for name, value in s.values.items():
+                value_rows.append({"subject_id": s.id, "field": name, "ciphertext": seal(cipher, f"{s.id}:{name}", value)})
+            lookup_rows.extend(self._lookup_rows(s.id, s.values))
+        self._conn.execute(insert(t.subjects), subject_rows)
+        self._conn.execute(insert(t.subject_values), value_rows)
+        if lookup_rows:
+            self._conn.execute(insert(t.lookups), lookup_rows)
+
+    def _lookup_rows(self, subject_id: str, values: dict[str, str] | Any) -> list[dict[str, Any]]:
+        rows = []
+        for name, value in values.items():
+            spec = self._policy.fields[name]
+            if spec.lookup:
+                digest = self._vault.blind(name, lookup_key(spec.type, value))
+                rows.append({"field": name, "digest": digest, "subject_id": subject_id, "is_unique": spec.unique})
+        return rows
+
+    def _organisations(self, subjects: Sequence[Subject], at: datetime) -> dict[str, str]:
+        """Link business subjects to their organisation (by organisation number), creating it when new."""
+        wanted: dict[str, bytes] = {}
+        for s in subjects:
+            number = s.values.get("organisation_number")
+            if number is not None and self._policy.kinds[s.kind].business:
+                wanted[s.id] = self._vault.blind("organisation", number)
+        if not wanted:
+            return {}
+        digests = sorted(set(wanted.values()))
+        known: dict[bytes, str] = {}
+        for chunk in _chunks(digests):
+            rows = self._conn.execute(
+                select(t.organisations.c.number_digest, t.organisations.c.id).where(
+                    t.organisations.c.number_digest.in_(chunk)
+                )
+            )
+            known.update({bytes(d): i for d, i in rows})
+        new = [d for d in digests if d not in known]
+        if new:
+            rows = [{"id": uuid.uuid4().hex, "number_digest": d, "created_at": at} for d in new]
+            self._conn.execute(insert(t.organisations), rows)
+            known.update({r["number_digest"]: r["id"] for r in rows})
+        return {sid: known[d] for sid, d in wanted.items()}
+
+    def update(self, subject: Subject, changed: Collection[str], removed: Collection[str]) -> None:
+        touched = list(changed) + list(removed)
+        if touched:
+            self._conn.execute(
+                delete(t.subject_values).where(
+                    t.subject_values.c.subject_id == subject.id, t.subject_values.c.field.in_(touched)
+                )
+            )
+            self._conn.execute(
+                delete(t.lookups).where(t.lookups.c.subject_id == subject.id, t.lookups.c.field.in_(touched))
+            )
+        if changed:
+            cipher = AESGCM(self._keys.get([subject.id])[subject.id])
+            fresh = {name: subject.values[name] for name in changed}
+            self._conn.execute(
+                insert(t.subject_values),
+                [
+                    {"subject_id": subject.id, "field": n, "ciphertext": seal(cipher, f"{subject.id}:{n}", v)}
+                    for n, v in fresh.items()
+                ],
+            )
+            rows = self._lookup_rows(subject.id, fresh)
+            if rows:
+                self._conn.execute(insert(t.lookups), rows)
+        values: dict[str, Any] = {"updated_at": subject.updated_at}
+        if "organisation_number" in touched:
+            values["organisation_id"] = self._organisations([subject], subject.updated_at).get(subject.id)
+        self._conn.execute(update(t.subjects).where(t.subjects.c.id == subject.id).values(**values))
+        if "organisation_number" in touched:
+            self._drop_orphan_organisations()
+
+    def erase(self, subject_id: str) -> None:
+        result = self._conn.execute(delete(t.subjects).where(t.subjects.c.id == subject_id))
+        if result.rowcount == 0:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        # Belt and braces where a database ignores ON DELETE CASCADE: the values go explicitly too.
+        self._conn.execute(delete(t.subject_values).where(t.subject_values.c.subject_id == subject_id))
+        self._conn.execute(delete(t.lookups).where(t.lookups.c.subject_id == subject_id))
+        self._conn.execute(delete(t.relationships).where(t.relationships.c.subject_id == subject_id))
+        self._keys.delete(subject_id)
+        self._drop_orphan_organisations()
+
+    def _drop_orphan_organisations(self) -> None:
+        in_use = select(t.subjects.c.organisation_id).where(t.subjects.c.organisation_id.is_not(None))
+        self._conn.execute(delete(t.organisations).where(t.organisations.c.id.not_in(in_use)))
+
+    # -- reading
+    def get(self, subject_id: str) -> Subject | None:
+        found = self.get_many([subject_id])
+        return found[0] if found else None
+
+    def get_many(self, subject_ids: Sequence[str]) -> list[Subject]:
+        rows: dict[str, Any] = {}
+        for chunk in _chunks(list(subject_ids)):
+            for row in self._conn.execute(select(t.subjects).where(t.subjects.c.id.in_(chunk))):
+                rows[row.id] = row
+        if not rows:
+            return []
+        keys = self._keys.get(list(rows))
+        values: dict[str, dict[str, str]] = {sid: {} for sid in rows}
+        ciphers = {sid: AESGCM(key) for sid, key in keys.items()}
+        for chunk in _chunks(list(rows)):
+            q = select(t.subject_values).where(t.subject_values.c.subject_id.in_(chunk))
+            for sid, name, blob in self._conn.execute(q):
+                values[sid][name] = open_sealed(ciphers[sid], f"{sid}:{name}", blob)
+        return [
+            Subject(
+                r.id, r.kind, values[r.id], r.source, r.received_at, r.created_at, r.updated_at, r.organisation_id
+            )
+            for sid, r in rows.items()
+            if sid in subject_ids
+        ]
+
+    def find(self, lookup: Lookup) -> list[str]:
+        digest = self._vault.blind(lookup.field, lookup.key)
+        q = select(t.lookups.c.subject_id).where(t.lookups.c.field == lookup.field, t.lookups.c.digest == digest)
+        return list(self._conn.scalars(q))
+
+    def find_many(self, field: str, keys: Collection[str]) -> dict[str, str]:
+        by_digest = {self._vault.blind(field, k): k for k in keys}
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(by_digest)):
+            q = select(t.lookups.c.digest, t.lookups.c.subject_id).where(
+                t.lookups.c.field == field, t.lookups.c.digest.in_(chunk)
+            )
+            for digest, sid in self._conn.execute(q):
+                found[by_digest[bytes(digest)]] = sid
+        return found
+
+    def _filtered(self, kind: str | None, organisation: Lookup | None) -> Any:
+        q = select(t.subjects.c.id)
+        if kind is not None:
+            q = q.where(t.subjects.c.kind == kind)
+        if organisation is not None:
+            digest = self._vault.blind("organisation", organisation.key)
+            org = select(t.organisations.c.id).where(t.organisations.c.number_digest == digest)
+            q = q.where(t.subjects.c.organisation_id.in_(org.scalar_subquery()))
+        return q
+
+    def list(self, kind: str | None, organisation: Lookup | None, limit: int, offset: int) -> list[Subject]:
+        q = self._filtered(kind, organisation).order_by(t.subjects.c.created_at, t.subjects.c.id)
+        ids = list(self._conn.scalars(q.limit(limit).offset(offset)))
+        by_id = {s.id: s for s in self.get_many(ids)}
+        return [by_id[i] for i in ids]
+
+    def count(self, kind: str | None, organisation: Lookup | None) -> int:
+        q = select(func.count()).select_from(self._filtered(kind, organisation).subquery())
+        return int(self._conn.scalar(q) or 0)
+
+
+class SqlRelationships:
+    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+        self._conn = conn
+        self._keys = keys
+
+    def add(self, rel: Relationship) -> None:
+        description = None
+        if rel.description is not None:
+            cipher = AESGCM(self._keys.get([rel.subject_id])[rel.subject_id])
+            description = seal(cipher, f"{rel.subject_id}:relationship:{rel.id}", rel.description)
+        self._conn.execute(
+            insert(t.relationships).values(
+                id=rel.id,
+                subject_id=rel.subject_id,
+                type=rel.type.value,
+                started_on=rel.started_on,
+                ends_on=rel.ends_on,
+                ended_on=rel.ended_on,
+                description_ct=description,
+            )
+        )
+
+    def for_subject(self, subject_id: str) -> list[Relationship]:
+        rows = list(
+            self._conn.execute(
+                select(t.relationships)
+                .where(t.relationships.c.subject_id == subject_id)
+                .order_by(t.relationships.c.started_on, t.relationships.c.id)
+            )
+        )
+        cipher = None
+        if any(r.description_ct is not None for r in rows):
+            cipher = AESGCM(self._keys.get([subject_id])[subject_id])
+        out = []
+        for r in rows:
+            description = None
+            if r.description_ct is not None and cipher is not None:
+                description = open_sealed(cipher, f"{subject_id}:relationship:{r.id}", r.description_ct)
+            out.append(
+                Relationship(r.id, r.subject_id, RelationshipType(r.type), r.started_on, r.ends_on, r.ended_on, description)
+            )
+        return out
+
+    def end(self, relationship_id: str, ended_on: date) -> None:
+        self._conn.execute(
+            update(t.relationships).where(t.relationships.c.id == relationship_id).values(ended_on=ended_on)
+        )
+
+
+class SqlAuditLog:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def append(self, events: Sequence[AuditEvent], actor: str, role: str, at: datetime) -> None:
+        if not events:
+            return
+        head = self._conn.execute(
+            select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1).with_for_update()
+        ).one()
+        seq, prev = int(head.seq), str(head.hash)
+        rows = []
+        for event in events:
+            seq += 1
+            details = canonical_details(event.details)
+            digest = entry_hash(seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "actor": actor,
+                    "role": role,
+                    "action": event.action,
+                    "subject_id": event.subject_id,
+                    "purpose": event.purpose,
+                    "details": details,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        self._conn.execute(insert(t.audit_log), rows)
+        self._conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=prev))
+
+    def verify(self) -> ChainReport:
+        c = t.audit_log.c
+        q = select(c.seq, c.at, c.actor, c.role, c.action, c.subject_id, c.purpose, c.details, c.prev_hash, c.hash)
+        result = self._conn.execution_options(yield_per=10_000).execute(q.order_by(c.seq))
+        report = verify_chain(tuple(row) for row in result)
+        if report.ok:
+            head = self._conn.execute(select(t.audit_head.c.seq)).scalar_one()
+            if head != report.checked:
+                return ChainReport(report.checked, report.checked + 1, f"entries after {report.checked} were removed")
+        return report
+
+    def for_subject(self, subject_id: str) -> Iterator[tuple[datetime, str, str, str, str | None]]:
+        c = t.audit_log.c
+        q = select(c.at, c.actor, c.role, c.action, c.purpose).where(c.subject_id == subject_id).order_by(c.seq)
+        for row in self._conn.execute(q):
+            yield (row.at, row.actor, row.role, row.action, row.purpose)
+
+
+class SqlPolicyVersions:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def current(self) -> PolicyRecord | None:
+        c = t.policy_versions.c
+        row = self._conn.execute(
+            select(c.version, c.sha256, c.text, c.loaded_at).order_by(c.id.desc()).limit(1)
+        ).first()
+        return PolicyRecord(row.version, row.sha256, row.text, row.loaded_at) if row else None
+
+    def record(self, record: PolicyRecord) -> None:
+        self._conn.execute(
+            insert(t.policy_versions).values(
+                version=record.version, sha256=record.sha256, text=record.text, loaded_at=record.loaded_at
+            )
+        )
+

@@ -1,0 +1,163 @@
+"""The database tables. Personal values live only as ciphertext (subject_values) or keyed digests (lookups)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and read back as aware datetimes, the same on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = String(32)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(40), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+)
+
+# The key store: one wrapped data key per owner (a subject). Kept apart from the data it protects,
+# without a foreign key, so that it can move to its own database or a KMS.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("owner_id", ID, primary_key=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("master_key_id", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("number_digest", LargeBinary(32), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(64), nullable=False, index=True),
+    Column("source", String(100), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=True, index=True),
+)
+
+subject_values = Table(
+    "subject_values",
+    metadata,
+    Column("subject_id", ID, ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+
+lookups = Table(
+    "lookups",
+    metadata,
+    Column("field", String(64), primary_key=True),
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("subject_id", ID, ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True),
+    Column("is_unique", Boolean, nullable=False),
+    Index("ix_lookups_subject_id", "subject_id"),
+    # The database itself refuses the same person twice, even if two writers race past the service's check.
+    Index(
+        "uq_lookups_unique_value",
+        "field",
+        "digest",
+        unique=True,
+        sqlite_where=text("is_unique"),
+        postgresql_where=text("is_unique"),
+    ),
+)
+
+relationships = Table(
+    "relationships",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject_id", ID, ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("type", String(16), nullable=False),
+    Column("started_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=True),
+    Column("ended_on", Date, nullable=True),
+    Column("description_ct", LargeBinary, nullable=True),
+)
+
+# No foreign key to subjects: the trail of what was done outlives the person's erasure, and holds no values.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject_id", ID, nullable=True, index=True),
+    Column("purpose", String(64), nullable=True),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the chain's head. Locking it serialises appends, so concurrent writers cannot fork the chain.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

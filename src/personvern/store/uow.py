@@ -1,0 +1,76 @@
+"""The SQL unit of work: one connection and one transaction per use case, holding every repository."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from personvern.domain.errors import Conflict, NotReady
+from personvern.policy.schema import Policy
+from personvern.store import tables as t
+from personvern.store.crypto import Vault
+from personvern.store.repositories import KeyStore, SqlAuditLog, SqlPolicyVersions, SqlRelationships, SqlSubjects
+
+
+class SqlUnitOfWork:
+    """Used as `with factory() as uow: ...; uow.commit()`; leaving without commit rolls everything back."""
+
+    def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
+        self._engine = engine
+        self._vault = vault
+        self._policy = policy
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            self._conn = self._engine.connect()
+            self._tx = self._conn.begin()
+        except OperationalError as exc:
+            raise NotReady(f"cannot open the database: {exc.orig}") from None
+        keys = KeyStore(self._conn, self._vault)
+        self.keys = keys
+        self.subjects = SqlSubjects(self._conn, self._vault, keys, self._policy)
+        self.relationships = SqlRelationships(self._conn, keys)
+        self.audit = SqlAuditLog(self._conn)
+        self.policies = SqlPolicyVersions(self._conn)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+        if isinstance(exc, IntegrityError):
+            # A unique index caught what the service's own check could not see (a concurrent writer).
+            raise Conflict("the change conflicts with data stored at the same time; nothing was stored") from None
+
+    def commit(self) -> None:
+        try:
+            self._tx.commit()
+        except IntegrityError:
+            raise Conflict("the change conflicts with data stored at the same time; nothing was stored") from None
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
+        self.engine = engine
+        self.vault = vault
+        self.policy = policy
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.vault, self.policy)
+
+
+def stored_policy_text(engine: Engine) -> str | None:
+    """The text of the policy version in force, read before a policy-aware unit of work can exist."""
+    with engine.connect() as conn:
+        c = t.policy_versions.c
+        return conn.execute(select(c.text).order_by(c.id.desc()).limit(1)).scalar()
