@@ -37,8 +37,18 @@ class Setting:
 
 # The one table of settings; the README's table is checked against it by a test.
 SETTINGS = (
-    Setting("PERSONVERN_DATABASE_URL", "--db", DEFAULT_DATABASE_URL, "database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"),
-    Setting("PERSONVERN_MASTER_KEY_FILE", None, "beside an SQLite database: FILE.masterkey", "the master key file (created by init, mode 0600); required for PostgreSQL"),
+    Setting(
+        "PERSONVERN_DATABASE_URL",
+        "--db",
+        DEFAULT_DATABASE_URL,
+        "database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB",
+    ),
+    Setting(
+        "PERSONVERN_MASTER_KEY_FILE",
+        None,
+        "beside an SQLite database: FILE.masterkey",
+        "the master key file (created by init, mode 0600); required for PostgreSQL",
+    ),
     Setting("PERSONVERN_NOW", "--now", None, "pretend the time is this ISO-8601 instant (simulations, tests)"),
     Setting("PERSONVERN_ROLE", "--role", "ceo", "the role acting: ceo, staff, marketing or auditor"),
     Setting("PERSONVERN_ACTOR", None, "the login name", "the name recorded in the audit log"),

@@ -26,11 +26,19 @@ INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: PERSONVERN_DATABASE_URL or sqlite:///personvern.db).", show_default=False),
+    typer.Option(
+        "--db",
+        help="Database URL (default: PERSONVERN_DATABASE_URL or sqlite:///personvern.db).",
+        show_default=False,
+    ),
 ]
 NowOption = Annotated[
     str | None,
-    typer.Option("--now", help="Act as if it were this ISO-8601 time (default: PERSONVERN_NOW or the clock).", show_default=False),
+    typer.Option(
+        "--now",
+        help="Act as if it were this ISO-8601 time (default: PERSONVERN_NOW or the clock).",
+        show_default=False,
+    ),
 ]
 RoleOption = Annotated[
     str | None,
@@ -136,14 +144,29 @@ def command(group: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
             "role": RoleOption,
             "json_output": JsonOption,
         }
-        params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)] + own + [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=False if n == "json_output" else None, annotation=a)
-            for n, a in extra.items()
-        ]
+        params = (
+            [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+            + own
+            + [
+                inspect.Parameter(
+                    n,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=False if n == "json_output" else None,
+                    annotation=a,
+                )
+                for n, a in extra.items()
+            ]
+        )
 
         @functools.wraps(fn)
         def wrapper(
-            ctx: typer.Context, *args: Any, db: str | None, now: str | None, role: str | None, json_output: bool, **kw: Any
+            ctx: typer.Context,
+            *args: Any,
+            db: str | None,
+            now: str | None,
+            role: str | None,
+            json_output: bool,
+            **kw: Any,
         ) -> Any:
             root = ctx.find_root().obj or {}
             env = Env(

@@ -70,9 +70,15 @@ def init(
     def human(c: Console) -> None:
         c.print(f"database     {report.database_url} (schema {report.revision})", markup=False)
         key = "created" if report.key_created else "kept"
-        c.print(f"master key   {report.master_key_file} ({key}; keep it safe and apart from backups)", markup=False)
+        c.print(
+            f"master key   {report.master_key_file} ({key}; keep it safe and apart from backups)",
+            markup=False,
+        )
         state = "loaded" if report.policy.changed else "unchanged"
-        c.print(f"policy       version {report.policy.version} ({state}, sha256 {report.policy.sha256[:12]})", markup=False)
+        c.print(
+            f"policy       version {report.policy.version} ({state}, sha256 {report.policy.sha256[:12]})",
+            markup=False,
+        )
 
     env.emit(data, human)
 
@@ -82,7 +88,12 @@ def audit_verify(env: Env) -> None:
     """Walk the audit chain and name the first broken entry (exit 7 when broken)."""
     runtime = env.runtime()
     report = verify_audit(runtime.uow, runtime.actor)
-    data = {"ok": report.ok, "entries": report.checked, "broken_at": report.broken_at, "problem": report.problem}
+    data = {
+        "ok": report.ok,
+        "entries": report.checked,
+        "broken_at": report.broken_at,
+        "problem": report.problem,
+    }
 
     def human(c: Console) -> None:
         if report.ok:

@@ -80,7 +80,10 @@ def render(c: Console, p: Policy, lang: str) -> None:
     c.print(f"[bold]{ctl.name}[/bold] — policy {p.version}")
     c.print(f"{ctl.address}, {ctl.postal_code} {ctl.city}", markup=False)
     c.print(f"Privacy contact: {p.privacy_contact.role.get(lang)} <{p.privacy_contact.email}>", markup=False)
-    c.print(f"Supervisory authority: {p.supervisory_authority.name} ({p.supervisory_authority.website})", markup=False)
+    c.print(
+        f"Supervisory authority: {p.supervisory_authority.name} ({p.supervisory_authority.website})",
+        markup=False,
+    )
 
     kinds = Table(title="Subject kinds", title_justify="left")
     for col in ("kind", "label", "business"):
@@ -94,14 +97,25 @@ def render(c: Console, p: Policy, lang: str) -> None:
         fields.add_column(col)
     for name, spec in p.fields.items():
         extra = " (unique)" if spec.unique else ""
-        fields.add_row(name, spec.type.value + extra, spec.collected.value, ", ".join(spec.kinds), ", ".join(spec.purposes))
+        fields.add_row(
+            name,
+            spec.type.value + extra,
+            spec.collected.value,
+            ", ".join(spec.kinds),
+            ", ".join(spec.purposes),
+        )
     c.print(fields)
 
     purposes = Table(title="Purposes", title_justify="left")
     for col in ("purpose", "legal basis", "channels", "description"):
         purposes.add_column(col)
     for name, purpose in p.purposes.items():
-        purposes.add_row(name, f"Art. {purpose.legal_basis.value}", ", ".join(purpose.channels), purpose.description.get(lang))
+        purposes.add_row(
+            name,
+            f"Art. {purpose.legal_basis.value}",
+            ", ".join(purpose.channels),
+            purpose.description.get(lang),
+        )
     c.print(purposes)
 
     recipients = Table(title="Recipients", title_justify="left")
@@ -121,6 +135,9 @@ def render(c: Console, p: Policy, lang: str) -> None:
     c.print(retention)
 
     expiry = ", ".join(f"{k}: {v.value}" for k, v in p.archive.on_expiry.items())
-    c.print(f"Archive: readable by {', '.join(p.archive.readable_by)}; keeps {', '.join(p.archive.fields)}", markup=False)
+    c.print(
+        f"Archive: readable by {', '.join(p.archive.readable_by)}; keeps {', '.join(p.archive.fields)}",
+        markup=False,
+    )
     c.print(f"When no reason is left: {expiry}", markup=False)
     c.print(f"Annual review: by month {p.review.month}, signed by {p.review.signed_by}", markup=False)

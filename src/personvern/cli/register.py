@@ -100,7 +100,8 @@ def show(
         table.add_row("received", s.received_at.isoformat())
         c.print(table)
         for r in view.relationships:
-            end = f" until {r.end_date().isoformat()}" if r.end_date() else " (open)"
+            last = r.end_date()
+            end = f" until {last.isoformat()}" if last else " (open)"
             what = f": {r.description}" if r.description else ""
             c.print(f"{r.type.value} {r.id} from {r.started_on.isoformat()}{end}{what}", markup=False)
 
@@ -123,7 +124,11 @@ def list_(
         for col in ("id", "kind", "full_name", "email", "phone", "organisation_name"):
             table.add_column(col)
         for v in views:
-            table.add_row(v.subject.id, v.subject.kind, *(v.values.get(f, "") for f in ("full_name", "email", "phone", "organisation_name")))
+            table.add_row(
+                v.subject.id,
+                v.subject.kind,
+                *(v.values.get(f, "") for f in ("full_name", "email", "phone", "organisation_name")),
+            )
         c.print(table)
 
     env.emit({"total": total, "subjects": [subject_json(v) for v in views]}, human)
@@ -203,7 +208,8 @@ def import_(
         unknown = [h for h in header if h not in declared]
         if unknown:
             raise invalid(
-                unknown[0], f"column is not declared for kind {kind} (allowed: {', '.join(declared)}); nothing was imported"
+                unknown[0],
+                f"column is not declared for kind {kind} (allowed: {', '.join(declared)}); nothing was imported",
             )
     show_bar = len(rows) >= PROGRESS_FROM and not env.json
     count = register.import_subjects(runtime.context(), kind, _with_progress(rows, show_bar), reasons, source)
@@ -223,7 +229,10 @@ def start(
     rel = register.start_relationship(
         env.runtime().context(), subject_id, type_, parse_day(on, "on"), parse_day(ends, "ends"), description
     )
-    env.emit(relationship_json(rel), lambda c: c.print(f"started {rel.type.value} {rel.id} on {rel.started_on.isoformat()}"))
+    env.emit(
+        relationship_json(rel),
+        lambda c: c.print(f"started {rel.type.value} {rel.id} on {rel.started_on.isoformat()}"),
+    )
 
 
 @command(relationship_app, "end")

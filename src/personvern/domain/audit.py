@@ -49,7 +49,17 @@ def entry_hash(
 ) -> str:
     """SHA-256 over a canonical rendering of every recorded column and the previous hash."""
     material = "\x1f".join(
-        (str(seq), at.isoformat(), actor, role, action, subject_id or "", purpose or "", details_json, prev_hash)
+        (
+            str(seq),
+            at.isoformat(),
+            actor,
+            role,
+            action,
+            subject_id or "",
+            purpose or "",
+            details_json,
+            prev_hash,
+        )
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
@@ -69,7 +79,9 @@ class ChainReport:
         return self.broken_at is None
 
 
-def verify_chain(rows: Iterable[tuple[int, datetime, str, str, str, str | None, str | None, str, str, str]]) -> ChainReport:
+def verify_chain(
+    rows: Iterable[tuple[int, datetime, str, str, str, str | None, str | None, str, str, str]],
+) -> ChainReport:
     """Walk entries in order; report the first whose link or content does not match.
 
     Each row is (seq, at, actor, role, action, subject_id, purpose, details_json, prev_hash, hash).

@@ -1,13 +1,13 @@
 """The one exception tree of personvern; adapters map it once to exit codes and HTTP statuses.
 
-    PersonvernError                 exit 1   HTTP 400
-    ├── InvalidInput                exit 3   HTTP 422   bad values: each problem names field, rule, line
-    ├── NotFound                    exit 4   HTTP 404
-    ├── Conflict                    exit 5   HTTP 409   e.g. the same person registered twice
-    ├── Forbidden                   exit 6   HTTP 403   the role may not do this
-    ├── IntegrityBroken             exit 7   HTTP 500   the audit chain does not verify
-    ├── PolicyRejected              exit 8   HTTP 422   the policy file cannot be used
-    └── NotReady                    exit 9   HTTP 503   database missing, not initialised or out of date
+PersonvernError                 exit 1   HTTP 400
+├── InvalidInput                exit 3   HTTP 422   bad values: each problem names field, rule, line
+├── NotFound                    exit 4   HTTP 404
+├── Conflict                    exit 5   HTTP 409   e.g. the same person registered twice
+├── Forbidden                   exit 6   HTTP 403   the role may not do this
+├── IntegrityBroken             exit 7   HTTP 500   the audit chain does not verify
+├── PolicyRejected              exit 8   HTTP 422   the policy file cannot be used
+└── NotReady                    exit 9   HTTP 503   database missing, not initialised or out of date
 """
 
 from __future__ import annotations

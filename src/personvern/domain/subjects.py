@@ -91,9 +91,7 @@ def check_values(
     for name, value in raw.items():
         spec = declared.get(name)
         if spec is None:
-            out.problems.append(
-                FieldProblem(name, f"is not declared for kind {kind} (allowed: {allowed_list})", line)
-            )
+            out.problems.append(FieldProblem(name, f"is not declared for kind {kind} (allowed: {allowed_list})", line))
             continue
         if spec.collected is Collected.WHEN_NEEDED and not (reasons.get(name) or "").strip():
             out.problems.append(

@@ -146,7 +146,38 @@ def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
 
 # EU member states plus Iceland, Liechtenstein and Norway (the EEA Agreement).
 _EEA = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
 )
 
 
@@ -173,9 +204,7 @@ def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
                 message = "required key is missing"
             problems.append(Problem(source, _line_for(lines, loc), key_path(loc), message))
         raise PolicyInvalid(problems) from None
-    problems = [
-        Problem(source, _line_for(lines, loc), key_path(loc), message) for loc, message in _references(policy)
-    ]
+    problems = [Problem(source, _line_for(lines, loc), key_path(loc), message) for loc, message in _references(policy)]
     if problems:
         raise PolicyInvalid(problems)
     return LoadedPolicy(policy=policy, text=text, source=source)

@@ -38,9 +38,7 @@ class FieldType(StrEnum):
 
 
 # Types whose normalised value can be looked up exactly (through a keyed blind index).
-LOOKUP_TYPES = frozenset(
-    {FieldType.PHONE, FieldType.EMAIL, FieldType.ORGANISATION_NUMBER, FieldType.NATIONAL_ID}
-)
+LOOKUP_TYPES = frozenset({FieldType.PHONE, FieldType.EMAIL, FieldType.ORGANISATION_NUMBER, FieldType.NATIONAL_ID})
 
 
 class Collected(StrEnum):
@@ -166,7 +164,11 @@ class Duration(Strict):
 
     def describe(self, lang: str = "en") -> str:
         parts = []
-        for n, nb, en in ((self.years, "år", "years"), (self.months, "måneder", "months"), (self.days, "dager", "days")):
+        for n, nb, en in (
+            (self.years, "år", "years"),
+            (self.months, "måneder", "months"),
+            (self.days, "dager", "days"),
+        ):
             if n:
                 parts.append(f"{n} {nb if lang == 'nb' else en}")
         return " ".join(parts) or ("0 dager" if lang == "nb" else "0 days")

@@ -110,7 +110,11 @@ def add_subject(
 
 
 def _created(subject: Subject, reasons: Mapping[str, str]) -> AuditEvent:
-    details: dict[str, object] = {"kind": subject.kind, "fields": sorted(subject.values), "source": subject.source}
+    details: dict[str, object] = {
+        "kind": subject.kind,
+        "fields": sorted(subject.values),
+        "source": subject.source,
+    }
     if reasons:
         details["reasons"] = dict(reasons)
     return AuditEvent("subject.create", subject.id, "service", details)
@@ -125,9 +129,7 @@ def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | 
         if uow.subjects.get(subject_id) is None:
             raise NotFound(f"no subject with id {subject_id} in the register")
         return subject_id
-    name, field_type, value = (
-        ("email", FieldType.EMAIL, email) if email else ("phone", FieldType.PHONE, phone)
-    )
+    name, field_type, value = ("email", FieldType.EMAIL, email) if email else ("phone", FieldType.PHONE, phone)
     assert value is not None
     try:
         key = lookup_key(field_type, normalise(field_type, value, ctx.policy.default_region))
@@ -332,7 +334,9 @@ def end_relationship(
             if day < rel.started_on:
                 raise invalid("on", f"{day.isoformat()} is before the start ({rel.started_on.isoformat()})")
             uow.relationships.end(rel.id, day)
-            ended.append(Relationship(rel.id, rel.subject_id, rel.type, rel.started_on, rel.ends_on, day, rel.description))
+            ended.append(
+                Relationship(rel.id, rel.subject_id, rel.type, rel.started_on, rel.ends_on, day, rel.description)
+            )
         ctx.record(
             uow,
             AuditEvent(

@@ -31,7 +31,9 @@ def read_master_key(path: Path) -> bytes:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise NotReady(f"master key file {path} not found; run `personvern init` (or set PERSONVERN_MASTER_KEY_FILE)") from None
+        raise NotReady(
+            f"master key file {path} not found; run `personvern init` (or set PERSONVERN_MASTER_KEY_FILE)"
+        ) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise NotReady(f"master key file {path} is readable by others; run `chmod 600 {path}`")
     try:

@@ -97,4 +97,6 @@ def require_current(engine: Engine, url: str) -> None:
     if current is None:
         raise NotReady(f"the database at {url} is not initialised; run `personvern init`")
     if current != head_revision(engine):
-        raise NotReady(f"the database schema is at {current}, this version needs {head_revision(engine)}; run `personvern init`")
+        raise NotReady(
+            f"the database schema is at {current}, this version needs {head_revision(engine)}; run `personvern init`"
+        )

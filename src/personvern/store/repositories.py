@@ -40,7 +40,12 @@ class KeyStore:
             self._conn.execute(
                 insert(t.data_keys),
                 [
-                    {"owner_id": o, "wrapped": self._vault.wrap(o, k), "master_key_id": self._vault.key_id, "created_at": at}
+                    {
+                        "owner_id": o,
+                        "wrapped": self._vault.wrap(o, k),
+                        "master_key_id": self._vault.key_id,
+                        "created_at": at,
+                    }
                     for o, k in keys.items()
                 ],
             )
@@ -89,7 +94,9 @@ class SqlSubjects:
             )
             cipher = AESGCM(keys[s.id])
             for name, value in s.values.items():
-                value_rows.append({"subject_id": s.id, "field": name, "ciphertext": seal(cipher, f"{s.id}:{name}", value)})
+                value_rows.append(
+                    {"subject_id": s.id, "field": name, "ciphertext": seal(cipher, f"{s.id}:{name}", value)}
+                )
             lookup_rows.extend(self._lookup_rows(s.id, s.values))
         self._conn.execute(insert(t.subjects), subject_rows)
         self._conn.execute(insert(t.subject_values), value_rows)
@@ -125,9 +132,11 @@ class SqlSubjects:
             known.update({bytes(d): i for d, i in rows})
         new = [d for d in digests if d not in known]
         if new:
-            rows = [{"id": uuid.uuid4().hex, "number_digest": d, "created_at": at} for d in new]
-            self._conn.execute(insert(t.organisations), rows)
-            known.update({r["number_digest"]: r["id"] for r in rows})
+            created = {d: uuid.uuid4().hex for d in new}
+            self._conn.execute(
+                insert(t.organisations), [{"id": i, "number_digest": d, "created_at": at} for d, i in created.items()]
+            )
+            known.update(created)
         return {sid: known[d] for sid, d in wanted.items()}
 
     def update(self, subject: Subject, changed: Collection[str], removed: Collection[str]) -> None:
@@ -197,7 +206,14 @@ class SqlSubjects:
                 values[sid][name] = open_sealed(ciphers[sid], f"{sid}:{name}", blob)
         return [
             Subject(
-                r.id, r.kind, values[r.id], r.source, r.received_at, r.created_at, r.updated_at, r.organisation_id
+                r.id,
+                r.kind,
+                values[r.id],
+                r.source,
+                r.received_at,
+                r.created_at,
+                r.updated_at,
+                r.organisation_id,
             )
             for sid, r in rows.items()
             if sid in subject_ids
@@ -279,7 +295,15 @@ class SqlRelationships:
             if r.description_ct is not None and cipher is not None:
                 description = open_sealed(cipher, f"{subject_id}:relationship:{r.id}", r.description_ct)
             out.append(
-                Relationship(r.id, r.subject_id, RelationshipType(r.type), r.started_on, r.ends_on, r.ended_on, description)
+                Relationship(
+                    r.id,
+                    r.subject_id,
+                    RelationshipType(r.type),
+                    r.started_on,
+                    r.ends_on,
+                    r.ended_on,
+                    description,
+                )
             )
         return out
 
@@ -358,4 +382,3 @@ class SqlPolicyVersions:
                 version=record.version, sha256=record.sha256, text=record.text, loaded_at=record.loaded_at
             )
         )
-

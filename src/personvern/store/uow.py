@@ -12,11 +12,23 @@ from personvern.domain.errors import Conflict, NotReady
 from personvern.policy.schema import Policy
 from personvern.store import tables as t
 from personvern.store.crypto import Vault
-from personvern.store.repositories import KeyStore, SqlAuditLog, SqlPolicyVersions, SqlRelationships, SqlSubjects
+from personvern.store.repositories import (
+    KeyStore,
+    SqlAuditLog,
+    SqlPolicyVersions,
+    SqlRelationships,
+    SqlSubjects,
+)
 
 
 class SqlUnitOfWork:
     """Used as `with factory() as uow: ...; uow.commit()`; leaving without commit rolls everything back."""
+
+    keys: KeyStore
+    subjects: SqlSubjects
+    relationships: SqlRelationships
+    audit: SqlAuditLog
+    policies: SqlPolicyVersions
 
     def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
         self._engine = engine
