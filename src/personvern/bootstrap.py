@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import multiprocessing
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
@@ -137,15 +140,30 @@ class Runtime:
     policy: LoadedPolicy
     uow: SqlUnitOfWorkFactory
     clock: FixedClock | SystemClock
+    _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
         return Actor(self.settings.actor, self.settings.role)
 
-    def context(self) -> Context:
+    def context(self, parallel: bool = False) -> Context:
+        """The services' context; `parallel` spreads CPU-bound batches over worker processes."""
+        if parallel and self._pool is None and (os.cpu_count() or 1) > 1:
+            # fork: workers start at once and inherit the loaded modules; they touch no connection.
+            self._pool = ProcessPoolExecutor((os.cpu_count() or 2) - 1, mp_context=multiprocessing.get_context("fork"))
+        if parallel and self._pool is not None:
+            pool = self._pool
+
+            def spread(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+                return pool.map(fn, items)
+
+            return Context(self.policy.policy, self.uow, self.clock, self.actor, spread)
         return Context(self.policy.policy, self.uow, self.clock, self.actor)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
         self.engine.dispose()
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ ReasonOption = Annotated[
     typer.Option("--reason", help="FIELD=TEXT: why a 'when needed' field is needed (repeatable).", show_default=False),
 ]
 PROGRESS_FROM = 10_000  # rows; smaller files finish before a bar is worth drawing
+PARALLEL_FROM = 20_000  # rows; below this, starting worker processes costs more than it saves
 
 
 def relationship_json(r: Relationship) -> dict[str, Any]:
@@ -178,17 +180,15 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return header, rows
 
 
-def _with_progress(rows: list[tuple[int, dict[str, str]]], show: bool) -> Iterator[tuple[int, dict[str, str]]]:
+@contextmanager
+def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
     if not show:
-        yield from rows
+        yield None
         return
-    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console(), transient=True) as progress:
-        task = progress.add_task("rows", total=len(rows))
-        for n, row in enumerate(rows, 1):
-            yield row
-            if n % 1000 == 0:
-                progress.update(task, completed=n)
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console(), transient=True) as bar:
+        task = bar.add_task("rows", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 @command(subject_app, "import")
@@ -211,8 +211,9 @@ def import_(
                 unknown[0],
                 f"column is not declared for kind {kind} (allowed: {', '.join(declared)}); nothing was imported",
             )
-    show_bar = len(rows) >= PROGRESS_FROM and not env.json
-    count = register.import_subjects(runtime.context(), kind, _with_progress(rows, show_bar), reasons, source)
+    with _progress(len(rows), len(rows) >= PROGRESS_FROM and not env.json) as progress:
+        context = runtime.context(parallel=len(rows) >= PARALLEL_FROM)
+        count = register.import_subjects(context, kind, rows, reasons, source, progress)
     env.emit({"imported": count, "kind": kind}, lambda c: c.print(f"imported {count} {kind} subjects from {file}"))
 
 

@@ -125,3 +125,18 @@ def check_removal(policy: Policy, kind: str, names: list[str]) -> list[FieldProb
         elif spec.required:
             problems.append(FieldProblem(name, f"is required for kind {kind} and cannot be removed"))
     return problems
+
+
+def check_rows(
+    policy: Policy, kind: str, reasons: Mapping[str, str], rows: list[tuple[int, Mapping[str, str]]]
+) -> list[tuple[int, Checked]]:
+    """Check a batch of imported rows (line, raw values); blank cells count as absent.
+
+    A batch is the unit an import hands to a worker process, so this is a plain top-level function.
+    """
+    out = []
+    for line, raw in rows:
+        values = {k: v for k, v in raw.items() if v.strip()}
+        row_reasons = {k: v for k, v in reasons.items() if k in values}
+        out.append((line, check_values(policy, kind, values, row_reasons, complete=True, line=line)))
+    return out

@@ -38,9 +38,11 @@ def normalise_phone(value: str, region: str) -> str:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         raise BadValue("is not a phone number (use +47 912 34 567 or 91234567)") from None
-    if not phonenumbers.is_valid_number(number):
+    # number_type is UNKNOWN exactly when is_valid_number is false; one call answers both questions.
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise BadValue("is not a valid phone number for its country")
-    if phonenumbers.number_type(number) not in _MOBILE:
+    if kind not in _MOBILE:
         raise BadValue("must be a mobile number (messages are sent to it by SMS)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from personvern.domain.audit import AuditEvent, ChainReport
 from personvern.domain.subjects import Relationship, Subject
@@ -14,6 +14,16 @@ from personvern.domain.subjects import Relationship, Subject
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class Mapper(Protocol):
+    """Applies a function to each item, in order; may run them in other processes (CPU-bound batches)."""
+
+    def __call__(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]: ...
+
+
+def serial_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    return (fn(item) for item in items)
 
 
 @dataclass(frozen=True)

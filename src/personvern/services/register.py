@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 from personvern.domain.access import Actor, Permission
 from personvern.domain.audit import AuditEvent
@@ -15,11 +17,12 @@ from personvern.domain.subjects import (
     RelationshipType,
     Subject,
     check_removal,
+    check_rows,
     check_values,
 )
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType, Policy
-from personvern.services.ports import Clock, Lookup, UnitOfWork, UnitOfWorkFactory
+from personvern.services.ports import Clock, Lookup, Mapper, UnitOfWork, UnitOfWorkFactory, serial_map
 
 IMPORT_BATCH = 5000
 
@@ -32,6 +35,7 @@ class Context:
     uow: UnitOfWorkFactory
     clock: Clock
     actor: Actor
+    map: Mapper = serial_map  # how CPU-bound batches (import validation) are spread over cores
 
     def default_purpose(self) -> str:
         return "bookkeeping" if self.actor.role == "auditor" else "service"
@@ -56,7 +60,8 @@ class SubjectView:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random id whose first 48 bits are the millisecond, so new rows land at the end of every index."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def _unique_lookups(policy: Policy, values: Mapping[str, str]) -> list[Lookup]:
@@ -228,6 +233,17 @@ def update_subject(
     return updated
 
 
+def _batches(rows: Iterable[tuple[int, Mapping[str, str]]], size: int) -> Iterator[list[tuple[int, Mapping[str, str]]]]:
+    batch: list[tuple[int, Mapping[str, str]]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def import_subjects(
     ctx: Context,
     kind: str,
@@ -236,46 +252,59 @@ def import_subjects(
     source: str = "import",
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Add every row or none: all rows are checked first, and every problem is reported by line."""
+    """Add every row or none; every problem is reported with its line.
+
+    Batches are checked (possibly in other processes, through `ctx.map`) while earlier batches are
+    written inside one open transaction; the first problem stops the writing, checking goes on so
+    that every bad row is reported, and the transaction is rolled back.
+    """
     ctx.actor.require(Permission.REGISTER_WRITE)
+    if kind not in ctx.policy.kinds:
+        raise invalid("kind", f"unknown subject kind {kind!r}; allowed: {', '.join(ctx.policy.kinds)}")
     now = ctx.clock.now()
     problems: list[FieldProblem] = []
-    subjects: list[Subject] = []
     seen: dict[tuple[str, str], int] = {}
-    lines: dict[str, int] = {}
-    for line, raw in rows:
-        values = {k: v for k, v in raw.items() if v.strip()}
-        row_reasons = {k: v for k, v in reasons.items() if k in values}
-        checked = check_values(ctx.policy, kind, values, row_reasons, complete=True, line=line)
-        problems.extend(checked.problems)
-        for lookup in _unique_lookups(ctx.policy, checked.values):
-            first = seen.setdefault((lookup.field, lookup.key), line)
-            if first != line:
-                problems.append(FieldProblem(lookup.field, f"the same value as line {first}", line))
-        if not checked.problems:
-            subject = Subject(new_id(), kind, checked.values, source, now, now, now)
-            subjects.append(subject)
-            lines[subject.id] = line
-        if progress is not None:
-            progress(1)
-    if not subjects and not problems:
-        raise invalid("file", "has no data rows")
+    imported = 0
+    clash = False  # the database refused a value already held by another subject
+    checked_batches = ctx.map(partial(check_rows, ctx.policy, kind, dict(reasons)), _batches(rows, IMPORT_BATCH))
+    with ctx.uow() as uow:
+        for checked_batch in checked_batches:
+            subjects: list[Subject] = []
+            for line, checked in checked_batch:
+                problems.extend(checked.problems)
+                for lookup in _unique_lookups(ctx.policy, checked.values):
+                    first = seen.setdefault((lookup.field, lookup.key), line)
+                    if first != line:
+                        problems.append(FieldProblem(lookup.field, f"the same value as line {first}", line))
+                if not checked.problems:
+                    subjects.append(Subject(new_id(), kind, checked.values, source, now, now, now))
+            if not problems and not clash:
+                try:
+                    uow.subjects.add(subjects)
+                except Conflict:
+                    clash = True
+                else:
+                    ctx.record(
+                        uow, *(_created(s, {k: v for k, v in reasons.items() if k in s.values}) for s in subjects)
+                    )
+                    imported += len(subjects)
+            if progress is not None:
+                progress(len(checked_batch))
+        if not problems and not clash:
+            if imported == 0:
+                raise invalid("file", "has no data rows")
+            uow.commit()
+            return imported
+    # Something is wrong and nothing was stored. Name every row that clashes with the register too;
+    # the unique index found the first clash, this finds them all (only on the failure path).
     with ctx.uow() as uow:
         for name, spec in ctx.policy.fields.items():
-            if not spec.unique:
-                continue
-            keys = {key: line for (field, key), line in seen.items() if field == name}
-            for key, holder in uow.subjects.find_many(name, keys).items():
-                problems.append(FieldProblem(name, f"is already registered for subject {holder}", keys[key]))
-        if problems:
-            problems.sort(key=lambda p: (p.line or 0, p.field))
-            raise InvalidInput(problems, f"nothing was imported: {len(problems)} problem(s)")
-        for start in range(0, len(subjects), IMPORT_BATCH):
-            batch = subjects[start : start + IMPORT_BATCH]
-            uow.subjects.add(batch)
-            ctx.record(uow, *(_created(s, {k: v for k, v in reasons.items() if k in s.values}) for s in batch))
-        uow.commit()
-    return len(subjects)
+            if spec.unique:
+                lines = {key: line for (field, key), line in seen.items() if field == name}
+                for key, holder in uow.subjects.find_many(name, lines).items():
+                    problems.append(FieldProblem(name, f"is already registered for subject {holder}", lines[key]))
+    problems.sort(key=lambda p: (p.line or 0, p.field))
+    raise InvalidInput(problems, f"nothing was imported: {len(problems)} problem(s)")
 
 
 def start_relationship(

@@ -76,7 +76,7 @@ class Vault:
             raise IntegrityBroken(f"the data key of {owner_id} does not open with this master key") from None
 
     def blind(self, field: str, key: str) -> bytes:
-        return hmac.new(self._index_key, f"{field}\x00{key}".encode(), hashlib.sha256).digest()
+        return hmac.digest(self._index_key, f"{field}\x00{key}".encode(), "sha256")
 
 
 def seal(cipher: AESGCM, aad: str, value: str) -> bytes:

@@ -9,14 +9,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from personvern.domain.audit import AuditEvent, ChainReport, canonical_details, entry_hash, verify_chain
-from personvern.domain.errors import NotFound
+from personvern.domain.errors import Conflict, NotFound
 from personvern.domain.subjects import Relationship, RelationshipType, Subject
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
 from personvern.services.ports import Lookup, PolicyRecord
 from personvern.store import tables as t
+from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import Vault, open_sealed, seal
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
@@ -36,19 +38,14 @@ class KeyStore:
 
     def create(self, owners: Sequence[str], at: datetime) -> dict[str, bytes]:
         keys = {owner: self._vault.new_data_key() for owner in owners}
-        if keys:
-            self._conn.execute(
-                insert(t.data_keys),
-                [
-                    {
-                        "owner_id": o,
-                        "wrapped": self._vault.wrap(o, k),
-                        "master_key_id": self._vault.key_id,
-                        "created_at": at,
-                    }
-                    for o, k in keys.items()
-                ],
-            )
+        bulk = BulkInsert(self._conn)
+        stamp = bulk.instant(at)
+        key_id = self._vault.key_id
+        bulk(
+            t.data_keys,
+            ("owner_id", "wrapped", "master_key_id", "created_at"),
+            [(o, self._vault.wrap(o, k), key_id, stamp) for o, k in keys.items()],
+        )
         return keys
 
     def get(self, owners: Sequence[str]) -> dict[str, bytes]:
@@ -79,29 +76,36 @@ class SqlSubjects:
         at = subjects[0].created_at
         keys = self._keys.create([s.id for s in subjects], at)
         orgs = self._organisations([s for s in subjects], at)
+        bulk = BulkInsert(self._conn)
         subject_rows, value_rows, lookup_rows = [], [], []
         for s in subjects:
             subject_rows.append(
-                {
-                    "id": s.id,
-                    "kind": s.kind,
-                    "source": s.source,
-                    "received_at": s.received_at,
-                    "created_at": s.created_at,
-                    "updated_at": s.updated_at,
-                    "organisation_id": orgs.get(s.id),
-                }
+                (
+                    s.id,
+                    s.kind,
+                    s.source,
+                    bulk.instant(s.received_at),
+                    bulk.instant(s.created_at),
+                    bulk.instant(s.updated_at),
+                    orgs.get(s.id),
+                )
             )
             cipher = AESGCM(keys[s.id])
             for name, value in s.values.items():
-                value_rows.append(
-                    {"subject_id": s.id, "field": name, "ciphertext": seal(cipher, f"{s.id}:{name}", value)}
-                )
-            lookup_rows.extend(self._lookup_rows(s.id, s.values))
-        self._conn.execute(insert(t.subjects), subject_rows)
-        self._conn.execute(insert(t.subject_values), value_rows)
-        if lookup_rows:
-            self._conn.execute(insert(t.lookups), lookup_rows)
+                value_rows.append((s.id, name, seal(cipher, f"{s.id}:{name}", value)))
+            for row in self._lookup_rows(s.id, s.values):
+                lookup_rows.append((row["field"], row["digest"], s.id, bulk.flag(row["is_unique"])))
+        bulk(
+            t.subjects,
+            ("id", "kind", "source", "received_at", "created_at", "updated_at", "organisation_id"),
+            subject_rows,
+        )
+        bulk(t.subject_values, ("subject_id", "field", "ciphertext"), value_rows)
+        try:
+            bulk(t.lookups, ("field", "digest", "subject_id", "is_unique"), lookup_rows)
+        except IntegrityError:
+            # The unique index: a value that identifies a person is already held by another subject.
+            raise Conflict("a unique value (email, phone or national id) is already in the register") from None
 
     def _lookup_rows(self, subject_id: str, values: dict[str, str] | Any) -> list[dict[str, Any]]:
         rows = []
@@ -324,27 +328,20 @@ class SqlAuditLog:
             select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1).with_for_update()
         ).one()
         seq, prev = int(head.seq), str(head.hash)
+        bulk = BulkInsert(self._conn)
+        stamp = bulk.instant(at)
         rows = []
         for event in events:
             seq += 1
             details = canonical_details(event.details)
             digest = entry_hash(seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
-            rows.append(
-                {
-                    "seq": seq,
-                    "at": at,
-                    "actor": actor,
-                    "role": role,
-                    "action": event.action,
-                    "subject_id": event.subject_id,
-                    "purpose": event.purpose,
-                    "details": details,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
+            rows.append((seq, stamp, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest))
             prev = digest
-        self._conn.execute(insert(t.audit_log), rows)
+        bulk(
+            t.audit_log,
+            ("seq", "at", "actor", "role", "action", "subject_id", "purpose", "details", "prev_hash", "hash"),
+            rows,
+        )
         self._conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=prev))
 
     def verify(self) -> ChainReport:
