@@ -19,7 +19,12 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/personvern demo --db $(DB)
-	@$(BIN)/python -m personvern.cli.welcome --db $(DB)
+	@if [ -t 0 ] && [ -t 1 ]; then \
+	    echo "A shell with personvern on its PATH follows; type 'exit' to leave it."; \
+	    PATH="$(CURDIR)/$(BIN):$$PATH" PERSONVERN_DATABASE_URL="$(DB)" $${SHELL:-/bin/bash} -i; \
+	else \
+	    echo "Put personvern on your PATH with: . $(BIN)/activate"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -75,7 +75,9 @@ class Env:
         if self.json:
             sys.stdout.write(json.dumps(data, default=_jsonable, ensure_ascii=False, indent=2) + "\n")
         else:
-            human(Console(highlight=False))
+            # Piped output has no terminal width to follow; 160 columns keeps ids and tables whole.
+            width = None if sys.stdout.isatty() else 160
+            human(Console(highlight=False, soft_wrap=True, width=width))
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,6 +16,7 @@ from personvern.cli import policy as policy_cli
 from personvern.cli import register as register_cli
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
 from personvern.services.admin import verify_audit
+from personvern.services.demo import load_demo
 
 app = typer.Typer(
     name="personvern",
@@ -81,6 +82,49 @@ def init(
         )
 
     env.emit(data, human)
+
+
+@command(app, "demo")
+def demo(
+    env: Env,
+    subjects: Annotated[int, typer.Option("--subjects", help="How many synthetic customers.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generator (same seed, same people).")] = 24,
+) -> None:
+    """Initialise the database and fill an empty register with realistic synthetic customers."""
+    runtime, report = initialise(env.settings(), None)
+    env._runtime = runtime
+    loaded = load_demo(runtime.context(), subjects, seed)
+    data = {
+        "database": report.database_url,
+        "master_key_file": report.master_key_file,
+        "policy_version": report.policy.version,
+        "added": loaded.added,
+        "relationships": loaded.relationships,
+        "existing": loaded.existing,
+    }
+
+    def human(c: Console) -> None:
+        if loaded.existing:
+            c.print(f"The register already holds {loaded.existing} subjects; no demo data was added.")
+        else:
+            c.print(f"Added {loaded.added} synthetic customers and {loaded.relationships} orders and contracts.")
+        c.print(WELCOME.format(db=report.database_url), markup=False)
+
+    env.emit(data, human)
+
+
+WELCOME = """
+personvern is ready: database {db}, with 24 Center's policy.
+The web UI and API are not built yet; everything works from the command line:
+
+  personvern policy show                       what the policy allows, and why
+  personvern subject list --kind contract_customer
+  personvern subject show ID                   one person, with orders and contracts
+  personvern subject add --kind one_time_customer --set full_name="Kari Nordmann" --set phone=91234567 --set email=kari@example.no
+  personvern subject import FILE.csv --kind one_time_customer
+  personvern audit verify                      every read and change is in a hash chain
+  personvern --help                            every command; add --json for machine output
+"""
 
 
 @command(audit_app, "verify")

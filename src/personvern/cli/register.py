@@ -123,7 +123,9 @@ def list_(
 
     def human(c: Console) -> None:
         table = Table(title=f"{len(views)} of {total} subjects", title_justify="left")
-        for col in ("id", "kind", "full_name", "email", "phone", "organisation_name"):
+        table.add_column("id", no_wrap=True, min_width=32)
+        table.add_column("kind", no_wrap=True)
+        for col in ("full_name", "email", "phone", "organisation_name"):
             table.add_column(col)
         for v in views:
             table.add_row(

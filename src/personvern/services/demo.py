@@ -1,0 +1,48 @@
+"""Filling an empty register with realistic synthetic customers, through the same use cases staff use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from personvern.demo import generate
+from personvern.domain.access import Permission
+from personvern.domain.errors import invalid
+from personvern.services import register
+from personvern.services.register import Context
+
+MAX_DEMO = 100_000  # each subject is its own transaction here; bigger registers belong to `bench/`
+
+
+@dataclass(frozen=True)
+class DemoLoad:
+    added: int
+    relationships: int
+    existing: int  # subjects already there: a register with data is never filled with demo data
+
+
+def load_demo(ctx: Context, count: int, seed: int = 24) -> DemoLoad:
+    """Add `count` synthetic subjects with their orders and contracts, unless the register holds anyone."""
+    ctx.actor.require(Permission.REGISTER_WRITE)
+    if not 0 < count <= MAX_DEMO:
+        raise invalid("subjects", f"must be between 1 and {MAX_DEMO}")
+    with ctx.uow() as uow:
+        existing = uow.subjects.count(None, None)
+    if existing:
+        return DemoLoad(0, 0, existing)
+    today = ctx.clock.now().date()
+    added = relationships = 0
+    for fake in generate(count, seed=seed, today=today):
+        subject = register.add_subject(ctx, fake.kind, fake.values, fake.reasons, "demo", fake.received_at)
+        added += 1
+        for rel in fake.relationships:
+            register.start_relationship(ctx, subject.id, rel.type, rel.started_on, rel.ends_on, rel.description)
+            relationships += 1
+            if rel.type == "contract" and rel.ends_on is not None and rel.ends_on <= today:
+                register.end_relationship(ctx, subject.id, "contract", rel.ends_on)
+        # A one-time customer's relationship lasts until someone asks to end it (the policy); in the demo,
+        # customers whose last order is over two years old asked a year after it.
+        orders = [r.started_on for r in fake.relationships if r.type == "order"]
+        if orders and (today - max(orders)).days > 730:
+            register.end_relationship(ctx, subject.id, "order", max(orders) + timedelta(days=365))
+    return DemoLoad(added, relationships, 0)
