@@ -55,6 +55,7 @@ SETTINGS = (
     Setting("PERSONVERN_NOW", "--now", None, "pretend the time is this ISO-8601 instant (simulations, tests)"),
     Setting("PERSONVERN_ROLE", "--role", "ceo", "the role acting: ceo, staff, marketing or auditor"),
     Setting("PERSONVERN_ACTOR", None, "the login name", "the name recorded in the audit log"),
+    Setting("PERSONVERN_DEBUG", None, None, "set to 1 to see a traceback on an internal error"),
 )
 
 

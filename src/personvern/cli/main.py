@@ -120,7 +120,8 @@ The web UI and API are not built yet; everything works from the command line:
   personvern policy show                       what the policy allows, and why
   personvern subject list --kind contract_customer
   personvern subject show ID                   one person, with orders and contracts
-  personvern subject add --kind one_time_customer --set full_name="Kari Nordmann" --set phone=91234567 --set email=kari@example.no
+  personvern subject add --kind one_time_customer --set full_name="Kari Nordmann" --set phone=91234567 \\
+      --set email=kari@example.no
   personvern subject import FILE.csv --kind one_time_customer
   personvern audit verify                      every read and change is in a hash chain
   personvern --help                            every command; add --json for machine output
