@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from personvern.domain.access import Actor, Permission
 from personvern.domain.audit import AuditEvent, ChainReport
+from personvern.domain.errors import PolicyRejected
 from personvern.policy.loader import LoadedPolicy
 from personvern.services.ports import Clock, PolicyRecord, UnitOfWorkFactory
 
@@ -25,6 +26,8 @@ def load_policy_version(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Act
         current = uow.policies.current()
         if current is not None and current.sha256 == loaded.sha256:
             return PolicyLoad(current.version, current.sha256, False, current.version)
+        if current is not None:
+            _refuse_orphans(uow.subjects.stored_fields(), loaded)
         now = clock.now()
         uow.policies.record(PolicyRecord(loaded.policy.version, loaded.sha256, loaded.text, now))
         uow.audit.append(
@@ -42,6 +45,27 @@ def load_policy_version(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Act
         )
         uow.commit()
     return PolicyLoad(loaded.policy.version, loaded.sha256, True, current.version if current else None)
+
+
+def _refuse_orphans(stored: set[tuple[str, str]], loaded: LoadedPolicy) -> None:
+    """A new policy must still declare every kind and field the register holds data for.
+
+    Otherwise data would sit in the register that no declared purpose covers (Art. 5(1)(b)-(c)); it must
+    be erased or the policy kept until then, which is a decision for a person, not a side effect of init.
+    """
+    policy = loaded.policy
+    problems = []
+    for kind, field in sorted(stored):
+        if kind not in policy.kinds:
+            problems.append(f"subjects of kind {kind!r} are stored, but the new policy does not declare the kind")
+        elif field not in policy.fields_for(kind):
+            problems.append(
+                f"field {field!r} is stored for kind {kind!r}, but the new policy does not declare it there"
+            )
+    if problems:
+        raise PolicyRejected(
+            "\n".join([f"{loaded.source}: the new policy does not cover data already stored:", *sorted(set(problems))])
+        )
 
 
 def verify_audit(uow_factory: UnitOfWorkFactory, actor: Actor) -> ChainReport:

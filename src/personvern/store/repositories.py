@@ -174,6 +174,14 @@ class SqlSubjects:
         if "organisation_number" in touched:
             self._drop_orphan_organisations()
 
+    def stored_fields(self) -> set[tuple[str, str]]:
+        q = (
+            select(t.subjects.c.kind, t.subject_values.c.field)
+            .join(t.subject_values, t.subject_values.c.subject_id == t.subjects.c.id)
+            .distinct()
+        )
+        return {(kind, field) for kind, field in self._conn.execute(q)}
+
     def erase(self, subject_id: str) -> None:
         result = self._conn.execute(delete(t.subjects).where(t.subjects.c.id == subject_id))
         if result.rowcount == 0:
