@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from personvern.domain.errors import FieldProblem
-from personvern.domain.values import BadValue, normalise
+from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import Collected, Policy
 
 
@@ -127,16 +127,23 @@ def check_removal(policy: Policy, kind: str, names: list[str]) -> list[FieldProb
     return problems
 
 
+CheckedRow = tuple[int, dict[str, str], list[FieldProblem], list[tuple[str, str]]]
+
+
 def check_rows(
     policy: Policy, kind: str, reasons: Mapping[str, str], rows: list[tuple[int, Mapping[str, str]]]
-) -> list[tuple[int, Checked]]:
+) -> list[CheckedRow]:
     """Check a batch of imported rows (line, raw values); blank cells count as absent.
 
-    A batch is the unit an import hands to a worker process, so this is a plain top-level function.
+    Returns (line, clean values, problems, look-up keys of the unique fields) per row. A batch is what an
+    import hands to a worker process: a top-level function returning plain tuples, cheap to send back.
     """
-    out = []
+    unique = [(name, spec.type) for name, spec in policy.fields.items() if spec.unique]
+    out: list[CheckedRow] = []
     for line, raw in rows:
         values = {k: v for k, v in raw.items() if v.strip()}
         row_reasons = {k: v for k, v in reasons.items() if k in values}
-        out.append((line, check_values(policy, kind, values, row_reasons, complete=True, line=line)))
+        checked = check_values(policy, kind, values, row_reasons, complete=True, line=line)
+        keys = [(name, lookup_key(t, checked.values[name])) for name, t in unique if name in checked.values]
+        out.append((line, checked.values, checked.problems, keys))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import phonenumbers
@@ -14,6 +15,7 @@ from personvern.policy.schema import FieldType
 MAX_TEXT = 200
 MAX_ADDRESS = 400
 
+_PHONE_CHARS = re.compile(r"[0-9+\-(). \t]+")
 _MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
@@ -34,6 +36,9 @@ def _text(value: str, limit: int, multiline: bool) -> str:
 
 
 def normalise_phone(value: str, region: str) -> str:
+    # phonenumbers reads letters as a keypad ("vanity") number; a register must store what was given.
+    if _PHONE_CHARS.fullmatch(value) is None:
+        raise BadValue("is not a phone number (only digits, spaces and + - ( ) . are allowed)")
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
@@ -52,7 +57,16 @@ def normalise_email(value: str) -> str:
         # Deliverability is not checked: it needs DNS, and a register must accept data offline.
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise BadValue(f"is not a valid email address ({exc})") from None
+        raise BadValue(_email_problem(str(exc), value)) from None
+
+
+def _email_problem(detail: str, value: str) -> str:
+    """The validator's explanation, unless it quotes any part of the address (personal data)."""
+    quoted = "'" in detail or '"' in detail
+    fragments = [f.casefold() for f in re.findall(r"\w{2,}", value)]
+    if quoted or any(f in detail.casefold() for f in fragments):
+        return "is not a valid email address"
+    return f"is not a valid email address ({detail})"
 
 
 def normalise_organisation_number(value: str) -> str:

@@ -72,11 +72,15 @@ def locate_keys(text: str) -> dict[tuple[str | int, ...], int]:
     lines: dict[tuple[str | int, ...], int] = {}
     table: tuple[str | int, ...] = ()
     counts: dict[tuple[str | int, ...], int] = {}
+    inside: str | None = None  # the delimiter of a multi-line string we are in, if any
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.split("#", 1)[0] if '"' not in line else line
-        header = _HEADER.match(stripped)
+        if inside is not None:
+            if line.count(inside) % 2 == 1:
+                inside = None
+            continue
+        header = _HEADER.match(line)
         if header:
-            path: tuple[str | int, ...] = _split_dotted(header.group(2))
+            path: tuple[str | int, ...] = _in_array_element(_split_dotted(header.group(2)), counts)
             if header.group(1) == "[[":
                 index = counts.get(path, 0)
                 counts[path] = index + 1
@@ -84,10 +88,23 @@ def locate_keys(text: str) -> dict[tuple[str | int, ...], int]:
             table = path
             lines.setdefault(table, number)
             continue
-        assign = _ASSIGN.match(stripped)
+        assign = _ASSIGN.match(line)
         if assign:
             lines.setdefault((*table, *_split_dotted(assign.group(1))), number)
+            for delimiter in ('"""', "'''"):
+                if line.count(delimiter) % 2 == 1:
+                    inside = delimiter
     return lines
+
+
+def _in_array_element(path: tuple[str, ...], counts: dict[tuple[str | int, ...], int]) -> tuple[str | int, ...]:
+    """[x.sub] after [[x]] belongs to the last element of x: insert its index (TOML's rule for sub-tables)."""
+    out: tuple[str | int, ...] = ()
+    for position, part in enumerate(path):
+        out = (*out, part)
+        if position < len(path) - 1 and out in counts:
+            out = (*out, counts[out] - 1)
+    return out
 
 
 def _line_for(lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int | None:
@@ -101,11 +118,13 @@ def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
     """Every name in the policy that must resolve to something declared elsewhere in it."""
     found: list[tuple[tuple[str | int, ...], str]] = []
 
-    def check(loc: tuple[str | int, ...], names: list[str], table: dict[str, object], what: str) -> None:
-        for i, name in enumerate(names):
+    def check(loc: tuple[str | int, ...], names: list[str] | str, table: dict[str, object], what: str) -> None:
+        # A single name is located at its key; a list's names at their index in it.
+        items = [(loc, names)] if isinstance(names, str) else [((*loc, i), n) for i, n in enumerate(names)]
+        for where, name in items:
             if name not in table:
                 known = ", ".join(sorted(table)) or "none"
-                found.append(((*loc, i), f"unknown {what} {name!r}; declared: {known}"))
+                found.append((where, f"unknown {what} {name!r}; declared: {known}"))
 
     for name, spec in policy.fields.items():
         check(("fields", name, "kinds"), spec.kinds, dict(policy.kinds), "subject kind")
@@ -123,7 +142,7 @@ def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
                 )
             )
     for name, rule in policy.retention.items():
-        check(("retention", name, "purpose"), [rule.purpose], dict(policy.purposes), "purpose")
+        check(("retention", name, "purpose"), rule.purpose, dict(policy.purposes), "purpose")
         check(("retention", name, "kinds"), rule.kinds, dict(policy.kinds), "subject kind")
         if rule.fields is not None:
             check(("retention", name, "fields"), rule.fields, dict(policy.fields), "field")
@@ -137,7 +156,7 @@ def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
             found.append((("kinds", kind), f"no retention rule covers kind {kind!r}"))
         if not any(kind in spec.kinds and spec.required for spec in policy.fields.values()):
             found.append((("kinds", kind), f"kind {kind!r} has no required field"))
-    check(("review", "signed_by"), [policy.review.signed_by], dict(policy.roles), "role")
+    check(("review", "signed_by"), policy.review.signed_by, dict(policy.roles), "role")
     for name, purpose in policy.purposes.items():
         if purpose.legal_basis.value == "6(1)(a)" and not purpose.channels:
             found.append((("purposes", name, "channels"), "a purpose based on consent needs channels"))

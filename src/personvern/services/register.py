@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
+from typing import Any
 
 from personvern.domain.access import Actor, Permission
 from personvern.domain.audit import AuditEvent
@@ -115,7 +116,7 @@ def add_subject(
 
 
 def _created(subject: Subject, reasons: Mapping[str, str]) -> AuditEvent:
-    details: dict[str, object] = {
+    details: dict[str, Any] = {
         "kind": subject.kind,
         "fields": sorted(subject.values),
         "source": subject.source,
@@ -267,26 +268,31 @@ def import_subjects(
     imported = 0
     clash = False  # the database refused a value already held by another subject
     checked_batches = ctx.map(partial(check_rows, ctx.policy, kind, dict(reasons)), _batches(rows, IMPORT_BATCH))
+    details: dict[tuple[str, ...], Mapping[str, Any]] = {}  # shared by rows with the same fields: one JSON each
     with ctx.uow() as uow:
         for checked_batch in checked_batches:
             subjects: list[Subject] = []
-            for line, checked in checked_batch:
-                problems.extend(checked.problems)
-                for lookup in _unique_lookups(ctx.policy, checked.values):
-                    first = seen.setdefault((lookup.field, lookup.key), line)
+            events: list[AuditEvent] = []
+            for line, values, row_problems, keys in checked_batch:
+                problems.extend(row_problems)
+                for field, key in keys:
+                    first = seen.setdefault((field, key), line)
                     if first != line:
-                        problems.append(FieldProblem(lookup.field, f"the same value as line {first}", line))
-                if not checked.problems:
-                    subjects.append(Subject(new_id(), kind, checked.values, source, now, now, now))
+                        problems.append(FieldProblem(field, f"the same value as line {first}", line))
+                if not row_problems and not problems:
+                    subject = Subject(new_id(), kind, values, source, now, now, now)
+                    subjects.append(subject)
+                    fields = tuple(sorted(values))
+                    if fields not in details:
+                        details[fields] = _created(subject, {k: v for k, v in reasons.items() if k in values}).details
+                    events.append(AuditEvent("subject.create", subject.id, "service", details[fields]))
             if not problems and not clash:
                 try:
                     uow.subjects.add(subjects)
                 except Conflict:
                     clash = True
                 else:
-                    ctx.record(
-                        uow, *(_created(s, {k: v for k, v in reasons.items() if k in s.values}) for s in subjects)
-                    )
+                    ctx.record(uow, *events)
                     imported += len(subjects)
             if progress is not None:
                 progress(len(checked_batch))
@@ -351,10 +357,13 @@ def end_relationship(
     with ctx.uow() as uow:
         if uow.subjects.get(subject_id) is None:
             raise NotFound(f"no subject with id {subject_id} in the register")
+        # A contract past its stated end is over already; ending it later would make it active again.
         open_ = [
             r
             for r in uow.relationships.for_subject(subject_id)
-            if r.ended_on is None and (type_ is None or r.type.value == type_)
+            if r.ended_on is None
+            and (r.ends_on is None or r.ends_on > day)
+            and (type_ is None or r.type.value == type_)
         ]
         if not open_:
             raise NotFound(f"subject {subject_id} has no open {type_ or 'order or contract'} to end")

@@ -19,14 +19,17 @@ class BulkInsert:
         self._conn = conn
         self._sqlite = conn.dialect.name == "sqlite"
         self._mark = "?" if self._sqlite else "%s"
+        self._instants: dict[datetime, Any] = {}  # a batch shares a few timestamps; format each once
 
     def instant(self, value: datetime) -> Any:
         """A timestamp as the UTCDateTime column type stores it on this database."""
-        utc = value.astimezone(UTC)
-        if self._sqlite:
+        stored = self._instants.get(value)
+        if stored is None:
+            utc = value.astimezone(UTC)
             # SQLAlchemy's SQLite DATETIME storage format, so the column type parses it back.
-            return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-        return utc
+            stored = utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else utc
+            self._instants[value] = stored
+        return stored
 
     def flag(self, value: bool) -> Any:
         return int(value) if self._sqlite else value

@@ -339,9 +339,12 @@ class SqlAuditLog:
         bulk = BulkInsert(self._conn)
         stamp = bulk.instant(at)
         rows = []
+        rendered: dict[int, str] = {}  # events of a batch often share one details mapping
         for event in events:
             seq += 1
-            details = canonical_details(event.details)
+            details = rendered.get(id(event.details))
+            if details is None:
+                details = rendered[id(event.details)] = canonical_details(event.details)
             digest = entry_hash(seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
             rows.append((seq, stamp, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest))
             prev = digest

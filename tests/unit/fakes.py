@@ -1,0 +1,255 @@
+"""In-memory fakes of the service ports: a transactional unit of work over plain dicts, and a fixed clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from personvern.domain.audit import GENESIS, AuditEntry, AuditEvent, ChainReport, canonical_details, entry_hash
+from personvern.domain.audit import verify_chain as _verify_chain
+from personvern.domain.errors import Conflict, NotFound
+from personvern.domain.subjects import Relationship, Subject
+from personvern.domain.values import lookup_key
+from personvern.policy.schema import Policy
+from personvern.services.ports import Clock, Lookup, PolicyRecord, UnitOfWork, UnitOfWorkFactory
+
+# (seq, at, actor, role, action, subject_id, purpose, details_json, prev_hash, hash): what verify_chain reads.
+AuditRow = tuple[int, datetime, str, str, str, str | None, str | None, str, str, str]
+
+
+@dataclass
+class FixedClock:
+    """A clock that says what the test tells it to."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@dataclass
+class State:
+    """Everything a database would hold. A unit of work works on a copy and commits by replacing the original."""
+
+    subjects: dict[str, Subject] = field(default_factory=dict)
+    relationships: dict[str, Relationship] = field(default_factory=dict)
+    audit: list[AuditRow] = field(default_factory=list)
+    audit_head: int = 0  # like the SQL audit_head row: removing the last entries is detected too
+    policies: list[PolicyRecord] = field(default_factory=list)
+
+    def copy(self) -> State:
+        return State(
+            dict(self.subjects), dict(self.relationships), list(self.audit), self.audit_head, list(self.policies)
+        )
+
+
+class FakeSubjects:
+    def __init__(self, state: State, policy: Policy) -> None:
+        self._state = state
+        self._policy = policy
+
+    def _key(self, subject: Subject, name: str) -> str | None:
+        spec = self._policy.fields.get(name)
+        value = subject.values.get(name)
+        if spec is None or not spec.lookup or value is None:
+            return None
+        return lookup_key(spec.type, value)
+
+    def _check_unique(self, subjects: Sequence[Subject]) -> None:
+        # The SQL store's unique index on blind indexes: a safety net behind the services' own checks.
+        held = {
+            (name, key): s.id
+            for s in self._state.subjects.values()
+            for name, spec in self._policy.fields.items()
+            if spec.unique and (key := self._key(s, name)) is not None
+        }
+        for s in subjects:
+            for name, spec in self._policy.fields.items():
+                key = self._key(s, name)
+                if spec.unique and key is not None and held.setdefault((name, key), s.id) != s.id:
+                    raise Conflict("a unique value (email, phone or national id) is already in the register")
+
+    def add(self, subjects: Sequence[Subject]) -> None:
+        """All or nothing, like one bulk insert."""
+        for s in subjects:
+            assert s.id not in self._state.subjects, f"subject {s.id} added twice"
+        self._check_unique(subjects)
+        self._state.subjects.update((s.id, s) for s in subjects)
+
+    def get(self, subject_id: str) -> Subject | None:
+        return self._state.subjects.get(subject_id)
+
+    def get_many(self, subject_ids: Sequence[str]) -> list[Subject]:
+        return [self._state.subjects[i] for i in subject_ids if i in self._state.subjects]
+
+    def find(self, lookup: Lookup) -> list[str]:
+        return [s.id for s in self._state.subjects.values() if self._key(s, lookup.field) == lookup.key]
+
+    def find_many(self, field: str, keys: Collection[str]) -> dict[str, str]:
+        wanted = set(keys)
+        found: dict[str, str] = {}
+        for s in self._state.subjects.values():
+            key = self._key(s, field)
+            if key is not None and key in wanted:
+                found.setdefault(key, s.id)
+        return found
+
+    def update(self, subject: Subject, changed: Collection[str], removed: Collection[str]) -> None:
+        if subject.id not in self._state.subjects:
+            raise NotFound(f"no subject with id {subject.id} in the register")
+        self._check_unique([subject])
+        self._state.subjects[subject.id] = subject
+
+    def stored_fields(self) -> set[tuple[str, str]]:
+        return {(s.kind, name) for s in self._state.subjects.values() for name in s.values}
+
+    def erase(self, subject_id: str) -> None:
+        if self._state.subjects.pop(subject_id, None) is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        for rel_id in [r.id for r in self._state.relationships.values() if r.subject_id == subject_id]:
+            del self._state.relationships[rel_id]
+
+    def _filtered(self, kind: str | None, organisation: Lookup | None) -> list[Subject]:
+        return sorted(
+            (
+                s
+                for s in self._state.subjects.values()
+                if (kind is None or s.kind == kind)
+                and (organisation is None or s.values.get("organisation_number") == organisation.key)
+            ),
+            key=lambda s: (s.created_at, s.id),
+        )
+
+    def count(self, kind: str | None, organisation: Lookup | None) -> int:
+        return len(self._filtered(kind, organisation))
+
+    def list(self, kind: str | None, organisation: Lookup | None, limit: int, offset: int) -> list[Subject]:
+        return self._filtered(kind, organisation)[offset : offset + limit]
+
+
+class FakeRelationships:
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def add(self, relationship: Relationship) -> None:
+        assert relationship.subject_id in self._state.subjects, "relationship for an unknown subject"
+        self._state.relationships[relationship.id] = relationship
+
+    def for_subject(self, subject_id: str) -> list[Relationship]:
+        found = [r for r in self._state.relationships.values() if r.subject_id == subject_id]
+        return sorted(found, key=lambda r: (r.started_on, r.id))
+
+    def end(self, relationship_id: str, ended_on: date) -> None:
+        self._state.relationships[relationship_id] = replace(
+            self._state.relationships[relationship_id], ended_on=ended_on
+        )
+
+
+class FakeAuditLog:
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def append(self, events: Sequence[AuditEvent], actor: str, role: str, at: datetime) -> None:
+        rows = self._state.audit
+        for event in events:
+            seq = self._state.audit_head + 1
+            prev = rows[-1][9] if rows else GENESIS
+            details = canonical_details(event.details)
+            digest = entry_hash(seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
+            rows.append((seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest))
+            self._state.audit_head = seq
+
+    def verify(self) -> ChainReport:
+        report = _verify_chain(self._state.audit)
+        if report.ok and report.checked != self._state.audit_head:
+            return ChainReport(report.checked, report.checked + 1, f"entries after {report.checked} were removed")
+        return report
+
+    def for_subject(self, subject_id: str) -> Iterator[tuple[datetime, str, str, str, str | None]]:
+        for _seq, at, actor, role, action, sid, purpose, *_ in self._state.audit:
+            if sid == subject_id:
+                yield (at, actor, role, action, purpose)
+
+
+class FakePolicyVersions:
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def current(self) -> PolicyRecord | None:
+        return self._state.policies[-1] if self._state.policies else None
+
+    def record(self, record: PolicyRecord) -> None:
+        self._state.policies.append(record)
+
+
+class FakeUnitOfWork:
+    """Copy-on-enter: the repositories work on a private copy that `commit` publishes; leaving discards it."""
+
+    subjects: FakeSubjects
+    relationships: FakeRelationships
+    audit: FakeAuditLog
+    policies: FakePolicyVersions
+
+    def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
+        self._factory = factory
+        self._work: State | None = None
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        assert self._work is None, "a unit of work is entered once"
+        self._work = self._factory.state.copy()
+        self.subjects = FakeSubjects(self._work, self._factory.policy)
+        self.relationships = FakeRelationships(self._work)
+        self.audit = FakeAuditLog(self._work)
+        self.policies = FakePolicyVersions(self._work)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._work = None  # whatever was not committed is gone
+
+    def commit(self) -> None:
+        assert self._work is not None, "commit outside `with`"
+        self._factory.state = self._work.copy()
+        self._factory.commits += 1
+        self.committed = True
+
+
+class FakeUnitOfWorkFactory:
+    """Holds the committed state; `factory()` opens a unit of work on it."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.state = State()
+        self.commits = 0
+        self.opened: list[FakeUnitOfWork] = []
+
+    def __call__(self) -> FakeUnitOfWork:
+        uow = FakeUnitOfWork(self)
+        self.opened.append(uow)
+        return uow
+
+    def audit_entries(self) -> list[AuditEntry]:
+        return [
+            AuditEntry(seq, at, actor, role, action, sid, purpose, json.loads(details), prev, digest)
+            for seq, at, actor, role, action, sid, purpose, details, prev, digest in self.state.audit
+        ]
+
+    def verify(self) -> ChainReport:
+        return FakeAuditLog(self.state).verify()
+
+
+def _conforms(factory: FakeUnitOfWorkFactory, uow: FakeUnitOfWork, clock: FixedClock) -> None:
+    """Never called: mypy checks here that the fakes implement the ports."""
+    _f: UnitOfWorkFactory = factory
+    _u: UnitOfWork = uow
+    _c: Clock = clock
+    del _f, _u, _c

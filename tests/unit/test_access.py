@@ -1,0 +1,61 @@
+"""Roles and permissions: who may read, write, manage the policy and verify the audit log."""
+
+from __future__ import annotations
+
+import pytest
+
+from personvern.domain.access import ROLE_PERMISSIONS, Actor, Permission, check_role
+from personvern.domain.errors import Forbidden, InvalidInput
+from personvern.policy.schema import Policy
+
+ALLOWED = {
+    "ceo": set(Permission),
+    "staff": {Permission.REGISTER_READ, Permission.REGISTER_WRITE},
+    "marketing": set(),
+    "auditor": {Permission.REGISTER_READ, Permission.AUDIT_VERIFY},
+}
+
+
+def test_the_roles_are_those_of_the_design(policy: Policy) -> None:
+    assert set(ROLE_PERMISSIONS) == set(ALLOWED) == set(policy.roles)
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+@pytest.mark.parametrize("permission", list(Permission))
+def test_each_role_has_exactly_its_permissions(role: str, permission: Permission) -> None:
+    actor = Actor("someone", role)
+    if permission in ALLOWED[role]:
+        actor.require(permission)
+    else:
+        with pytest.raises(Forbidden, match=f"role '{role}' may not {permission.value.replace('.', ' ')}"):
+            actor.require(permission)
+
+
+@pytest.mark.parametrize("permission", list(Permission))
+def test_an_unknown_role_may_do_nothing(permission: Permission) -> None:
+    with pytest.raises(Forbidden):
+        Actor("someone", "intern").require(permission)
+
+
+def test_check_role() -> None:
+    for role in ALLOWED:
+        check_role(role)
+    with pytest.raises(InvalidInput) as info:
+        check_role("intern")
+    assert info.value.problems[0].field == "role"
+    assert "ceo" in str(info.value)
+
+
+def test_auditor_sees_only_the_bookkeeping_fields(policy: Policy) -> None:
+    auditor = Actor("a", "auditor")
+    seen = {name for name, spec in policy.fields.items() if auditor.sees_field(spec.purposes)}
+    assert seen == {n for n, spec in policy.fields.items() if "bookkeeping" in spec.purposes}
+    # ... which is what the policy says the auditor receives.
+    assert seen == set(policy.recipients["auditor"].fields)
+    assert not seen & {"phone", "national_id", "postal_address", "role"}
+
+
+@pytest.mark.parametrize("role", ["ceo", "staff"])
+def test_other_readers_see_every_field(policy: Policy, role: str) -> None:
+    actor = Actor("a", role)
+    assert all(actor.sees_field(spec.purposes) for spec in policy.fields.values())
