@@ -82,7 +82,7 @@ class Invoker:
         self.runner = runner
         self.db_url = db_url
 
-    def __call__(self, *args: str, db: bool = True, input: str | None = None):  # noqa: A002
+    def __call__(self, *args: str, db: bool = True, input: str | None = None):
         from personvern.cli.main import app
 
         argv = [*args, "--db", self.db_url] if db else list(args)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from personvern.domain.access import Actor, Permission, check_role
@@ -20,10 +20,9 @@ from personvern.domain.errors import NotReady, PolicyRejected, invalid
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
 from personvern.services.admin import PolicyLoad, load_policy_version
 from personvern.services.register import Context
-from personvern.store import tables as t
 from personvern.store.crypto import Vault, create_master_key, read_master_key
 from personvern.store.engine import make_engine, require_current, sqlite_path, upgrade
-from personvern.store.uow import SqlUnitOfWorkFactory, stored_policy_text
+from personvern.store.uow import SqlUnitOfWorkFactory, installed_master_key, record_master_key, stored_policy_text
 
 DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
 
@@ -107,12 +106,15 @@ class Settings:
         chosen_role = role or env.get("PERSONVERN_ROLE") or "ceo"
         check_role(chosen_role)
         instant = now or env.get("PERSONVERN_NOW")
+        actor = env.get("PERSONVERN_ACTOR") or _login()
+        if not 0 < len(actor) <= 100:
+            raise invalid("PERSONVERN_ACTOR", "must be 1 to 100 characters (it is recorded in the audit log)")
         return cls(
             database_url=url,
             master_key_file=_master_key_path(url, env),
             now=parse_instant(instant) if instant else None,
             role=chosen_role,
-            actor=env.get("PERSONVERN_ACTOR") or _login(),
+            actor=actor,
         )
 
 
@@ -173,15 +175,14 @@ def _clock(settings: Settings) -> FixedClock | SystemClock:
 
 
 def _vault(settings: Settings, engine: Engine) -> Vault:
+    installed = installed_master_key(engine)
+    if installed is None:
+        raise NotReady(f"the database at {settings.database_url} is not initialised; run `personvern init`")
     vault = Vault(read_master_key(settings.key_file()))
-    with engine.connect() as conn:
-        other = conn.execute(
-            select(t.data_keys.c.master_key_id).where(t.data_keys.c.master_key_id != vault.key_id).limit(1)
-        ).scalar()
-    if other is not None:
+    if vault.key_id != installed:
         raise NotReady(
-            f"the database's data keys were wrapped by another master key (id {other}), "
-            f"not the one in {settings.master_key_file}"
+            f"the master key in {settings.master_key_file} (id {vault.key_id}) is not the one this database "
+            f"was initialised with (id {installed}); use that key file"
         )
     return vault
 
@@ -225,10 +226,19 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
     engine = make_engine(settings.database_url, must_exist=False)
     try:
         key_file = settings.key_file()
+        before, after = upgrade(engine)
+        installed = installed_master_key(engine)
         created = not key_file.exists()
+        if created and installed is not None:
+            # Never make a new key for a database that has one: it would open nothing, and hide the loss.
+            raise NotReady(
+                f"this database was initialised with master key id {installed}, but {key_file} does not exist; "
+                "restore that key file"
+            )
         if created:
             create_master_key(key_file)
-        before, after = upgrade(engine)
+        if installed is None:
+            record_master_key(engine, Vault(read_master_key(key_file)).key_id, _clock(settings).now())
         vault = _vault(settings, engine)
     except OperationalError as exc:
         engine.dispose()

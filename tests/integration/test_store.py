@@ -183,7 +183,7 @@ def test_master_key_file_is_private_and_must_match(runtime: Runtime, tmp_path: P
     from personvern.store.crypto import create_master_key
 
     create_master_key(other)
-    with pytest.raises(NotReady, match="another master key"):
+    with pytest.raises(NotReady, match="is not the one this database"):
         open_runtime(Settings.resolve(runtime.settings.database_url))
     key_file.chmod(0o644)
     monkeypatch.setenv("PERSONVERN_MASTER_KEY_FILE", str(key_file))

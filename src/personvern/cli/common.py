@@ -14,7 +14,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_type_hints
 
-import click
 import typer
 from rich.console import Console
 
@@ -112,13 +111,18 @@ def report_error(exc: BaseException) -> int:
     return INTERNAL_ERROR
 
 
+def _from_click(exc: BaseException) -> bool:
+    """Exit, abort and usage exceptions belong to the command-line framework (click, or typer's copy of it)."""
+    return type(exc).__module__.split(".")[0] in {"click", "typer"}
+
+
 @contextmanager
 def reported(env: Env) -> Iterator[None]:
     try:
         yield
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-        raise
     except Exception as exc:
+        if _from_click(exc):
+            raise
         if os.environ.get("PERSONVERN_DEBUG") and not isinstance(exc, PersonvernError | PolicyInvalid):
             raise
         raise typer.Exit(report_error(exc)) from None
@@ -195,7 +199,8 @@ def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise invalid(option, f"expects FIELD=VALUE, got {item.split('=')[0][:40]!r}")
+            # The text is not echoed: what was meant as a field name may well be a value.
+            raise invalid(option, "expects FIELD=VALUE (a field name, '=', then the value)")
         if name in out:
             raise invalid(name, f"is given twice in {option}")
         out[name] = value

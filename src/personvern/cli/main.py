@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 
@@ -15,6 +14,7 @@ from personvern.bootstrap import initialise
 from personvern.cli import policy as policy_cli
 from personvern.cli import register as register_cli
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
+from personvern.domain.errors import IntegrityBroken
 from personvern.services.admin import verify_audit
 from personvern.services.demo import load_demo
 
@@ -32,6 +32,12 @@ app.add_typer(register_cli.relationship_app, name="relationship")
 app.add_typer(audit_app, name="audit")
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"personvern {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -39,11 +45,10 @@ def root(
     now: NowOption = None,
     role: RoleOption = None,
     json_output: JsonOption = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
 ) -> None:
-    if version:
-        typer.echo(f"personvern {__version__}")
-        raise typer.Exit()
     ctx.obj = {"db": db, "now": now, "role": role, "json": json_output}
 
 
@@ -140,30 +145,19 @@ def audit_verify(env: Env) -> None:
         "problem": report.problem,
     }
 
-    def human(c: Console) -> None:
-        if report.ok:
-            c.print(f"audit chain intact: {report.checked} entries verified")
-        else:
-            c.print(f"audit chain BROKEN at entry {report.broken_at}: {report.problem}", markup=False)
-
-    env.emit(data, human)
-    if not report.ok:
-        raise typer.Exit(7)
+    if report.ok:
+        env.emit(data, lambda c: c.print(f"audit chain intact: {report.checked} entries verified"))
+        return
+    if env.json:
+        env.emit(data, lambda c: None)
+    raise IntegrityBroken(f"audit chain broken at entry {report.broken_at}: {report.problem}")
 
 
 def run() -> None:
     """Console-script entry: run the app, and turn anything unexpected into a message, not a traceback."""
     try:
-        result: Any = typer.main.get_command(app).main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        app()  # standalone: usage errors print their message and exit 2, as click decides
     except Exception as exc:  # the last guard: commands report their own errors
         if os.environ.get("PERSONVERN_DEBUG"):
             raise
         sys.exit(report_error(exc))
-    sys.exit(result if isinstance(result, int) else 0)

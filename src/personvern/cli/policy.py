@@ -9,8 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from personvern.cli.common import Env, command
+from personvern.domain.errors import invalid
 from personvern.policy.loader import LoadedPolicy, load_policy
 from personvern.policy.schema import Policy
+from personvern.store.engine import sqlite_path
 
 app = typer.Typer(help="The policy file: check it, show it.", no_args_is_help=True)
 
@@ -23,10 +25,7 @@ FileArgument = Annotated[
 def _load(env: Env, file: str | None) -> LoadedPolicy:
     if file is not None:
         return load_policy(file)
-    settings = env.settings()
-    from personvern.store.engine import sqlite_path
-
-    path = sqlite_path(settings.database_url)
+    path = sqlite_path(env.settings().database_url)
     if env.db is None and path is not None and not path.exists():
         return load_policy(None)
     return env.runtime().policy
@@ -68,8 +67,6 @@ def show(
     """Print the policy: controller, kinds, fields, purposes, recipients, retention, archive, review."""
     loaded = _load(env, file)
     if lang not in ("nb", "en"):
-        from personvern.domain.errors import invalid
-
         raise invalid("lang", "must be nb or en")
     data = {"source": loaded.source, "sha256": loaded.sha256, "policy": loaded.policy.model_dump(mode="json")}
     env.emit(data, lambda c: render(c, loaded.policy, lang))

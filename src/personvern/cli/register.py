@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day
 from personvern.domain.errors import invalid
-from personvern.domain.subjects import Relationship, Subject
+from personvern.domain.subjects import Relationship
 from personvern.services import register
 from personvern.services.register import SubjectView
 
@@ -67,8 +68,6 @@ def add(
     received: Annotated[str | None, typer.Option("--received", help="When the data was received (ISO-8601).")] = None,
 ) -> None:
     """Add a subject; only fields the policy declares for the kind are accepted."""
-    from personvern.bootstrap import parse_instant
-
     values = parse_assignments(set_, "--set")
     reasons = parse_assignments(reason, "--reason")
     at = parse_instant(received, "received") if received else None
@@ -154,7 +153,7 @@ def update(
 
 
 def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Rows with the file's own line numbers (the header is line 1); `;`, `,` and tab are recognised."""
+    """Rows with the line each record starts on (the header is line 1); `;`, `,` and tab are recognised."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             sample = f.read(64 * 1024)
@@ -163,21 +162,29 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
                 dialect: Any = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t")
             except csv.Error:
                 dialect = csv.excel
-            reader = csv.DictReader(f, dialect=dialect)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
+            reader = csv.reader(f, dialect=dialect)
+            header = [h.strip() for h in next(reader, [])]
+            twice = sorted({h for h in header if header.count(h) > 1})
+            if twice:
+                raise invalid(twice[0], "column appears more than once in the header")
             rows = []
-            for row in reader:
-                if None in row:
-                    raise invalid("file", f"line {reader.line_num} has more columns than the header")
-                rows.append((reader.line_num, {k: (v or "") for k, v in row.items()}))
+            last = reader.line_num
+            for record in reader:
+                start, last = last + 1, reader.line_num  # a quoted value may span lines: report the first
+                if not record:
+                    continue
+                if len(record) > len(header):
+                    raise invalid("file", f"line {start} has more columns than the header")
+                rows.append((start, dict(zip(header, record + [""] * (len(header) - len(record)), strict=True))))
     except FileNotFoundError:
         raise invalid("file", f"{path} does not exist") from None
+    except OSError as exc:
+        raise invalid("file", f"{path} cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise invalid("file", f"{path} is not UTF-8 text") from None
     except csv.Error as exc:
         raise invalid("file", f"{path} is not a readable CSV file ({exc})") from None
-    if not header:
+    if not header or not any(header):
         raise invalid("file", f"{path} is empty; the first line must name the fields")
     return header, rows
 
@@ -251,6 +258,3 @@ def end(
         {"ended": [relationship_json(r) for r in ended]},
         lambda c: c.print(f"ended {len(ended)} relationship(s) of {subject_id}"),
     )
-
-
-__all__ = ["Subject", "relationship_app", "subject_app"]

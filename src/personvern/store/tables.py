@@ -67,6 +67,16 @@ policy_versions = Table(
     Column("loaded_at", UTCDateTime, nullable=False),
 )
 
+# One row: which master key this database belongs to, so a wrong or regenerated key file is refused
+# before it wraps a single data key.
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("master_key_id", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 # The key store: one wrapped data key per owner (a subject). Kept apart from the data it protects,
 # without a foreign key, so that it can move to its own database or a KMS.
 data_keys = Table(

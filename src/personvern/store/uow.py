@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from personvern.domain.errors import Conflict, NotReady
@@ -86,3 +87,14 @@ def stored_policy_text(engine: Engine) -> str | None:
     with engine.connect() as conn:
         c = t.policy_versions.c
         return conn.execute(select(c.text).order_by(c.id.desc()).limit(1)).scalar()
+
+
+def installed_master_key(engine: Engine) -> str | None:
+    """The id of the master key this database was initialised with, if it was."""
+    with engine.connect() as conn:
+        return conn.execute(select(t.installation.c.master_key_id).where(t.installation.c.id == 1)).scalar()
+
+
+def record_master_key(engine: Engine, key_id: str, at: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(t.installation).values(id=1, master_key_id=key_id, created_at=at))

@@ -65,6 +65,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("number_digest", name=op.f("uq_organisations_number_digest")),
     )
     op.create_table(
+        "installation",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("master_key_id", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_installation")),
+    )
+    op.create_table(
         "policy_versions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("version", sa.String(length=40), nullable=False),
@@ -168,6 +175,7 @@ def downgrade() -> None:
 
     op.drop_table("subjects")
     op.drop_table("policy_versions")
+    op.drop_table("installation")
     op.drop_table("organisations")
     op.drop_table("data_keys")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
