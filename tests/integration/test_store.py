@@ -224,3 +224,24 @@ def test_unique_index_stops_concurrent_duplicates(runtime: Runtime) -> None:
     assert sorted(outcomes) == ["conflict", "stored"]
     with runtime.engine.connect() as conn:
         assert conn.scalar(select(text("count(*)")).select_from(t.subjects)) == 1
+
+
+def test_lookups_use_their_partial_index(runtime: Runtime) -> None:
+    """A look-up by email or by organisation number reads one index entry, not the whole table."""
+    _add_people(runtime)
+    with runtime.uow() as uow:
+        conn = uow.subjects._conn
+        sqlite = conn.dialect.name == "sqlite"
+        if not sqlite:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned anyway
+        for field, index in [("email", "uq_lookups_unique_value"), ("organisation_number", "ix_lookups_shared_value")]:
+            q = select(t.lookups.c.subject_id).where(
+                t.lookups.c.field == field,
+                t.lookups.c.digest == runtime.uow.vault.blind(field, "x"),
+                uow.subjects._index_of(field),
+            )
+            compiled = q.compile(dialect=conn.dialect)
+            params = tuple(compiled.params.values()) if sqlite else compiled.params
+            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+            plan = " ".join(str(row) for row in conn.exec_driver_sql(explain + str(compiled), params))
+            assert index in plan, plan

@@ -94,7 +94,7 @@ class SqlSubjects:
             for name, value in s.values.items():
                 value_rows.append((s.id, name, seal(cipher, f"{s.id}:{name}", value)))
             for row in self._lookup_rows(s.id, s.values):
-                lookup_rows.append((row["field"], row["digest"], s.id, bulk.flag(row["is_unique"])))
+                lookup_rows.append((s.id, row["field"], row["digest"], bulk.flag(row["is_unique"])))
         bulk(
             t.subjects,
             ("id", "kind", "source", "received_at", "created_at", "updated_at", "organisation_id"),
@@ -102,7 +102,7 @@ class SqlSubjects:
         )
         bulk(t.subject_values, ("subject_id", "field", "ciphertext"), value_rows)
         try:
-            bulk(t.lookups, ("field", "digest", "subject_id", "is_unique"), lookup_rows)
+            bulk(t.lookups, ("subject_id", "field", "digest", "is_unique"), lookup_rows)
         except IntegrityError:
             # The unique index: a value that identifies a person is already held by another subject.
             raise Conflict("a unique value (email, phone or national id) is already in the register") from None
@@ -233,15 +233,21 @@ class SqlSubjects:
 
     def find(self, lookup: Lookup) -> list[str]:
         digest = self._vault.blind(lookup.field, lookup.key)
-        q = select(t.lookups.c.subject_id).where(t.lookups.c.field == lookup.field, t.lookups.c.digest == digest)
+        q = select(t.lookups.c.subject_id).where(
+            t.lookups.c.field == lookup.field, t.lookups.c.digest == digest, self._index_of(lookup.field)
+        )
         return list(self._conn.scalars(q))
+
+    def _index_of(self, field: str) -> Any:
+        """The partial index's condition, so the planner uses the index the field's digests are in."""
+        return t.lookups.c.is_unique if self._policy.fields[field].unique else ~t.lookups.c.is_unique
 
     def find_many(self, field: str, keys: Collection[str]) -> dict[str, str]:
         by_digest = {self._vault.blind(field, k): k for k in keys}
         found: dict[str, str] = {}
         for chunk in _chunks(list(by_digest)):
             q = select(t.lookups.c.digest, t.lookups.c.subject_id).where(
-                t.lookups.c.field == field, t.lookups.c.digest.in_(chunk)
+                t.lookups.c.field == field, t.lookups.c.digest.in_(chunk), self._index_of(field)
             )
             for digest, sid in self._conn.execute(q):
                 found[by_digest[bytes(digest)]] = sid

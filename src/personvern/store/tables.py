@@ -116,22 +116,30 @@ subject_values = Table(
     Column("ciphertext", LargeBinary, nullable=False),
 )
 
+# Keyed digests of the values looked up exactly. The primary key follows the (time-ordered) subject id, so
+# new rows append; each digest sits in one of two partial indexes, so a row costs one random-order insert.
 lookups = Table(
     "lookups",
     metadata,
-    Column("field", String(64), primary_key=True),
-    Column("digest", LargeBinary(32), primary_key=True),
     Column("subject_id", ID, ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("digest", LargeBinary(16), nullable=False),
     Column("is_unique", Boolean, nullable=False),
-    Index("ix_lookups_subject_id", "subject_id"),
     # The database itself refuses the same person twice, even if two writers race past the service's check.
     Index(
         "uq_lookups_unique_value",
         "field",
         "digest",
         unique=True,
-        sqlite_where=text("is_unique"),
+        sqlite_where=text("is_unique = 1"),
         postgresql_where=text("is_unique"),
+    ),
+    Index(
+        "ix_lookups_shared_value",
+        "field",
+        "digest",
+        sqlite_where=text("is_unique = 0"),
+        postgresql_where=text("NOT is_unique"),
     ),
 )
 

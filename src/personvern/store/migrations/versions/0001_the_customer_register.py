@@ -100,23 +100,29 @@ def upgrade() -> None:
 
     op.create_table(
         "lookups",
-        sa.Column("field", sa.String(length=64), nullable=False),
-        sa.Column("digest", sa.LargeBinary(length=32), nullable=False),
         sa.Column("subject_id", sa.String(length=32), nullable=False),
+        sa.Column("field", sa.String(length=64), nullable=False),
+        sa.Column("digest", sa.LargeBinary(length=16), nullable=False),
         sa.Column("is_unique", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["subject_id"], ["subjects.id"], name=op.f("fk_lookups_subject_id_subjects"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("field", "digest", "subject_id", name=op.f("pk_lookups")),
+        sa.PrimaryKeyConstraint("subject_id", "field", name=op.f("pk_lookups")),
     )
     with op.batch_alter_table("lookups", schema=None) as batch_op:
-        batch_op.create_index("ix_lookups_subject_id", ["subject_id"], unique=False)
         batch_op.create_index(
             "uq_lookups_unique_value",
             ["field", "digest"],
             unique=True,
-            sqlite_where=sa.text("is_unique"),
+            sqlite_where=sa.text("is_unique = 1"),
             postgresql_where=sa.text("is_unique"),
+        )
+        batch_op.create_index(
+            "ix_lookups_shared_value",
+            ["field", "digest"],
+            unique=False,
+            sqlite_where=sa.text("is_unique = 0"),
+            postgresql_where=sa.text("NOT is_unique"),
         )
 
     op.create_table(
@@ -161,12 +167,8 @@ def downgrade() -> None:
 
     op.drop_table("relationships")
     with op.batch_alter_table("lookups", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_lookups_unique_value",
-            sqlite_where=sa.text("is_unique"),
-            postgresql_where=sa.text("is_unique"),
-        )
-        batch_op.drop_index("ix_lookups_subject_id")
+        batch_op.drop_index("ix_lookups_shared_value")
+        batch_op.drop_index("uq_lookups_unique_value")
 
     op.drop_table("lookups")
     with op.batch_alter_table("subjects", schema=None) as batch_op:
