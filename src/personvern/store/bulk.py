@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import IntegrityError
 
 
 class BulkInsert:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._sqlite = conn.dialect.name == "sqlite"
-        self._mark = "?" if self._sqlite else "%s"
         self._instants: dict[datetime, Any] = {}  # a batch shares a few timestamps; format each once
 
     def instant(self, value: datetime) -> Any:
@@ -39,5 +39,19 @@ class BulkInsert:
             return
         for name in columns:
             table.c[name]
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([self._mark] * len(columns))})"
-        self._conn.exec_driver_sql(sql, list(rows))
+        names = ", ".join(columns)
+        if self._sqlite:
+            self._conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows
+            )
+            return
+        # PostgreSQL: COPY streams the rows in one statement, several times faster than batched INSERTs.
+        sql = f"COPY {table.name} ({names}) FROM STDIN"
+        dbapi = self._conn.dialect.loaded_dbapi
+        try:
+            with self._conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        except dbapi.IntegrityError as exc:
+            # Surface it as SQLAlchemy would have, so callers handle one kind of integrity error.
+            raise IntegrityError(sql, None, exc) from exc
