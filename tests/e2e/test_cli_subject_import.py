@@ -183,3 +183,26 @@ def test_import_a_bad_multiline_record_is_reported_at_its_first_line(pv_ready, t
     with unchanged():
         result = pv_ready("subject", "import", _csv(tmp_path, text), "--kind", ONE_TIME, "--reason", "postal_address=x")
     assert_refused(result, 3, "line 2: email: ")
+
+
+def test_import_names_a_missing_required_column_once(pv_ready, tmp_path, unchanged):
+    path = _csv(tmp_path, HEADER + "\n" + _rows(1, 2, 3))
+    with unchanged():
+        result = pv_ready("subject", "import", path, "--kind", CONTRACT)
+    assert_refused(result, 3, "line 1", "organisation_number", "column is missing", "organisation_name")
+    assert result.stderr.count("organisation_number") == 1
+
+
+def test_import_shows_the_first_hundred_problems_and_writes_them_all_on_request(pv_ready, tmp_path, unchanged):
+    bad = "".join(f"Person {n},12,person{n}@example.no\n" for n in range(150))
+    path = _csv(tmp_path, HEADER + "\n" + bad)
+    problems = tmp_path / "problems.csv"
+    with unchanged():
+        result = pv_ready("subject", "import", path, "--kind", ONE_TIME, "--problems", str(problems))
+    assert_refused(result, 3, "phone", "… and 50 more problems")
+    assert result.stderr.count("line ") == 100
+    written = problems.read_text("utf-8").splitlines()
+    assert written[0] == "line,field,problem"
+    assert len(written) == 151
+    assert written[1].startswith("2,phone,")
+    assert written[-1].startswith("151,phone,")

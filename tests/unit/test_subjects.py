@@ -144,3 +144,19 @@ def test_removal_of_required_or_undeclared_fields_is_refused(policy: Policy) -> 
 )
 def test_relationship_is_active_from_its_start_until_its_end(rel: Relationship, day: date, active: bool) -> None:
     assert rel.active_on(day) is active
+
+
+def test_check_columns_names_unknown_and_missing_columns_once() -> None:
+    from personvern.domain.subjects import check_columns
+    from personvern.policy import load_policy
+
+    policy = load_policy().policy
+    assert check_columns(policy, "one_time_customer", ["full_name", "phone", "email", "postal_address"]) == []
+    problems = check_columns(policy, "contract_customer", ["full_name", "phone", "email", "shoe_size"])
+    assert [(p.field, p.line) for p in problems] == [
+        ("shoe_size", 1),
+        ("organisation_number", 1),
+        ("organisation_name", 1),
+    ]
+    assert "not declared" in problems[0].message and "required" in problems[1].message
+    assert check_columns(policy, "robot", ["full_name"])[0].field == "kind"

@@ -18,10 +18,11 @@ import typer
 from rich.console import Console
 
 from personvern.bootstrap import Runtime, Settings, open_runtime
-from personvern.domain.errors import FieldProblem, PersonvernError, invalid
+from personvern.domain.errors import FieldProblem, InvalidInput, PersonvernError, invalid
 from personvern.policy.loader import PolicyInvalid
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
+SHOWN_PROBLEMS = 100  # a file with thousands of bad rows should not bury the terminal
 
 DbOption = Annotated[
     str | None,
@@ -99,9 +100,15 @@ def report_error(exc: BaseException) -> int:
         for problem in exc.problems:
             console.print(f"  {problem}", markup=False)
         return 8
+    if isinstance(exc, InvalidInput) and len(exc.problems) > SHOWN_PROBLEMS:
+        lines = str(exc).splitlines()
+        shown = len(lines) - len(exc.problems) + SHOWN_PROBLEMS
+        console.print("error: " + "\n".join(lines[:shown]), markup=False)
+        more = len(exc.problems) - SHOWN_PROBLEMS
+        console.print(f"… and {more} more problems (--problems FILE.csv writes them all)", markup=False)
+        return exc.exit_code
     if isinstance(exc, PersonvernError):
-        text = str(exc)
-        console.print(f"error: {text}", markup=False)
+        console.print(f"error: {exc}", markup=False)
         return exc.exit_code
     console.print(
         f"internal error: {type(exc).__name__}. Nothing was changed. "

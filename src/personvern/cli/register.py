@@ -15,7 +15,7 @@ from rich.table import Table
 
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day
-from personvern.domain.errors import invalid
+from personvern.domain.errors import FieldProblem, InvalidInput, invalid
 from personvern.domain.subjects import Relationship
 from personvern.services import register
 from personvern.services.register import SubjectView
@@ -189,6 +189,16 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return header, rows
 
 
+def _write_problems(path: Path, problems: list[FieldProblem]) -> None:
+    try:
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["line", "field", "problem"])
+            writer.writerows([p.line or "", p.field, p.message] for p in problems)
+    except OSError as exc:
+        raise invalid("problems", f"{path} cannot be written ({exc.strerror})") from None
+
+
 @contextmanager
 def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
     if not show:
@@ -207,22 +217,23 @@ def import_(
     kind: Annotated[str, typer.Option("--kind", help="The kind of every row.")],
     reason: ReasonOption = None,
     source: Annotated[str, typer.Option("--source", help="Where the data came from.")] = "import",
+    problems_file: Annotated[
+        Path | None,
+        typer.Option("--problems", help="On failure, write every problem to this CSV file (line, field, problem)."),
+    ] = None,
 ) -> None:
     """Import a CSV file: every row or none; each bad row is reported by line and field."""
     reasons = parse_assignments(reason, "--reason")
     header, rows = read_csv(file)
     runtime = env.runtime()
-    declared = runtime.policy.policy.fields_for(kind) if kind in runtime.policy.policy.kinds else None
-    if declared is not None:
-        unknown = [h for h in header if h not in declared]
-        if unknown:
-            raise invalid(
-                unknown[0],
-                f"column is not declared for kind {kind} (allowed: {', '.join(declared)}); nothing was imported",
-            )
-    with _progress(len(rows), len(rows) >= PROGRESS_FROM and not env.json) as progress:
-        context = runtime.context(parallel=len(rows) >= PARALLEL_FROM)
-        count = register.import_subjects(context, kind, rows, reasons, source, progress)
+    try:
+        with _progress(len(rows), len(rows) >= PROGRESS_FROM and not env.json) as progress:
+            context = runtime.context(parallel=len(rows) >= PARALLEL_FROM)
+            count = register.import_subjects(context, kind, rows, reasons, source, progress, header)
+    except InvalidInput as exc:
+        if problems_file is not None:
+            _write_problems(problems_file, exc.problems)
+        raise
     env.emit({"imported": count, "kind": kind}, lambda c: c.print(f"imported {count} {kind} subjects from {file}"))
 
 

@@ -127,6 +127,27 @@ def check_removal(policy: Policy, kind: str, names: list[str]) -> list[FieldProb
     return problems
 
 
+def check_columns(policy: Policy, kind: str, columns: list[str]) -> list[FieldProblem]:
+    """An import file's header: every column declared for the kind, every required field present.
+
+    Checked once for the file, so a missing column is one problem, not one per row.
+    """
+    if kind not in policy.kinds:
+        return [FieldProblem("kind", f"unknown subject kind {kind!r}; allowed: {', '.join(policy.kinds)}", 1)]
+    declared = policy.fields_for(kind)
+    problems = [
+        FieldProblem(name, f"column is not declared for kind {kind} (allowed: {', '.join(declared)})", 1)
+        for name in columns
+        if name not in declared
+    ]
+    problems += [
+        FieldProblem(name, f"column is missing: the field is required for kind {kind}", 1)
+        for name, spec in declared.items()
+        if spec.required and name not in columns
+    ]
+    return problems
+
+
 CheckedRow = tuple[int, dict[str, str], list[FieldProblem], list[tuple[str, str]]]
 
 

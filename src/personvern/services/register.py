@@ -17,6 +17,7 @@ from personvern.domain.subjects import (
     Relationship,
     RelationshipType,
     Subject,
+    check_columns,
     check_removal,
     check_rows,
     check_values,
@@ -252,6 +253,7 @@ def import_subjects(
     reasons: Mapping[str, str],
     source: str = "import",
     progress: Callable[[int], None] | None = None,
+    columns: list[str] | None = None,
 ) -> int:
     """Add every row or none; every problem is reported with its line.
 
@@ -262,6 +264,10 @@ def import_subjects(
     ctx.actor.require(Permission.REGISTER_WRITE)
     if kind not in ctx.policy.kinds:
         raise invalid("kind", f"unknown subject kind {kind!r}; allowed: {', '.join(ctx.policy.kinds)}")
+    if columns is not None:
+        header_problems = check_columns(ctx.policy, kind, columns)
+        if header_problems:
+            raise InvalidInput(header_problems, "nothing was imported: the header does not fit the kind")
     now = ctx.clock.now()
     problems: list[FieldProblem] = []
     seen: dict[tuple[str, str], int] = {}
