@@ -179,3 +179,84 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+# ---------------------------------------------------------------- consent, objection and restriction
+
+# The consent ledger: append-only. The current state of a (subject, purpose, channel) is its latest event;
+# it is never stored beside the ledger (Art. 7(1): the controller must be able to show the consent).
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject_id", ID, ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("action", String(16), nullable=False),  # given | withdrawn
+    Column("at", UTCDateTime, nullable=False),
+    Column("method", String(16), nullable=False),  # web | phone | paper | import | sms_reply
+    Column("recorded_by", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("notice_sha256", String(64), nullable=False),  # the privacy notice (or policy) the person saw
+    Index("ix_consent_events_subject", "subject_id", "purpose", "channel", "at"),
+    Index("ix_consent_events_audience", "purpose", "channel", "subject_id", "at"),
+)
+
+# Objections (Art. 21) and restrictions (Art. 18): set, and later lifted; both kept for the record.
+subject_blocks = Table(
+    "subject_blocks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject_id", ID, ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # objection | restriction
+    Column("purpose", String(64), nullable=True),  # an objection's purpose; a restriction covers all
+    Column("set_at", UTCDateTime, nullable=False),
+    Column("set_by", String(100), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("lifted_at", UTCDateTime, nullable=True),
+    Column("lifted_by", String(100), nullable=True),
+    Column("lift_reason", Text, nullable=True),
+)
+
+# ---------------------------------------------------------------- the transactional outbox
+
+# Every side effect outside the database, written in the transaction that causes it. No foreign key to
+# subjects: a row that tells a processor to erase a person must outlive the person's own rows.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(32), nullable=False),  # e.g. sms
+    Column("subject_id", ID, nullable=True, index=True),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("payload", Text, nullable=True),  # JSON; personal data removed once delivered
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),  # claimed by a worker until then
+    Column("last_error", Text, nullable=True),  # never personal data
+    Column("result", Text, nullable=True),  # JSON from the receiver, e.g. its message id
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("ix_outbox_due", "state", "next_attempt_at"),
+)
+
+# Messages sent to subjects: metadata for access requests, content encrypted and kept only as long as allowed.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject_id", ID, ForeignKey("subjects.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("outbox_id", ID, nullable=False, index=True),
+    Column("channel", String(16), nullable=False),  # sms
+    Column("purpose", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("segments", Integer, nullable=False),
+    Column("encoding", String(8), nullable=False),  # GSM-7 | UCS-2
+    Column("text_ct", LargeBinary, nullable=True),  # sealed under the subject's key; dropped after retention
+    Column("vendor_message_id", String(64), nullable=True, index=True),
+    Column("status", String(16), nullable=False),  # queued | sent | delivered | failed | unknown
+    Column("result_code", Integer, nullable=True),
+    Column("status_text", String(200), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
