@@ -160,8 +160,8 @@ class Runtime:
             def spread(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
                 return pool.map(fn, items)
 
-            return Context(self.policy.policy, self.uow, self.clock, self.actor, spread)
-        return Context(self.policy.policy, self.uow, self.clock, self.actor)
+            return Context(self.policy.policy, self.uow, self.clock, self.actor, spread, self.policy.sha256)
+        return Context(self.policy.policy, self.uow, self.clock, self.actor, policy_sha256=self.policy.sha256)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -38,6 +38,7 @@ class Context:
     clock: Clock
     actor: Actor
     map: Mapper = serial_map  # how CPU-bound batches (import validation) are spread over cores
+    policy_sha256: str = ""  # the policy text in force: what a person was shown when it had no rendered notice
 
     def default_purpose(self) -> str:
         return "bookkeeping" if self.actor.role == "auditor" else "service"
