@@ -12,11 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from personvern.connectors import Connector
+from personvern.connectors.linkmobility import DEFAULT_URL, LinkMobility, LinkMobilityConfig
+from personvern.connectors.worker import Worker
 from personvern.domain.access import Actor, Permission, check_role
 from personvern.domain.errors import NotReady, PolicyRejected, invalid
+from personvern.domain.outbox import Draw, RetryPolicy
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
 from personvern.services.admin import PolicyLoad, load_policy_version
 from personvern.services.register import Context
@@ -25,6 +30,9 @@ from personvern.store.engine import make_engine, require_current, sqlite_path, u
 from personvern.store.uow import SqlUnitOfWorkFactory, installed_master_key, record_master_key, stored_policy_text
 
 DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
+DEFAULT_LINKMOBILITY_URL = DEFAULT_URL
+DEFAULT_MAX_ATTEMPTS = 10
+HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # the worker's lease (connectors/worker.py) allows for it
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,34 @@ SETTINGS = (
     Setting("PERSONVERN_ROLE", "--role", "ceo", "the role acting: ceo, staff, marketing or auditor"),
     Setting("PERSONVERN_ACTOR", None, "the login name", "the name recorded in the audit log"),
     Setting("PERSONVERN_DEBUG", None, None, "set to 1 to see a traceback on an internal error"),
+    Setting(
+        "PERSONVERN_LINKMOBILITY_URL",
+        None,
+        DEFAULT_LINKMOBILITY_URL,
+        "LINK Mobility's SMS API base URL for your account (the worker posts to URL/send)",
+    ),
+    Setting("PERSONVERN_LINKMOBILITY_USER", None, None, "LINK Mobility API user (HTTP Basic auth); SMS wait until set"),
+    Setting("PERSONVERN_LINKMOBILITY_PASSWORD", None, None, "LINK Mobility API password"),
+    Setting("PERSONVERN_LINKMOBILITY_PLATFORM_ID", None, None, "LINK Mobility platformId (from the vendor)"),
+    Setting("PERSONVERN_LINKMOBILITY_PARTNER_ID", None, None, "LINK Mobility platformPartnerId (from the vendor)"),
+    Setting(
+        "PERSONVERN_LINKMOBILITY_SENDER",
+        None,
+        None,
+        "the SMS sender: 2-11 letters and digits starting with a letter, or a phone number",
+    ),
+    Setting(
+        "PERSONVERN_LINKMOBILITY_GATE",
+        None,
+        None,
+        "the delivery report gate id; without one no delivery reports are asked for",
+    ),
+    Setting(
+        "PERSONVERN_OUTBOX_MAX_ATTEMPTS",
+        None,
+        str(DEFAULT_MAX_ATTEMPTS),
+        "failed attempts before an outbox row is dead (`outbox list --dead`, `outbox retry ID`)",
+    ),
 )
 
 
@@ -249,3 +285,55 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
     runtime = Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
     load = load_policy_version(runtime.uow, runtime.clock, runtime.actor, loaded)
     return runtime, InitReport(settings.database_url, settings.master_key_file, created, before, after, load)
+
+
+# ---------------------------------------------------------------- connectors and the outbox worker
+
+
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def link_mobility_config(environ: Mapping[str, str] | None = None) -> LinkMobilityConfig:
+    env = _env(environ)
+    return LinkMobilityConfig(
+        url=env.get("PERSONVERN_LINKMOBILITY_URL") or DEFAULT_LINKMOBILITY_URL,
+        user=env.get("PERSONVERN_LINKMOBILITY_USER") or None,
+        password=env.get("PERSONVERN_LINKMOBILITY_PASSWORD") or None,
+        platform_id=env.get("PERSONVERN_LINKMOBILITY_PLATFORM_ID") or None,
+        partner_id=env.get("PERSONVERN_LINKMOBILITY_PARTNER_ID") or None,
+        sender=env.get("PERSONVERN_LINKMOBILITY_SENDER") or None,
+        gate=env.get("PERSONVERN_LINKMOBILITY_GATE") or None,
+    )
+
+
+def retry_policy(environ: Mapping[str, str] | None = None) -> RetryPolicy:
+    raw = _env(environ).get("PERSONVERN_OUTBOX_MAX_ATTEMPTS") or str(DEFAULT_MAX_ATTEMPTS)
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 100:
+        raise invalid("PERSONVERN_OUTBOX_MAX_ATTEMPTS", "must be a whole number from 1 to 100")
+    return RetryPolicy(max_attempts=int(raw))
+
+
+def http_client() -> httpx.Client:
+    """The client every connector shares; tests pass their own (`httpx.MockTransport`) instead."""
+    return httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+
+
+def build_connectors(
+    runtime: Runtime, client: httpx.Client, environ: Mapping[str, str] | None = None
+) -> dict[str, Connector]:
+    """One connector per outbox kind. One without credentials still exists: its rows wait, visibly."""
+    return {"sms": LinkMobility(client, link_mobility_config(environ), runtime.clock)}
+
+
+def build_worker(
+    runtime: Runtime,
+    client: httpx.Client,
+    environ: Mapping[str, str] | None = None,
+    draw: Draw | None = None,
+) -> Worker:
+    connectors = build_connectors(runtime, client, environ)
+    policy = retry_policy(environ)
+    if draw is None:
+        return Worker(runtime.context(), connectors, policy)
+    return Worker(runtime.context(), connectors, policy, draw)

@@ -7,11 +7,14 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from personvern.domain.audit import GENESIS, AuditEntry, AuditEvent, ChainReport, canonical_details, entry_hash
 from personvern.domain.audit import verify_chain as _verify_chain
+from personvern.domain.consent import Block, ConsentEvent, marketing_block_reason
 from personvern.domain.errors import Conflict, NotFound
+from personvern.domain.outbox import OutboxRow, OutboxState
+from personvern.domain.sms import Message, MessageStatus
 from personvern.domain.subjects import Relationship, Subject
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
@@ -43,10 +46,22 @@ class State:
     audit: list[AuditRow] = field(default_factory=list)
     audit_head: int = 0  # like the SQL audit_head row: removing the last entries is detected too
     policies: list[PolicyRecord] = field(default_factory=list)
+    outbox: dict[str, OutboxRow] = field(default_factory=dict)
+    messages: dict[str, tuple[Message, str | None]] = field(default_factory=dict)
+    consents: list[ConsentEvent] = field(default_factory=list)
+    blocks: dict[str, Block] = field(default_factory=dict)
 
     def copy(self) -> State:
         return State(
-            dict(self.subjects), dict(self.relationships), list(self.audit), self.audit_head, list(self.policies)
+            dict(self.subjects),
+            dict(self.relationships),
+            list(self.audit),
+            self.audit_head,
+            list(self.policies),
+            outbox=dict(self.outbox),
+            messages=dict(self.messages),
+            consents=list(self.consents),
+            blocks=dict(self.blocks),
         )
 
 
@@ -189,6 +204,216 @@ class FakePolicyVersions:
         self._state.policies.append(record)
 
 
+class FakeOutbox:
+    """Rows as the SQL outbox keeps them; `personal` stands for the sealed part (dropped on delivery)."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def enqueue(self, row: OutboxRow) -> None:
+        assert row.id not in self._state.outbox, f"outbox row {row.id} added twice"
+        self._state.outbox[row.id] = replace(
+            row, state=OutboxState.PENDING, attempts=0, personal=dict(row.personal or {})
+        )
+
+    def get(self, row_id: str) -> OutboxRow | None:
+        row = self._state.outbox.get(row_id)
+        return None if row is None else replace(row, personal=None)
+
+    def in_states(self, states: Collection[str], limit: int) -> list[OutboxRow]:
+        rows = sorted((r for r in self._state.outbox.values() if r.state in states), key=lambda r: (r.created_at, r.id))
+        return [replace(r, personal=None) for r in rows[:limit]]
+
+    def count(self, states: Collection[str]) -> int:
+        return sum(1 for r in self._state.outbox.values() if r.state in states)
+
+    def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
+        due = sorted(
+            (
+                r
+                for r in self._state.outbox.values()
+                if r.state is OutboxState.PENDING
+                and r.next_attempt_at <= due_by
+                and (r.lease_until is None or r.lease_until <= now)
+            ),
+            key=lambda r: (r.next_attempt_at, r.id),
+        )[:limit]
+        for r in due:
+            self._state.outbox[r.id] = replace(r, lease_until=lease_until)
+        return [self._state.outbox[r.id] for r in due]
+
+    def _ours(self, row_id: str, lease: datetime | None) -> OutboxRow | None:
+        row = self._state.outbox.get(row_id)
+        if row is None or row.state is not OutboxState.PENDING or (lease is not None and row.lease_until != lease):
+            return None
+        return row
+
+    def mark_delivered(self, row_id: str, at: datetime, result: dict[str, Any]) -> bool:
+        row = self._ours(row_id, None)
+        if row is None:
+            return False
+        self._state.outbox[row_id] = replace(
+            row,
+            state=OutboxState.DELIVERED,
+            personal=None,
+            result=dict(result),
+            delivered_at=at,
+            lease_until=None,
+            last_error=None,
+        )
+        return True
+
+    def mark_retry(
+        self, row_id: str, lease: datetime | None, attempts: int, next_attempt_at: datetime, error: str
+    ) -> bool:
+        row = self._ours(row_id, lease)
+        if row is None:
+            return False
+        self._state.outbox[row_id] = replace(
+            row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error, lease_until=None
+        )
+        return True
+
+    def mark_dead(self, row_id: str, lease: datetime | None, attempts: int, error: str) -> bool:
+        row = self._ours(row_id, lease)
+        if row is None:
+            return False
+        self._state.outbox[row_id] = replace(
+            row, state=OutboxState.DEAD, attempts=attempts, last_error=error, lease_until=None
+        )
+        return True
+
+    def revive(self, row_id: str, at: datetime) -> bool:
+        row = self._state.outbox.get(row_id)
+        if row is None or row.state is not OutboxState.DEAD:
+            return False
+        self._state.outbox[row_id] = replace(
+            row, state=OutboxState.PENDING, attempts=0, next_attempt_at=at, lease_until=None
+        )
+        return True
+
+    def forget_subject(self, subject_id: str, error: str) -> int:
+        ids = [
+            r.id
+            for r in self._state.outbox.values()
+            if r.subject_id == subject_id and r.state is not OutboxState.DELIVERED
+        ]
+        for row_id in ids:
+            row = self._state.outbox[row_id]
+            self._state.outbox[row_id] = replace(
+                row, state=OutboxState.DEAD, personal={}, last_error=error, lease_until=None
+            )
+        return len(ids)
+
+
+class FakeMessages:
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def add(self, message: Message, text: str) -> None:
+        assert message.subject_id in self._state.subjects, "message to an unknown subject"
+        self._state.messages[message.id] = (message, text)
+
+    def get(self, message_id: str) -> Message | None:
+        found = self._state.messages.get(message_id)
+        return None if found is None else found[0]
+
+    def for_outbox(self, outbox_id: str) -> Message | None:
+        return next((m for m, _t in self._state.messages.values() if m.outbox_id == outbox_id), None)
+
+    def text(self, message_id: str) -> str | None:
+        found = self._state.messages.get(message_id)
+        return None if found is None else found[1]
+
+    def set_status(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        at: datetime,
+        *,
+        vendor_message_id: str | None = None,
+        result_code: int | None = None,
+        status_text: str | None = None,
+    ) -> None:
+        message, text = self._state.messages[message_id]
+        updated = replace(
+            message,
+            status=status,
+            updated_at=at,
+            result_code=result_code,
+            status_text=status_text,
+            vendor_message_id=vendor_message_id or message.vendor_message_id,
+        )
+        self._state.messages[message_id] = (updated, text)
+
+
+class FakeConsents:
+    """The ledger as a list; the audience is the domain rule applied subject by subject (the oracle of the SQL)."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def append(self, event: ConsentEvent) -> None:
+        assert event.subject_id in self._state.subjects, "consent event for an unknown subject"
+        assert all(e.id != event.id for e in self._state.consents), f"consent event {event.id} added twice"
+        self._state.consents.append(event)
+
+    def get(self, event_id: str) -> ConsentEvent | None:
+        return next((e for e in self._live() if e.id == event_id), None)
+
+    def _live(self) -> list[ConsentEvent]:
+        # Like ON DELETE CASCADE: an erased subject's ledger is gone with it.
+        return [e for e in self._state.consents if e.subject_id in self._state.subjects]
+
+    def for_subject(self, subject_id: str) -> list[ConsentEvent]:
+        return sorted((e for e in self._live() if e.subject_id == subject_id), key=lambda e: e.order)
+
+    def latest(self, subject_id: str, purpose: str, channel: str) -> ConsentEvent | None:
+        found = [e for e in self.for_subject(subject_id) if e.key == (purpose, channel)]
+        return found[-1] if found else None
+
+    def _audience(self, purpose: str, channel: str) -> list[str]:
+        blocks = [b for b in self._state.blocks.values() if b.subject_id in self._state.subjects]
+        return sorted(
+            sid
+            for sid in self._state.subjects
+            if marketing_block_reason(
+                self.for_subject(sid), [b for b in blocks if b.subject_id == sid], channel, purpose
+            )
+            is None
+        )
+
+    def audience_count(self, purpose: str, channel: str) -> int:
+        return len(self._audience(purpose, channel))
+
+    def audience_page(self, purpose: str, channel: str, limit: int, offset: int) -> list[str]:
+        return self._audience(purpose, channel)[offset : offset + limit]
+
+    def read_field(self, subject_ids: Sequence[str], field: str) -> dict[str, str]:
+        subjects = self._state.subjects
+        return {sid: subjects[sid].values[field] for sid in subject_ids if field in subjects[sid].values}
+
+
+class FakeBlocks:
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def add(self, block: Block) -> None:
+        assert block.subject_id in self._state.subjects, "block for an unknown subject"
+        assert block.id not in self._state.blocks, f"block {block.id} added twice"
+        self._state.blocks[block.id] = block
+
+    def for_subject(self, subject_id: str) -> list[Block]:
+        found = [b for b in self._state.blocks.values() if b.subject_id == subject_id]
+        return sorted(found, key=lambda b: (b.set_at, b.id))
+
+    def lift(self, block: Block) -> None:
+        held = self._state.blocks[block.id]
+        self._state.blocks[block.id] = replace(
+            held, lifted_at=block.lifted_at, lifted_by=block.lifted_by, lift_reason=block.lift_reason
+        )
+
+
 class FakeUnitOfWork:
     """Copy-on-enter: the repositories work on a private copy that `commit` publishes; leaving discards it."""
 
@@ -196,6 +421,10 @@ class FakeUnitOfWork:
     relationships: FakeRelationships
     audit: FakeAuditLog
     policies: FakePolicyVersions
+    outbox: FakeOutbox
+    messages: FakeMessages
+    consents: FakeConsents
+    blocks: FakeBlocks
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -209,6 +438,10 @@ class FakeUnitOfWork:
         self.relationships = FakeRelationships(self._work)
         self.audit = FakeAuditLog(self._work)
         self.policies = FakePolicyVersions(self._work)
+        self.outbox = FakeOutbox(self._work)
+        self.messages = FakeMessages(self._work)
+        self.consents = FakeConsents(self._work)
+        self.blocks = FakeBlocks(self._work)
         return self
 
     def __exit__(

@@ -10,8 +10,17 @@ from personvern.policy.schema import Policy
 
 ALLOWED = {
     "ceo": set(Permission),
-    "staff": {Permission.REGISTER_READ, Permission.REGISTER_WRITE},
-    "marketing": set(),
+    "staff": {
+        Permission.REGISTER_READ,
+        Permission.REGISTER_WRITE,
+        Permission.SMS_SEND,
+        Permission.SMS_MARKETING,
+        Permission.OUTBOX_READ,
+        Permission.OUTBOX_MANAGE,
+        Permission.CONSENT_READ,
+        Permission.CONSENT_RECORD,
+    },
+    "marketing": {Permission.SMS_MARKETING, Permission.AUDIENCE_READ},
     "auditor": {Permission.REGISTER_READ, Permission.AUDIT_VERIFY},
 }
 

@@ -11,8 +11,11 @@ from rich.console import Console
 
 from personvern import __version__
 from personvern.bootstrap import initialise
+from personvern.cli import consent as consent_cli
+from personvern.cli import outbox as outbox_cli
 from personvern.cli import policy as policy_cli
 from personvern.cli import register as register_cli
+from personvern.cli import sms as sms_cli
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
 from personvern.domain.errors import IntegrityBroken
 from personvern.services.admin import verify_audit
@@ -30,6 +33,13 @@ app.add_typer(policy_cli.app, name="policy")
 app.add_typer(register_cli.subject_app, name="subject")
 app.add_typer(register_cli.relationship_app, name="relationship")
 app.add_typer(audit_app, name="audit")
+app.add_typer(consent_cli.consent_app, name="consent")
+app.add_typer(consent_cli.marketing_app, name="marketing")
+command(app, "object")(consent_cli.object_)
+command(app, "restrict")(consent_cli.restrict)
+app.add_typer(sms_cli.sms_app, name="sms")
+app.add_typer(outbox_cli.outbox_app, name="outbox")
+command(app, "worker")(outbox_cli.worker)
 
 
 def _version(value: bool) -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day
+from personvern.cli.consent import block_json, print_state, state_json
 from personvern.domain.errors import FieldProblem, InvalidInput, invalid
 from personvern.domain.subjects import Relationship
 from personvern.services import register
@@ -45,7 +46,7 @@ def relationship_json(r: Relationship) -> dict[str, Any]:
 
 def subject_json(view: SubjectView) -> dict[str, Any]:
     s = view.subject
-    return {
+    out = {
         "id": s.id,
         "kind": s.kind,
         "values": view.values,
@@ -56,6 +57,10 @@ def subject_json(view: SubjectView) -> dict[str, Any]:
         "organisation_id": s.organisation_id,
         "relationships": [relationship_json(r) for r in view.relationships],
     }
+    if view.consents is not None:  # only for roles that may read the consent ledger
+        out["consent"] = state_json(view.consents)
+        out["blocks"] = [block_json(b) for b in view.blocks or []]
+    return out
 
 
 @command(subject_app, "add")
@@ -105,6 +110,8 @@ def show(
             end = f" until {last.isoformat()}" if last else " (open)"
             what = f": {r.description}" if r.description else ""
             c.print(f"{r.type.value} {r.id} from {r.started_on.isoformat()}{end}{what}", markup=False)
+        if view.consents is not None:
+            print_state(c, view.consents, view.blocks or [])
 
     env.emit(subject_json(view), human)
 

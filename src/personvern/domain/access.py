@@ -13,13 +13,31 @@ class Permission(StrEnum):
     REGISTER_WRITE = "register.write"
     POLICY_MANAGE = "policy.manage"
     AUDIT_VERIFY = "audit.verify"
+    SMS_SEND = "sms.send"  # service messages, to customers with an active relationship
+    SMS_MARKETING = "sms.marketing"  # marketing messages, to the consented audience only
+    OUTBOX_READ = "outbox.read"
+    OUTBOX_MANAGE = "outbox.manage"  # run the worker, retry dead rows, feed delivery reports and replies
+    CONSENT_READ = "consent.read"  # the ledger, its receipts, objections and restrictions
+    CONSENT_RECORD = "consent.record"  # consent given or withdrawn, objections, restrictions
+    AUDIENCE_READ = "audience.read"  # the marketing audience: who may be contacted now, and how
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "ceo": frozenset(Permission),
-    "staff": frozenset({Permission.REGISTER_READ, Permission.REGISTER_WRITE}),
+    "staff": frozenset(
+        {
+            Permission.REGISTER_READ,
+            Permission.REGISTER_WRITE,
+            Permission.SMS_SEND,
+            Permission.SMS_MARKETING,
+            Permission.OUTBOX_READ,
+            Permission.OUTBOX_MANAGE,
+            Permission.CONSENT_READ,
+            Permission.CONSENT_RECORD,
+        }
+    ),
     # Marketing reaches only the consented audience (a later capability), never the register itself.
-    "marketing": frozenset(),
+    "marketing": frozenset({Permission.SMS_MARKETING, Permission.AUDIENCE_READ}),
     # The auditor reads what the accounts need (Art. 5(1)(c)): the register, limited to bookkeeping fields.
     "auditor": frozenset({Permission.REGISTER_READ, Permission.AUDIT_VERIFY}),
 }
@@ -34,6 +52,9 @@ class Actor:
 
     name: str
     role: str
+
+    def may(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
     def require(self, permission: Permission) -> None:
         if permission not in ROLE_PERMISSIONS.get(self.role, frozenset()):

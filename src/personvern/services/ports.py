@@ -9,6 +9,9 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from personvern.domain.audit import AuditEvent, ChainReport
+from personvern.domain.consent import Block, ConsentEvent
+from personvern.domain.outbox import OutboxRow
+from personvern.domain.sms import Message, MessageStatus
 from personvern.domain.subjects import Relationship, Subject
 
 
@@ -80,6 +83,106 @@ class PolicyVersions(Protocol):
     def record(self, record: PolicyRecord) -> None: ...
 
 
+class ConsentLedger(Protocol):
+    """The append-only consent ledger (Art. 7(1)) and the marketing audience it yields."""
+
+    def append(self, event: ConsentEvent) -> None: ...
+    def get(self, event_id: str) -> ConsentEvent | None: ...
+    def for_subject(self, subject_id: str) -> list[ConsentEvent]:
+        """Every event of the subject, oldest first (by time, then id)."""
+        ...
+
+    def latest(self, subject_id: str, purpose: str, channel: str) -> ConsentEvent | None: ...
+    def audience_count(self, purpose: str, channel: str) -> int:
+        """How many subjects marketing on this channel may reach now (see `domain.consent.marketing_block_reason`)."""
+        ...
+
+    def audience_page(self, purpose: str, channel: str, limit: int, offset: int) -> list[str]:
+        """Their ids, in id order."""
+        ...
+
+    def read_field(self, subject_ids: Sequence[str], field: str) -> dict[str, str]:
+        """One field of each subject, decrypted: the only value a message on a channel needs."""
+        ...
+
+
+class BlockRepository(Protocol):
+    """Objections (Art. 21) and restrictions (Art. 18), set and lifted."""
+
+    def add(self, block: Block) -> None: ...
+    def for_subject(self, subject_id: str) -> list[Block]:
+        """Every block of the subject, lifted ones too, oldest first."""
+        ...
+
+    def lift(self, block: Block) -> None:
+        """Store the block's lifted_at, lifted_by and lift_reason."""
+        ...
+
+
+class Outbox(Protocol):
+    """The transactional outbox: side effects written with their cause, claimed and delivered by workers."""
+
+    def enqueue(self, row: OutboxRow) -> None:
+        """Add a pending row; its `personal` part is stored sealed (under a key of the row's own)."""
+        ...
+
+    def get(self, row_id: str) -> OutboxRow | None: ...
+    def in_states(self, states: Collection[str], limit: int) -> list[OutboxRow]:
+        """Rows in these states, oldest first, without their personal part."""
+        ...
+
+    def count(self, states: Collection[str]) -> int: ...
+    def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
+        """Lease pending rows due by `due_by` whose lease has expired at `now`, personal part opened.
+
+        Rows another transaction holds are skipped (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+        """
+        ...
+
+    def mark_delivered(self, row_id: str, at: datetime, result: dict[str, Any]) -> bool:
+        """Delivered: drop the personal part and its key, keep the receiver's answer. False if not pending."""
+        ...
+
+    def mark_retry(
+        self, row_id: str, lease: datetime | None, attempts: int, next_attempt_at: datetime, error: str
+    ) -> bool:
+        """Back to waiting, if still pending under this lease (None: any). False if another worker has it now."""
+        ...
+
+    def mark_dead(self, row_id: str, lease: datetime | None, attempts: int, error: str) -> bool: ...
+    def revive(self, row_id: str, at: datetime) -> bool:
+        """A dead row back to pending, with a fresh count of attempts. False if it is not dead."""
+        ...
+
+    def forget_subject(self, subject_id: str, error: str) -> int:
+        """Stop the subject's undelivered rows: dead, personal part destroyed (erasure). Returns how many."""
+        ...
+
+
+class MessageLog(Protocol):
+    """Messages sent to subjects: metadata, and the text sealed under the subject's data key."""
+
+    def add(self, message: Message, text: str) -> None: ...
+    def get(self, message_id: str) -> Message | None: ...
+    def for_outbox(self, outbox_id: str) -> Message | None: ...
+    def text(self, message_id: str) -> str | None:
+        """The text, decrypted; None once it was dropped (or the subject's key is gone)."""
+        ...
+
+    def set_status(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        at: datetime,
+        *,
+        vendor_message_id: str | None = None,
+        result_code: int | None = None,
+        status_text: str | None = None,
+    ) -> None:
+        """Record a status; `vendor_message_id` is kept once known (None leaves it as it is)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it commits together, or not at all."""
 
@@ -91,6 +194,14 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def policies(self) -> PolicyVersions: ...
+    @property
+    def consents(self) -> ConsentLedger: ...
+    @property
+    def blocks(self) -> BlockRepository: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def messages(self) -> MessageLog: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -12,6 +12,7 @@ from typing import Any
 
 from personvern.domain.access import Actor, Permission
 from personvern.domain.audit import AuditEvent
+from personvern.domain.consent import Block, ConsentEvent, current_state
 from personvern.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from personvern.domain.subjects import (
     Relationship,
@@ -60,6 +61,9 @@ class SubjectView:
     subject: Subject
     values: dict[str, str]
     relationships: list[Relationship]
+    # For roles that may read the consent ledger: the latest event per (purpose, channel), the blocks in force.
+    consents: list[ConsentEvent] | None = None
+    blocks: list[Block] | None = None
 
 
 def new_id() -> str:
@@ -163,9 +167,14 @@ def show_subject(
         subject = uow.subjects.get(sid)
         assert subject is not None
         relationships = uow.relationships.for_subject(sid)
+        consents: list[ConsentEvent] | None = None
+        blocks: list[Block] | None = None
+        if ctx.actor.may(Permission.CONSENT_READ):
+            consents = list(current_state(uow.consents.for_subject(sid)).values())
+            blocks = [b for b in uow.blocks.for_subject(sid) if b.active]
         ctx.record(uow, AuditEvent("subject.read", sid, chosen, {"fields": sorted(_visible(ctx, subject))}))
         uow.commit()
-    return SubjectView(subject, _visible(ctx, subject), relationships)
+    return SubjectView(subject, _visible(ctx, subject), relationships, consents, blocks)
 
 
 def list_subjects(

@@ -77,8 +77,8 @@ installation = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# The key store: one wrapped data key per owner (a subject). Kept apart from the data it protects,
-# without a foreign key, so that it can move to its own database or a KMS.
+# The key store: one wrapped data key per owner (a subject, or an undelivered outbox row). Kept apart from
+# the data it protects, without a foreign key, so that it can move to its own database or a KMS.
 data_keys = Table(
     "data_keys",
     metadata,
@@ -199,7 +199,9 @@ consent_events = Table(
     Column("role", String(32), nullable=False),
     Column("notice_sha256", String(64), nullable=False),  # the privacy notice (or policy) the person saw
     Index("ix_consent_events_subject", "subject_id", "purpose", "channel", "at"),
-    Index("ix_consent_events_audience", "purpose", "channel", "subject_id", "at"),
+    # The audience query reads only this index: each subject's events in time order, with id and action to
+    # tell the latest one and whether it is a consent (covering: no table look-up per event).
+    Index("ix_consent_events_audience", "purpose", "channel", "subject_id", "at", "id", "action"),
 )
 
 # Objections (Art. 21) and restrictions (Art. 18): set, and later lifted; both kept for the record.
@@ -255,7 +257,7 @@ messages = Table(
     Column("encoding", String(8), nullable=False),  # GSM-7 | UCS-2
     Column("text_ct", LargeBinary, nullable=True),  # sealed under the subject's key; dropped after retention
     Column("vendor_message_id", String(64), nullable=True, index=True),
-    Column("status", String(16), nullable=False),  # queued | sent | delivered | failed | unknown
+    Column("status", String(16), nullable=False),  # pending | queued | sent | delivered | failed | unknown
     Column("result_code", Integer, nullable=True),
     Column("status_text", String(200), nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),

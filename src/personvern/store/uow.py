@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from personvern.domain.errors import Conflict, NotReady
 from personvern.policy.schema import Policy
 from personvern.store import tables as t
+from personvern.store.consent_repo import SqlBlocks, SqlConsents
 from personvern.store.crypto import Vault
+from personvern.store.outbox_repo import SqlMessages, SqlOutbox
 from personvern.store.repositories import (
     KeyStore,
     SqlAuditLog,
@@ -30,6 +32,10 @@ class SqlUnitOfWork:
     relationships: SqlRelationships
     audit: SqlAuditLog
     policies: SqlPolicyVersions
+    consents: SqlConsents
+    blocks: SqlBlocks
+    outbox: SqlOutbox
+    messages: SqlMessages
 
     def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
         self._engine = engine
@@ -49,6 +55,10 @@ class SqlUnitOfWork:
         self.relationships = SqlRelationships(self._conn, keys)
         self.audit = SqlAuditLog(self._conn)
         self.policies = SqlPolicyVersions(self._conn)
+        self.consents = SqlConsents(self._conn, keys)
+        self.blocks = SqlBlocks(self._conn, keys)
+        self.outbox = SqlOutbox(self._conn, keys)
+        self.messages = SqlMessages(self._conn, keys)
         return self
 
     def __exit__(

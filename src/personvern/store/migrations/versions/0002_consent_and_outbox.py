@@ -55,7 +55,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_events")),
     )
     with op.batch_alter_table("consent_events", schema=None) as batch_op:
-        batch_op.create_index("ix_consent_events_audience", ["purpose", "channel", "subject_id", "at"], unique=False)
+        batch_op.create_index(
+            "ix_consent_events_audience", ["purpose", "channel", "subject_id", "at", "id", "action"], unique=False
+        )
         batch_op.create_index("ix_consent_events_subject", ["subject_id", "purpose", "channel", "at"], unique=False)
 
     op.create_table(

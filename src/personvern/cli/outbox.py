@@ -1,0 +1,131 @@
+"""`personvern outbox …` and `personvern worker`: the queue of side effects, and the process that delivers it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from personvern.bootstrap import build_worker, http_client
+from personvern.cli.common import Env, command
+from personvern.connectors.worker import Tally
+from personvern.domain.errors import invalid
+from personvern.domain.outbox import OutboxRow
+from personvern.services import outbox
+
+outbox_app = typer.Typer(help="The outbox: SMS and other side effects waiting for delivery.", no_args_is_help=True)
+
+
+def row_json(row: OutboxRow) -> dict[str, Any]:
+    """A row as anyone with outbox access may see it: ids, state and errors, never the personal part."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "subject_id": row.subject_id,
+        "state": row.state.value,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at,
+        "last_error": row.last_error,
+        "created_at": row.created_at,
+        "delivered_at": row.delivered_at,
+        "payload": dict(row.public),
+        "result": dict(row.result) if row.result else None,
+    }
+
+
+@command(outbox_app, "list")
+def list_(
+    env: Env,
+    dead: Annotated[bool, typer.Option("--dead", help="Only the dead rows (given up on).")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Delivered rows too.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
+) -> None:
+    """Rows waiting or given up on (pending and dead), oldest first; with the reason each is waiting."""
+    if not 1 <= limit <= 10_000:
+        raise invalid("limit", "must be between 1 and 10000")
+    listing = outbox.list_outbox(env.runtime().context(), dead_only=dead, everything=all_, limit=limit)
+
+    def human(c: Console) -> None:
+        table = Table(title=f"{len(listing.rows)} of {listing.total} outbox rows", title_justify="left")
+        for col in ("id", "kind", "state", "attempts", "next attempt", "last error"):
+            table.add_column(col, no_wrap=col != "last error")
+        for r in listing.rows:
+            when = "" if r.state.value != "pending" else r.next_attempt_at.isoformat(timespec="seconds")
+            table.add_row(r.id, r.kind, r.state.value, str(r.attempts), when, r.last_error or "")
+        c.print(table)
+
+    env.emit({"total": listing.total, "rows": [row_json(r) for r in listing.rows]}, human)
+
+
+@command(outbox_app, "retry")
+def retry(env: Env, row_id: Annotated[str, typer.Argument(help="The dead row's id.")]) -> None:
+    """Put a dead row back in the queue, with a fresh count of attempts (once its cause is fixed)."""
+    row = outbox.retry_dead(env.runtime().context(), row_id)
+    env.emit(row_json(row), lambda c: c.print(f"outbox row {row.id} is pending again; `personvern worker` sends it"))
+
+
+def _tally_json(tally: Tally) -> dict[str, Any]:
+    return {
+        "delivered": tally.delivered,
+        "retrying": tally.retrying,
+        "dead": tally.dead,
+        "waiting": tally.waiting,
+        "skipped": tally.skipped,
+        "errors": tally.errors,
+    }
+
+
+def _summary(tally: Tally) -> str:
+    line = f"delivered {tally.delivered}, retrying {tally.retrying}, dead {tally.dead}, waiting {tally.waiting}"
+    return line + "".join(f"\n  {e}" for e in tally.errors)
+
+
+class _Stop:
+    """SIGTERM ends the loop between passes (a pass in progress finishes; its rows stay consistent either way)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
+def worker(
+    env: Env,
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds to wait when nothing is due.")] = 5.0,
+) -> None:
+    """Deliver the outbox: SMS through LINK Mobility, with retries, back-off and Retry-After."""
+    if not 0.1 <= interval <= 3600:
+        raise invalid("interval", "must be between 0.1 and 3600 seconds")
+    runtime = env.runtime()
+    with http_client() as client:
+        delivery = build_worker(runtime, client)
+        if once:
+            tally = delivery.run_once()
+            env.emit(_tally_json(tally), lambda c: c.print(_summary(tally), markup=False))
+            return
+        stop = _Stop()
+        signal.signal(signal.SIGTERM, stop)
+        total = Tally()
+        try:
+            while not stop.requested:
+                tally = delivery.run_once()
+                total.add(tally)
+                if tally.handled and not env.json:
+                    print(_summary(tally), flush=True)
+                if not tally.handled:
+                    # The one real sleep: rules never read the wall clock, only this loop waits on it.
+                    time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+        if env.json:
+            env.emit(_tally_json(total), lambda c: None)
+        else:
+            print("worker stopped", file=sys.stderr)

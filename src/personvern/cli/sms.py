@@ -1,0 +1,117 @@
+"""`personvern sms …`: send a message, and feed LINK Mobility's delivery reports and inbound replies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from personvern.cli.common import Env, command, err_console
+from personvern.domain.errors import invalid
+from personvern.domain.sms import parse_delivery_reports, parse_inbound
+from personvern.services import messaging
+
+sms_app = typer.Typer(help="SMS to subjects through LINK Mobility.", no_args_is_help=True)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise invalid("file", f"{path} does not exist") from None
+    except OSError as exc:
+        raise invalid("file", f"{path} cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise invalid("file", f"{path} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise invalid("file", f"{path} is not JSON (line {exc.lineno}: {exc.msg})") from None
+
+
+@command(sms_app, "send")
+def send(
+    env: Env,
+    subject_id: Annotated[str, typer.Argument(help="The subject's id.")],
+    purpose: Annotated[str, typer.Option("--purpose", help="service (needs an active order or contract), marketing.")],
+    text: Annotated[str, typer.Option("--text", help="The message; marketing gets the opt-out line appended.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Send without asking.")] = False,
+) -> None:
+    """Queue an SMS to a subject, after the policy's rules; shows encoding and segments first."""
+    ctx = env.runtime().context()
+    draft = messaging.draft_sms(ctx, subject_id, purpose, text)
+    length = draft.length
+    plural = "" if length.segments == 1 else "s"
+    preview = f"{length.encoding.value}, {length.segments} segment{plural}, {length.characters} characters"
+    if not (yes or env.json):
+        console = err_console()
+        console.print(f"SMS to subject {subject_id} ({purpose}): {preview}", markup=False)
+        if draft.opt_out:
+            console.print("the opt-out line is appended: «Svar STOPP for å melde deg av»", markup=False)
+        if not typer.confirm("Send it?", default=False, err=True):
+            console.print("nothing was sent", markup=False)
+            raise typer.Exit(1)
+    queued = messaging.send_sms(ctx, subject_id, purpose, text)
+    data = {
+        "message_id": queued.message_id,
+        "outbox_id": queued.outbox_id,
+        "subject_id": subject_id,
+        "purpose": purpose,
+        "encoding": queued.draft.length.encoding.value,
+        "segments": queued.draft.length.segments,
+        "characters": queued.draft.length.characters,
+        "opt_out_appended": queued.draft.opt_out,
+        "status": "pending",
+    }
+
+    def human(c: Console) -> None:
+        c.print(f"queued message {queued.message_id} ({preview}) as outbox row {queued.outbox_id}", markup=False)
+        c.print("`personvern worker` delivers it", markup=False)
+
+    env.emit(data, human)
+
+
+@command(sms_app, "report")
+def report(
+    env: Env,
+    file: Annotated[Path, typer.Argument(help="A LINK Mobility delivery report (JSON object) or a list of them.")],
+) -> None:
+    """Record delivery reports: 1001 delivered; 1000, 1005, 1012 on the way; other codes final failures."""
+    reports = parse_delivery_reports(_read_json(file))
+    outcomes = messaging.record_reports(env.runtime().context(), reports)
+    data = {
+        "recorded": [
+            {
+                "refId": o.ref_id,
+                "message_id": o.message_id,
+                "result_code": o.result_code,
+                "meaning": o.meaning,
+                "status": o.status.value,
+                "changed": o.changed,
+            }
+            for o in outcomes
+        ]
+    }
+
+    def human(c: Console) -> None:
+        for o in outcomes:
+            note = "" if o.changed else " (already final; unchanged)"
+            c.print(f"{o.message_id}: {o.status.value} — {o.result_code} {o.meaning}{note}", markup=False)
+
+    env.emit(data, human)
+
+
+@command(sms_app, "inbound")
+def inbound(
+    env: Env,
+    file: Annotated[Path, typer.Argument(help="A LINK Mobility inbound (MO) message: source and content.userData.")],
+) -> None:
+    """Act on a reply: «STOPP» from a subject's number withdraws their SMS marketing consent."""
+    outcome = messaging.handle_inbound(env.runtime().context(), parse_inbound(_read_json(file)))
+    # The same answer whether or not the number is a subject's: the reply must not reveal who is a customer.
+    if outcome.keyword:
+        text = f"{outcome.keyword}: SMS marketing consent withdrawn for the sender, if the number is registered"
+    else:
+        text = "not a keyword; nothing to do"
+    env.emit({"keyword": outcome.keyword}, lambda c: c.print(text, markup=False))

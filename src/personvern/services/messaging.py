@@ -1,0 +1,216 @@
+"""SMS use cases: send a service or marketing message by the policy's rules, record delivery reports, act on «STOPP»."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from personvern.domain.access import Permission
+from personvern.domain.audit import AuditEvent
+from personvern.domain.errors import Forbidden, InvalidInput, NotFound, invalid
+from personvern.domain.sms import (
+    FINAL_STATUSES,
+    DeliveryReport,
+    Encoding,
+    InboundSms,
+    Message,
+    MessageStatus,
+    SmsLength,
+    is_stop,
+    measure,
+    next_status,
+    result_code,
+    text_problems,
+    with_opt_out,
+)
+from personvern.domain.values import BadValue, lookup_key, normalise
+from personvern.policy.schema import FieldType
+from personvern.services import consent, outbox
+from personvern.services.ports import Lookup, UnitOfWork
+from personvern.services.register import Context, new_id
+
+CHANNEL = "sms"
+RECIPIENT = "linkmobility"  # the policy's name for the processor that relays SMS
+PURPOSES = ("service", "marketing")
+
+
+@dataclass(frozen=True)
+class SmsDraft:
+    """A message as it will go out (a marketing text with its opt-out line), and how long it is."""
+
+    subject_id: str
+    purpose: str
+    text: str
+    length: SmsLength
+
+    @property
+    def opt_out(self) -> bool:
+        return self.purpose == "marketing"
+
+
+@dataclass(frozen=True)
+class QueuedSms:
+    draft: SmsDraft
+    message_id: str
+    outbox_id: str
+
+
+def compose(purpose: str, text: str) -> tuple[str, SmsLength]:
+    """The text as sent and its encoding and segments, before any rule about the person is checked."""
+    if purpose not in PURPOSES:
+        raise invalid("purpose", f"must be one of: {', '.join(PURPOSES)}")
+    problems = text_problems(text)
+    if problems:
+        raise InvalidInput(problems)
+    final = with_opt_out(text) if purpose == "marketing" else text
+    problems = text_problems(final)
+    if problems:
+        raise InvalidInput(problems)
+    return final, measure(final)
+
+
+def _check(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, text: str) -> tuple[SmsDraft, str]:
+    """Every rule a message must pass, each refusal naming its rule; returns the draft and the number to send to."""
+    ctx.actor.require(Permission.SMS_MARKETING if purpose == "marketing" else Permission.SMS_SEND)
+    final, length = compose(purpose, text)
+    recipient = ctx.policy.recipients.get(RECIPIENT)
+    if recipient is None or purpose not in recipient.purposes or "phone" not in recipient.fields:
+        # The privacy notice names who receives what, for which purpose (Art. 13(1)(e)); an SMS discloses
+        # the number to LINK Mobility, so the policy must say so.
+        raise Forbidden(f"the policy does not name {RECIPIENT} as a recipient of the phone number for {purpose}")
+    subject = uow.subjects.get(subject_id)
+    if subject is None:
+        raise NotFound(f"no subject with id {subject_id} in the register")
+    if subject.kind not in ctx.policy.purposes[purpose].kinds:
+        raise Forbidden(f"the policy does not process {subject.kind} subjects for {purpose}")
+    phone = subject.values.get("phone")
+    if not phone:
+        raise invalid("phone", f"subject {subject_id} has no mobile number")
+    if consent.is_restricted(uow, subject_id):
+        raise Forbidden(f"no SMS to subject {subject_id}: processing is restricted (Art. 18), only storage is allowed")
+    if purpose == "service":
+        today = ctx.clock.now().date()
+        if not any(r.active_on(today) for r in uow.relationships.for_subject(subject_id)):
+            raise Forbidden(
+                f"a service SMS needs an active order or contract (Art. 6(1)(b)); subject {subject_id} has none "
+                f"on {today.isoformat()}"
+            )
+    else:
+        reason = consent.marketing_block_reason_for(uow, subject_id, CHANNEL, ctx.policy)
+        if reason is not None:
+            raise Forbidden(f"no marketing SMS to subject {subject_id}: {reason}")
+    return SmsDraft(subject_id, purpose, final, length), phone
+
+
+def draft_sms(ctx: Context, subject_id: str, purpose: str, text: str) -> SmsDraft:
+    """Check a message without sending it: what `sms send` shows before it asks."""
+    with ctx.uow() as uow:
+        draft, _phone = _check(ctx, uow, subject_id, purpose, text)
+    return draft
+
+
+def send_sms(ctx: Context, subject_id: str, purpose: str, text: str) -> QueuedSms:
+    """Check the rules again and queue the message: log entry, outbox row and audit entry commit together."""
+    with ctx.uow() as uow:
+        draft, phone = _check(ctx, uow, subject_id, purpose, text)
+        now = ctx.clock.now()
+        message_id = new_id()
+        public = {"message_id": message_id, "purpose": purpose, "channel": CHANNEL}
+        row = outbox.enqueue(ctx, uow, "sms", subject_id, public, {"destination": phone, "text": draft.text})
+        message = Message(
+            id=message_id,
+            subject_id=subject_id,
+            outbox_id=row.id,
+            channel=CHANNEL,
+            purpose=purpose,
+            created_at=now,
+            segments=draft.length.segments,
+            encoding=Encoding(draft.length.encoding),
+            status=MessageStatus.PENDING,
+            updated_at=now,
+        )
+        uow.messages.add(message, draft.text)
+        details = {
+            "message": message_id,
+            "row": row.id,
+            "recipient": RECIPIENT,
+            "fields": ["phone"],
+            "encoding": draft.length.encoding.value,
+            "segments": draft.length.segments,
+        }
+        ctx.record(uow, AuditEvent("sms.send", subject_id, purpose, details))
+        uow.commit()
+    return QueuedSms(draft, message_id, row.id)
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    ref_id: str
+    message_id: str
+    result_code: int
+    meaning: str
+    status: MessageStatus  # the message's status after the report
+    changed: bool  # False when the message already had a final status
+
+
+def record_reports(ctx: Context, reports: list[DeliveryReport]) -> list[ReportOutcome]:
+    """Apply LINK Mobility delivery reports to the message log: all of them, or none when one is not ours."""
+    ctx.actor.require(Permission.OUTBOX_MANAGE)
+    now = ctx.clock.now()
+    outcomes = []
+    with ctx.uow() as uow:
+        unknown = sorted({r.ref_id for r in reports if uow.messages.for_outbox(r.ref_id) is None})
+        if unknown:
+            raise NotFound(f"no message was sent with refId {', '.join(unknown)}; nothing was recorded")
+        for report in reports:
+            message = uow.messages.for_outbox(report.ref_id)
+            assert message is not None
+            code = result_code(report.result_code)
+            status = next_status(message.status, code.status)
+            # A report that came late (after a final one) is recorded in the audit trail but changes nothing.
+            changed = message.status not in FINAL_STATUSES and (
+                message.status is not status or message.result_code != code.code
+            )
+            if changed:
+                uow.messages.set_status(
+                    message.id,
+                    status,
+                    now,
+                    vendor_message_id=report.vendor_id,
+                    result_code=code.code,
+                    status_text=code.meaning,
+                )
+            details = {"message": message.id, "result_code": code.code, "status": status.value}
+            ctx.record(uow, AuditEvent("sms.report", message.subject_id, message.purpose, details))
+            outcomes.append(ReportOutcome(report.ref_id, message.id, code.code, code.meaning, status, changed))
+        uow.commit()
+    return outcomes
+
+
+@dataclass(frozen=True)
+class InboundOutcome:
+    """What an inbound message was: a known keyword or not. Whether the number is in the register is not said."""
+
+    keyword: str | None
+
+
+def handle_inbound(ctx: Context, message: InboundSms) -> InboundOutcome:
+    """«STOPP» from a subject's number withdraws their SMS marketing consent (Art. 7(3): as easy as giving it).
+
+    A number that is not in the register changes nothing, and the answer is the same either way, so the
+    callback cannot be used to learn who is a customer.
+    """
+    ctx.actor.require(Permission.OUTBOX_MANAGE)
+    if not is_stop(message.text):
+        return InboundOutcome(None)
+    source = message.source
+    if source.isdigit() and len(source) > 8:
+        source = "+" + source  # LINK sends MSISDNs with the country code, sometimes without the plus
+    try:
+        phone = normalise(FieldType.PHONE, source, ctx.policy.default_region)
+    except BadValue:
+        return InboundOutcome("STOPP")
+    with ctx.uow() as uow:
+        holders = uow.subjects.find(Lookup("phone", lookup_key(FieldType.PHONE, phone)))
+    for subject_id in holders:
+        consent.withdraw_by_reply(ctx, subject_id, CHANNEL)
+    return InboundOutcome("STOPP")

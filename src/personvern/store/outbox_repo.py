@@ -1,0 +1,285 @@
+"""SQL outbox and message log: personal parts sealed, and claims that pass over rows other workers hold."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, Row, func, insert, or_, select, update
+
+from personvern.domain.errors import IntegrityBroken
+from personvern.domain.outbox import OutboxRow, OutboxState
+from personvern.domain.sms import Encoding, Message, MessageStatus
+from personvern.store import tables as t
+from personvern.store.crypto import open_sealed, seal
+from personvern.store.repositories import KeyStore
+
+
+def _outbox_aad(row_id: str) -> str:
+    return f"outbox:{row_id}:personal"
+
+
+class SqlOutbox:
+    """The payload column holds `{"public": {...}, "sealed": "<base64>"}`; delivery removes "sealed" and its key.
+
+    The personal part is sealed under a data key of the row's own, not the subject's: a row may have to
+    outlive the subject (telling a processor to erase them), and deleting the row's key on delivery
+    shreds every copy of the personal part, backups included.
+    """
+
+    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+        self._conn = conn
+        self._keys = keys
+
+    def enqueue(self, row: OutboxRow) -> None:
+        payload: dict[str, Any] = {"public": dict(row.public)}
+        if row.personal:
+            key = self._keys.create([row.id], row.created_at)[row.id]
+            sealed = seal(AESGCM(key), _outbox_aad(row.id), json.dumps(dict(row.personal), ensure_ascii=False))
+            payload["sealed"] = base64.b64encode(sealed).decode("ascii")
+        self._conn.execute(
+            insert(t.outbox).values(
+                id=row.id,
+                kind=row.kind,
+                subject_id=row.subject_id,
+                idempotency_key=row.id,
+                payload=json.dumps(payload, ensure_ascii=False),
+                state=OutboxState.PENDING.value,
+                attempts=0,
+                next_attempt_at=row.next_attempt_at,
+                created_at=row.created_at,
+            )
+        )
+
+    def _row(self, r: Row[Any], personal: Mapping[str, Any] | None = None) -> OutboxRow:
+        payload = json.loads(r.payload) if r.payload else {}
+        return OutboxRow(
+            id=r.id,
+            kind=r.kind,
+            subject_id=r.subject_id,
+            state=OutboxState(r.state),
+            attempts=r.attempts,
+            next_attempt_at=r.next_attempt_at,
+            created_at=r.created_at,
+            public=payload.get("public", {}),
+            personal=personal,
+            lease_until=r.lease_until,
+            last_error=r.last_error,
+            result=json.loads(r.result) if r.result else None,
+            delivered_at=r.delivered_at,
+        )
+
+    def get(self, row_id: str) -> OutboxRow | None:
+        r = self._conn.execute(select(t.outbox).where(t.outbox.c.id == row_id)).first()
+        return self._row(r) if r else None
+
+    def in_states(self, states: Collection[str], limit: int) -> list[OutboxRow]:
+        c = t.outbox.c
+        q = select(t.outbox).where(c.state.in_(list(states))).order_by(c.created_at, c.id).limit(limit)
+        return [self._row(r) for r in self._conn.execute(q)]
+
+    def count(self, states: Collection[str]) -> int:
+        c = t.outbox.c
+        return int(self._conn.scalar(select(func.count()).where(c.state.in_(list(states)))) or 0)
+
+    def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
+        c = t.outbox.c
+        q = (
+            select(t.outbox)
+            .where(
+                c.state == OutboxState.PENDING.value,
+                c.next_attempt_at <= due_by,
+                or_(c.lease_until.is_(None), c.lease_until <= now),
+            )
+            .order_by(c.next_attempt_at, c.id)
+            .limit(limit)
+            # PostgreSQL: rows another worker is claiming right now are passed over, not waited for, so
+            # workers on many machines share the queue. SQLite ignores it: BEGIN IMMEDIATE already
+            # made this transaction the only writer.
+            .with_for_update(skip_locked=True)
+        )
+        rows = list(self._conn.execute(q))
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        self._conn.execute(update(t.outbox).where(c.id.in_(ids)).values(lease_until=lease_until))
+        keys = self._keys.get(ids)
+        return [replace(self._row(r, self._open(r, keys.get(r.id))), lease_until=lease_until) for r in rows]
+
+    def _open(self, r: Row[Any], key: bytes | None) -> dict[str, Any] | None:
+        sealed = (json.loads(r.payload) if r.payload else {}).get("sealed")
+        if sealed is None:
+            return {}  # the row carries nothing personal (or no longer does)
+        if key is None:
+            return None
+        try:
+            data = json.loads(open_sealed(AESGCM(key), _outbox_aad(r.id), base64.b64decode(sealed)))
+        except IntegrityBroken:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _public_only(self, row_id: str) -> str:
+        payload = self._conn.scalar(select(t.outbox.c.payload).where(t.outbox.c.id == row_id))
+        public = (json.loads(payload) if payload else {}).get("public", {})
+        return json.dumps({"public": public}, ensure_ascii=False)
+
+    def mark_delivered(self, row_id: str, at: datetime, result: dict[str, Any]) -> bool:
+        c = t.outbox.c
+        done = self._conn.execute(
+            update(t.outbox)
+            .where(c.id == row_id, c.state == OutboxState.PENDING.value)
+            .values(
+                state=OutboxState.DELIVERED.value,
+                payload=self._public_only(row_id),
+                result=json.dumps(result, ensure_ascii=False),
+                delivered_at=at,
+                lease_until=None,
+                last_error=None,
+            )
+        )
+        if done.rowcount:
+            self._keys.delete(row_id)  # crypto-shredding: the personal part is gone from backups too
+        return bool(done.rowcount)
+
+    def _leased(self, row_id: str, lease: datetime | None) -> Any:
+        c = t.outbox.c
+        condition = (c.id == row_id) & (c.state == OutboxState.PENDING.value)
+        return condition if lease is None else condition & (c.lease_until == lease)
+
+    def mark_retry(
+        self, row_id: str, lease: datetime | None, attempts: int, next_attempt_at: datetime, error: str
+    ) -> bool:
+        done = self._conn.execute(
+            update(t.outbox)
+            .where(self._leased(row_id, lease))
+            .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error, lease_until=None)
+        )
+        return bool(done.rowcount)
+
+    def mark_dead(self, row_id: str, lease: datetime | None, attempts: int, error: str) -> bool:
+        done = self._conn.execute(
+            update(t.outbox)
+            .where(self._leased(row_id, lease))
+            .values(state=OutboxState.DEAD.value, attempts=attempts, last_error=error, lease_until=None)
+        )
+        return bool(done.rowcount)
+
+    def revive(self, row_id: str, at: datetime) -> bool:
+        c = t.outbox.c
+        done = self._conn.execute(
+            update(t.outbox)
+            .where(c.id == row_id, c.state == OutboxState.DEAD.value)
+            .values(state=OutboxState.PENDING.value, attempts=0, next_attempt_at=at, lease_until=None)
+        )
+        return bool(done.rowcount)
+
+    def forget_subject(self, subject_id: str, error: str) -> int:
+        c = t.outbox.c
+        ids = list(
+            self._conn.scalars(select(c.id).where(c.subject_id == subject_id, c.state != OutboxState.DELIVERED.value))
+        )
+        for row_id in ids:
+            self._conn.execute(
+                update(t.outbox)
+                .where(c.id == row_id)
+                .values(
+                    state=OutboxState.DEAD.value, payload=self._public_only(row_id), last_error=error, lease_until=None
+                )
+            )
+            self._keys.delete(row_id)
+        return len(ids)
+
+
+def _message_aad(message: str, subject_id: str) -> str:
+    return f"{subject_id}:message:{message}"
+
+
+class SqlMessages:
+    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+        self._conn = conn
+        self._keys = keys
+
+    def add(self, message: Message, text: str) -> None:
+        key = self._keys.get([message.subject_id]).get(message.subject_id)
+        if key is None:
+            raise IntegrityBroken(f"subject {message.subject_id} has no data key")
+        self._conn.execute(
+            insert(t.messages).values(
+                id=message.id,
+                subject_id=message.subject_id,
+                outbox_id=message.outbox_id,
+                channel=message.channel,
+                purpose=message.purpose,
+                created_at=message.created_at,
+                segments=message.segments,
+                encoding=message.encoding.value,
+                text_ct=seal(AESGCM(key), _message_aad(message.id, message.subject_id), text),
+                vendor_message_id=message.vendor_message_id,
+                status=message.status.value,
+                result_code=message.result_code,
+                status_text=message.status_text,
+                updated_at=message.updated_at,
+            )
+        )
+
+    @staticmethod
+    def _message(r: Row[Any]) -> Message:
+        return Message(
+            id=r.id,
+            subject_id=r.subject_id,
+            outbox_id=r.outbox_id,
+            channel=r.channel,
+            purpose=r.purpose,
+            created_at=r.created_at,
+            segments=r.segments,
+            encoding=Encoding(r.encoding),
+            status=MessageStatus(r.status),
+            updated_at=r.updated_at,
+            vendor_message_id=r.vendor_message_id,
+            result_code=r.result_code,
+            status_text=r.status_text,
+        )
+
+    def get(self, message_id: str) -> Message | None:
+        r = self._conn.execute(select(t.messages).where(t.messages.c.id == message_id)).first()
+        return self._message(r) if r else None
+
+    def for_outbox(self, outbox_id: str) -> Message | None:
+        r = self._conn.execute(select(t.messages).where(t.messages.c.outbox_id == outbox_id)).first()
+        return self._message(r) if r else None
+
+    def text(self, message_id: str) -> str | None:
+        r = self._conn.execute(
+            select(t.messages.c.subject_id, t.messages.c.text_ct).where(t.messages.c.id == message_id)
+        ).first()
+        if r is None or r.text_ct is None:
+            return None
+        key = self._keys.get([r.subject_id]).get(r.subject_id)
+        if key is None:
+            return None
+        return open_sealed(AESGCM(key), _message_aad(message_id, r.subject_id), r.text_ct)
+
+    def set_status(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        at: datetime,
+        *,
+        vendor_message_id: str | None = None,
+        result_code: int | None = None,
+        status_text: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status.value,
+            "updated_at": at,
+            "result_code": result_code,
+            "status_text": status_text,
+        }
+        if vendor_message_id is not None:
+            values["vendor_message_id"] = vendor_message_id
+        self._conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**values))
