@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import NOW, Cases, add, assert_ok, assert_refused, count, e164, phone
+from tests.e2e.support import NOW, Cases, add, assert_ok, assert_refused, count, e164, phone, sql
 from tests.fakes_linkmobility import ENV, FakeLink, pointed_at
 
 LATER = "2026-11-25T13:00:00+00:00"
@@ -72,6 +72,7 @@ def test_a_service_sms_goes_through_the_outbox_to_link_mobility(pv_ready, link, 
         "dead": 0,
         "waiting": 0,
         "skipped": 0,
+        "texts_dropped": 0,
         "errors": [],
     }
     [request] = link.received
@@ -288,3 +289,14 @@ def test_refused_credentials_make_the_row_dead_until_retried(pv_ready, link, mon
     assert [r["refId"] for r in link.received] == [row_id]  # the refused attempt never reached the fake's log
     assert_refused(pv_ready("outbox", "list", "--role", "marketing"), 6, "may not outbox read")
     assert_refused(pv_ready("worker", "--once", "--role", "auditor"), 6, "may not outbox manage")
+
+
+def test_the_worker_forgets_message_texts_after_the_policys_period(pv_ready, link):
+    sid = customer(pv_ready, 1)
+    queued = send(pv_ready, sid)
+    stored = "SELECT text_ct IS NOT NULL, status FROM messages WHERE id = :id"
+    assert pv_ready.json("worker", "--once", "--now", LATER)["texts_dropped"] == 0
+    assert [tuple(r) for r in sql(pv_ready.db_url, stored, id=queued["message_id"])] == [(True, "queued")]
+    # 90 days in the bundled policy: on day 91 the text goes, the metadata stays.
+    assert pv_ready.json("worker", "--once", "--now", "2027-02-24T12:00:00+00:00")["texts_dropped"] == 1
+    assert [tuple(r) for r in sql(pv_ready.db_url, stored, id=queued["message_id"])] == [(False, "queued")]

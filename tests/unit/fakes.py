@@ -321,6 +321,12 @@ class FakeMessages:
     def for_outbox(self, outbox_id: str) -> Message | None:
         return next((m for m, _t in self._state.messages.values() if m.outbox_id == outbox_id), None)
 
+    def drop_texts_before(self, cutoff: datetime) -> int:
+        old = [k for k, (m, text) in self._state.messages.items() if text is not None and m.created_at < cutoff]
+        for key in old:
+            self._state.messages[key] = (self._state.messages[key][0], None)
+        return len(old)
+
     def text(self, message_id: str) -> str | None:
         found = self._state.messages.get(message_id)
         return None if found is None else found[1]

@@ -162,3 +162,28 @@ def test_stopp_withdraws_and_reveals_nothing(ceo: Context, factory: FakeUnitOfWo
     ledger = consent.consent_ledger(ceo, sid)
     assert ledger.marketing["sms"] == "consent to marketing by sms was withdrawn on 2026-11-25"
     assert [e.method.value for e in ledger.events] == ["web", "sms_reply"]
+
+
+def test_message_texts_are_forgotten_after_the_policys_period(
+    ceo: Context, factory: FakeUnitOfWorkFactory, clock
+) -> None:
+    sid = customer(ceo)
+    old = messaging.send_sms(ceo, sid, "service", TEXT)
+    assert messaging.forget_old_texts(ceo) == 0  # 90 days in the bundled policy: nothing is that old yet
+    clock.advance(days=89)
+    recent = messaging.send_sms(ceo, sid, "service", "Velkommen i morgen")
+    clock.advance(days=2)  # the first is now 91 days old, the second 2
+    assert messaging.forget_old_texts(ceo) == 1
+    assert factory.state.messages[old.message_id][1] is None
+    assert factory.state.messages[old.message_id][0].purpose == "service"  # the metadata stays
+    assert factory.state.messages[recent.message_id][1] == "Velkommen i morgen"
+    entry = factory.audit_entries()[-1]
+    assert (entry.action, entry.details["count"]) == ("messages.forget_texts", 1)
+    assert messaging.forget_old_texts(ceo) == 0
+
+
+def test_without_a_message_rule_texts_are_kept(ceo: Context, factory: FakeUnitOfWorkFactory, clock) -> None:
+    sid = customer(ceo)
+    messaging.send_sms(ceo, sid, "service", TEXT)
+    clock.advance(days=4000)
+    assert messaging.forget_old_texts(replace(ceo, policy=ceo.policy.model_copy(update={"messages": None}))) == 0

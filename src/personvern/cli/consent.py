@@ -234,7 +234,8 @@ def audience(
     }
 
     def human(c: Console) -> None:
-        table = Table(title=f"{len(members)} subjects from {offset + 1}", title_justify="left")
+        shown = f"subjects {offset + 1}-{offset + len(members)}" if members else "no subjects"
+        table = Table(title=f"{shown} who may be reached by {channel} now", title_justify="left")
         table.add_column("id", no_wrap=True, min_width=32)
         table.add_column(field, no_wrap=True)
         for m in members:

@@ -77,12 +77,15 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
         "dead": tally.dead,
         "waiting": tally.waiting,
         "skipped": tally.skipped,
+        "texts_dropped": tally.texts_dropped,
         "errors": tally.errors,
     }
 
 
 def _summary(tally: Tally) -> str:
     line = f"delivered {tally.delivered}, retrying {tally.retrying}, dead {tally.dead}, waiting {tally.waiting}"
+    if tally.texts_dropped:
+        line += f"; forgot the text of {tally.texts_dropped} old messages"
     return line + "".join(f"\n  {e}" for e in tally.errors)
 
 

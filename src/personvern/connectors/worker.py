@@ -16,7 +16,7 @@ from datetime import timedelta
 from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import Draw, OutboxRow, RetryPolicy
-from personvern.services import outbox
+from personvern.services import messaging, outbox
 from personvern.services.register import Context
 
 BATCH = 5  # small: a claimed row waits for the ones before it in the batch
@@ -35,6 +35,7 @@ class Tally:
     dead: int = 0
     waiting: int = 0
     skipped: int = 0  # recorded by another worker meanwhile (its lease had run out)
+    texts_dropped: int = 0  # message texts past the policy's period, forgotten in this pass
     errors: list[str] = field(default_factory=list)  # distinct reasons, for the operator (no personal data)
 
     @property
@@ -51,6 +52,7 @@ class Tally:
         self.dead += other.dead
         self.waiting += other.waiting
         self.skipped += other.skipped
+        self.texts_dropped += other.texts_dropped
         for error in other.errors:
             self.note(error)
 
@@ -79,7 +81,7 @@ class Worker:
         attempt past that instant, so the pass ends even when every attempt fails.
         """
         start = self._ctx.clock.now()
-        tally = Tally()
+        tally = Tally(texts_dropped=messaging.forget_old_texts(self._ctx))
         while True:
             rows = outbox.claim_due(self._ctx, self._batch, self._lease, due_by=start)
             if not rows:

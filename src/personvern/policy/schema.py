@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
+from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -173,6 +175,17 @@ class Duration(Strict):
                 parts.append(f"{n} {nb if lang == 'nb' else en}")
         return " ".join(parts) or ("0 dager" if lang == "nb" else "0 days")
 
+    def before(self, at: datetime) -> datetime:
+        """The instant this long before `at`, in calendar months and years (Regulation 1182/71 Art. 3)."""
+        return at - relativedelta(years=self.years, months=self.months, days=self.days)
+
+
+class MessageRetention(Strict):
+    """How long the text of a message sent to a subject is kept; its metadata stays with the subject."""
+
+    keep_text: Duration
+    description: Localised
+
 
 class RetentionRule(Strict):
     """One reason to keep a subject's data, and how long it lasts."""
@@ -235,6 +248,7 @@ class Policy(Strict):
     archive: Archive
     review: Review
     risks: dict[Name, Risk] = Field(default_factory=dict)
+    messages: MessageRetention | None = None  # None: message texts are kept as long as their subject
 
     def fields_for(self, kind: str) -> dict[str, FieldSpec]:
         return {name: spec for name, spec in self.fields.items() if kind in spec.kinds}

@@ -214,3 +214,24 @@ def handle_inbound(ctx: Context, message: InboundSms) -> InboundOutcome:
     for subject_id in holders:
         consent.withdraw_by_reply(ctx, subject_id, CHANNEL)
     return InboundOutcome("STOPP")
+
+
+def forget_old_texts(ctx: Context) -> int:
+    """Drop the text of messages older than the policy keeps it; who, when and why stay (Art. 5(1)(c), (e)).
+
+    Run by the worker on every pass, so a text never outlives its period by more than one pass.
+    """
+    ctx.actor.require(Permission.OUTBOX_MANAGE)
+    rule = ctx.policy.messages
+    if rule is None:
+        return 0
+    now = ctx.clock.now()
+    cutoff = rule.keep_text.before(now)
+    with ctx.uow() as uow:
+        dropped = uow.messages.drop_texts_before(cutoff)
+        if dropped:
+            ctx.record(
+                uow, AuditEvent("messages.forget_texts", None, None, {"count": dropped, "before": cutoff.isoformat()})
+            )
+        uow.commit()
+    return dropped

@@ -253,6 +253,13 @@ class SqlMessages:
         r = self._conn.execute(select(t.messages).where(t.messages.c.outbox_id == outbox_id)).first()
         return self._message(r) if r else None
 
+    def drop_texts_before(self, cutoff: datetime) -> int:
+        c = t.messages.c
+        result = self._conn.execute(
+            update(t.messages).where(c.created_at < cutoff, c.text_ct.is_not(None)).values(text_ct=None)
+        )
+        return int(result.rowcount or 0)
+
     def text(self, message_id: str) -> str | None:
         r = self._conn.execute(
             select(t.messages.c.subject_id, t.messages.c.text_ct).where(t.messages.c.id == message_id)

@@ -252,7 +252,7 @@ messages = Table(
     Column("outbox_id", ID, nullable=False, index=True),
     Column("channel", String(16), nullable=False),  # sms
     Column("purpose", String(64), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),  # content is dropped by age
     Column("segments", Integer, nullable=False),
     Column("encoding", String(8), nullable=False),  # GSM-7 | UCS-2
     Column("text_ct", LargeBinary, nullable=True),  # sealed under the subject's key; dropped after retention

@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_messages_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_outbox_id"), ["outbox_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_subject_id"), ["subject_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_vendor_message_id"), ["vendor_message_id"], unique=False)
@@ -116,6 +117,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_vendor_message_id"))
         batch_op.drop_index(batch_op.f("ix_messages_subject_id"))
         batch_op.drop_index(batch_op.f("ix_messages_outbox_id"))
+        batch_op.drop_index(batch_op.f("ix_messages_created_at"))
 
     op.drop_table("messages")
     with op.batch_alter_table("consent_events", schema=None) as batch_op:
