@@ -70,6 +70,9 @@ class FakeSubjects:
         self._state = state
         self._policy = policy
 
+    def exists(self, subject_id: str) -> bool:
+        return subject_id in self._state.subjects
+
     def _key(self, subject: Subject, name: str) -> str | None:
         spec = self._policy.fields.get(name)
         value = subject.values.get(name)

@@ -29,7 +29,7 @@ from personvern.domain.consent import (
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.policy.schema import LegalBasis, Policy, RecipientCategory
 from personvern.services.ports import UnitOfWork
-from personvern.services.register import Context, new_id
+from personvern.services.register import Context, new_id, require_subject
 
 MAX_REASON = 500
 MAX_PAGE = 10_000
@@ -87,11 +87,6 @@ def marketing_block_reason_for(uow: UnitOfWork, subject_id: str, channel: str, p
 
 
 # ---------------------------------------------------------------- recording consent
-
-
-def _require_subject(uow: UnitOfWork, subject_id: str) -> None:
-    if uow.subjects.get(subject_id) is None:
-        raise NotFound(f"no subject with id {subject_id} in the register")
 
 
 def _notice(ctx: Context, notice_sha256: str | None) -> str:
@@ -175,7 +170,7 @@ def give_consent(
     how = check_method(method)
     notice = _notice(ctx, notice_sha256)
     with ctx.uow() as uow:
-        _require_subject(uow, subject_id)
+        require_subject(uow, subject_id)
         event = _append(ctx, uow, subject_id, purpose, channel, ConsentAction.GIVEN, how, notice)
         lifted = [
             block.lifted(event.at, ctx.actor.name, f"fresh consent {event.id} to {purpose} by {channel}")
@@ -206,7 +201,7 @@ def withdraw_consent(
     how = check_method(method)
     notice = _notice(ctx, notice_sha256)
     with ctx.uow() as uow:
-        _require_subject(uow, subject_id)
+        require_subject(uow, subject_id)
         event = _append(ctx, uow, subject_id, purpose, channel, ConsentAction.WITHDRAWN, how, notice)
         ctx.record(uow, _consent_audit(event))
         uow.commit()
@@ -223,7 +218,7 @@ def withdraw_by_reply(ctx: Context, subject_id: str, channel: str = "sms") -> Co
     check_consent_target(ctx.policy, MARKETING, channel)
     notice = _notice(ctx, None)
     with ctx.uow() as uow:
-        _require_subject(uow, subject_id)
+        require_subject(uow, subject_id)
         latest = uow.consents.latest(subject_id, MARKETING, channel)
         if latest is None or latest.action is not ConsentAction.GIVEN:
             return None
@@ -257,7 +252,7 @@ def object_to(ctx: Context, subject_id: str, purpose: str = MARKETING, reason: s
     check_objection_purpose(ctx.policy, purpose)
     why = _reason(reason)
     with ctx.uow() as uow:
-        _require_subject(uow, subject_id)
+        require_subject(uow, subject_id)
         for held in uow.blocks.for_subject(subject_id):
             if held.active and held.kind is BlockKind.OBJECTION and held.purpose == purpose:
                 raise Conflict(
@@ -277,7 +272,7 @@ def restrict(ctx: Context, subject_id: str, lift: bool = False, reason: str | No
     why = _reason(reason)
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        _require_subject(uow, subject_id)
+        require_subject(uow, subject_id)
         active = [b for b in uow.blocks.for_subject(subject_id) if b.active and b.kind is BlockKind.RESTRICTION]
         if lift:
             if not active:
@@ -302,7 +297,7 @@ def restrict(ctx: Context, subject_id: str, lift: bool = False, reason: str | No
 def consent_ledger(ctx: Context, subject_id: str) -> Ledger:
     ctx.actor.require(Permission.CONSENT_READ)
     with ctx.uow() as uow:
-        _require_subject(uow, subject_id)
+        require_subject(uow, subject_id)
         events = uow.consents.for_subject(subject_id)
         blocks = uow.blocks.for_subject(subject_id)
         ctx.record(uow, AuditEvent("consent.read", subject_id, MARKETING, {"events": len(events)}))

@@ -132,14 +132,19 @@ def _created(subject: Subject, reasons: Mapping[str, str]) -> AuditEvent:
     return AuditEvent("subject.create", subject.id, "service", details)
 
 
+def require_subject(uow: UnitOfWork, subject_id: str) -> None:
+    """A subject that is not in the live register (never was, or erased) is an error for every use case."""
+    if not uow.subjects.exists(subject_id):
+        raise NotFound(f"no subject with id {subject_id} in the register")
+
+
 def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | None, phone: str | None) -> str:
     """Find the one subject meant by an id, an email or a phone number; never echo the value back."""
     given = [x for x in (subject_id, email, phone) if x]
     if len(given) != 1:
         raise invalid("subject", "give exactly one of: a subject id, --email or --phone")
     if subject_id:
-        if uow.subjects.get(subject_id) is None:
-            raise NotFound(f"no subject with id {subject_id} in the register")
+        require_subject(uow, subject_id)
         return subject_id
     name, field_type, value = ("email", FieldType.EMAIL, email) if email else ("phone", FieldType.PHONE, phone)
     assert value is not None
@@ -350,8 +355,7 @@ def start_relationship(
     if description is not None and not description.strip():
         raise invalid("description", "must not be empty")
     with ctx.uow() as uow:
-        if uow.subjects.get(subject_id) is None:
-            raise NotFound(f"no subject with id {subject_id} in the register")
+        require_subject(uow, subject_id)
         rel = Relationship(new_id(), subject_id, kind, start, ends_on, None, description)
         uow.relationships.add(rel)
         details = {"relationship": rel.id, "type": kind.value, "started_on": start.isoformat()}
@@ -371,8 +375,7 @@ def end_relationship(
         raise invalid("type", "must be 'order' or 'contract'")
     day = ended_on or ctx.clock.now().date()
     with ctx.uow() as uow:
-        if uow.subjects.get(subject_id) is None:
-            raise NotFound(f"no subject with id {subject_id} in the register")
+        require_subject(uow, subject_id)
         # A contract past its stated end is over already; ending it later would make it active again.
         open_ = [
             r

@@ -202,6 +202,9 @@ class SqlSubjects:
         found = self.get_many([subject_id])
         return found[0] if found else None
 
+    def exists(self, subject_id: str) -> bool:
+        return self._conn.execute(select(t.subjects.c.id).where(t.subjects.c.id == subject_id)).first() is not None
+
     def get_many(self, subject_ids: Sequence[str]) -> list[Subject]:
         rows: dict[str, Any] = {}
         for chunk in _chunks(list(subject_ids)):
