@@ -214,6 +214,19 @@ def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn the ways reading an input file fails into one clear error naming the file."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise invalid("file", f"{path} does not exist") from None
+    except OSError as exc:
+        raise invalid("file", f"{path} cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise invalid("file", f"{path} is not UTF-8 text") from None
+
+
 def parse_day(text: str | None, option: str) -> date | None:
     if text is None:
         return None

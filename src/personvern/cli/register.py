@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from personvern.bootstrap import parse_instant
-from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day
+from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day, reading
 from personvern.cli.consent import block_json, print_state, state_json
 from personvern.domain.errors import FieldProblem, InvalidInput, invalid
 from personvern.domain.subjects import Relationship
@@ -161,15 +161,15 @@ def update(
 
 def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Rows with the line each record starts on (the header is line 1); `;`, `,` and tab are recognised."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            sample = f.read(64 * 1024)
-            f.seek(0)
-            try:
-                dialect: Any = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t")
-            except csv.Error:
-                dialect = csv.excel
-            reader = csv.reader(f, dialect=dialect)
+    with reading(path), path.open(newline="", encoding="utf-8-sig") as f:
+        sample = f.read(64 * 1024)
+        f.seek(0)
+        try:
+            dialect: Any = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(f, dialect=dialect)
+        try:
             header = [h.strip() for h in next(reader, [])]
             twice = sorted({h for h in header if header.count(h) > 1})
             if twice:
@@ -183,14 +183,8 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
                 if len(record) > len(header):
                     raise invalid("file", f"line {start} has more columns than the header")
                 rows.append((start, dict(zip(header, record + [""] * (len(header) - len(record)), strict=True))))
-    except FileNotFoundError:
-        raise invalid("file", f"{path} does not exist") from None
-    except OSError as exc:
-        raise invalid("file", f"{path} cannot be read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise invalid("file", f"{path} is not UTF-8 text") from None
-    except csv.Error as exc:
-        raise invalid("file", f"{path} is not a readable CSV file ({exc})") from None
+        except csv.Error as exc:
+            raise invalid("file", f"{path} is not a readable CSV file ({exc})") from None
     if not header or not any(header):
         raise invalid("file", f"{path} is empty; the first line must name the fields")
     return header, rows

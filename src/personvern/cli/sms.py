@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from personvern.cli.common import Env, command, err_console
+from personvern.cli.common import Env, command, err_console, reading
 from personvern.domain.errors import invalid
 from personvern.domain.sms import parse_delivery_reports, parse_inbound
 from personvern.services import messaging
@@ -18,16 +18,11 @@ sms_app = typer.Typer(help="SMS to subjects through LINK Mobility.", no_args_is_
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise invalid("file", f"{path} does not exist") from None
-    except OSError as exc:
-        raise invalid("file", f"{path} cannot be read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise invalid("file", f"{path} is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise invalid("file", f"{path} is not JSON (line {exc.lineno}: {exc.msg})") from None
+    with reading(path):
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise invalid("file", f"{path} is not JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 @command(sms_app, "send")
