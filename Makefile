@@ -35,5 +35,10 @@ lint: install
 test: lint
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
+# Benchmarks (bench/README.md): BENCH_SUBJECTS=100000 for a quick run; PERSONVERN_BENCH_DATABASE_URL adds PostgreSQL.
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
