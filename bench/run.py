@@ -175,7 +175,8 @@ def main() -> int:
     # The benchmark itself keeps about one core busy (and PostgreSQL's backend another, in bursts).
     print(": above the core count, others were using the machine and the figures are noisy" if busy > cores else "")
     print(f"written to {RESULTS_FILE}")
-    failed = [f["operation"] for data in results["backends"].values() for f in data["operations"] if f["failed"]]
+    failed = [f"{name}: {f['operation']}" for name, data in results["backends"].items() for f in data["operations"]
+              if f["failed"]]  # fmt: skip
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
