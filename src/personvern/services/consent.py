@@ -156,6 +156,15 @@ def _consent_audit(event: ConsentEvent) -> AuditEvent:
     )
 
 
+def _checked_request(
+    ctx: Context, purpose: str, channel: str, method: str, notice_sha256: str | None
+) -> tuple[ConsentMethod, str]:
+    """What giving and withdrawing both check first: the role, the target, the method and the notice."""
+    ctx.actor.require(Permission.CONSENT_RECORD)
+    check_consent_target(ctx.policy, purpose, channel)
+    return check_method(method), _notice(ctx, notice_sha256)
+
+
 def give_consent(
     ctx: Context,
     subject_id: str,
@@ -165,10 +174,7 @@ def give_consent(
     notice_sha256: str | None = None,
 ) -> ConsentRecorded:
     """Record a consent; a fresh one ends the person's objections to that purpose set before it (Art. 21(3))."""
-    ctx.actor.require(Permission.CONSENT_RECORD)
-    check_consent_target(ctx.policy, purpose, channel)
-    how = check_method(method)
-    notice = _notice(ctx, notice_sha256)
+    how, notice = _checked_request(ctx, purpose, channel, method, notice_sha256)
     with ctx.uow() as uow:
         require_subject(uow, subject_id)
         event = _append(ctx, uow, subject_id, purpose, channel, ConsentAction.GIVEN, how, notice)
@@ -196,10 +202,7 @@ def withdraw_consent(
     notice_sha256: str | None = None,
 ) -> ConsentRecorded:
     """Record a withdrawal (Art. 7(3)); withdrawing what was never given, or was withdrawn, is refused."""
-    ctx.actor.require(Permission.CONSENT_RECORD)
-    check_consent_target(ctx.policy, purpose, channel)
-    how = check_method(method)
-    notice = _notice(ctx, notice_sha256)
+    how, notice = _checked_request(ctx, purpose, channel, method, notice_sha256)
     with ctx.uow() as uow:
         require_subject(uow, subject_id)
         event = _append(ctx, uow, subject_id, purpose, channel, ConsentAction.WITHDRAWN, how, notice)
