@@ -149,7 +149,7 @@ class SqlBlocks:
         self._keys = keys
 
     def _cipher(self, subject_id: str) -> AESGCM:
-        return AESGCM(self._keys.get([subject_id])[subject_id])
+        return self._keys.cipher(subject_id)
 
     def _seal(self, block: Block, name: str, text: str | None) -> str | None:
         if text is None:

@@ -205,9 +205,7 @@ class SqlMessages:
         self._keys = keys
 
     def add(self, message: Message, text: str) -> None:
-        key = self._keys.get([message.subject_id]).get(message.subject_id)
-        if key is None:
-            raise IntegrityBroken(f"subject {message.subject_id} has no data key")
+        cipher = self._keys.cipher(message.subject_id)
         self._conn.execute(
             insert(t.messages).values(
                 id=message.id,
@@ -218,7 +216,7 @@ class SqlMessages:
                 created_at=message.created_at,
                 segments=message.segments,
                 encoding=message.encoding.value,
-                text_ct=seal(AESGCM(key), _message_aad(message.id, message.subject_id), text),
+                text_ct=seal(cipher, _message_aad(message.id, message.subject_id), text),
                 vendor_message_id=message.vendor_message_id,
                 status=message.status.value,
                 result_code=message.result_code,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from personvern.domain.audit import AuditEvent, ChainReport, canonical_details, entry_hash, verify_chain
-from personvern.domain.errors import Conflict, NotFound
+from personvern.domain.errors import Conflict, IntegrityBroken, NotFound
 from personvern.domain.subjects import Relationship, RelationshipType, Subject
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
@@ -57,6 +57,13 @@ class KeyStore:
             for owner, wrapped in rows:
                 found[owner] = self._vault.unwrap(owner, wrapped)
         return found
+
+    def cipher(self, owner: str) -> AESGCM:
+        """The cipher of one owner's data key; a live owner without a key is damage, not a missing row."""
+        key = self.get([owner]).get(owner)
+        if key is None:
+            raise IntegrityBroken(f"{owner} has no data key")
+        return AESGCM(key)
 
     def delete(self, owner: str) -> None:
         self._conn.execute(delete(t.data_keys).where(t.data_keys.c.owner_id == owner))
@@ -155,7 +162,7 @@ class SqlSubjects:
                 delete(t.lookups).where(t.lookups.c.subject_id == subject.id, t.lookups.c.field.in_(touched))
             )
         if changed:
-            cipher = AESGCM(self._keys.get([subject.id])[subject.id])
+            cipher = self._keys.cipher(subject.id)
             fresh = {name: subject.values[name] for name in changed}
             self._conn.execute(
                 insert(t.subject_values),
@@ -285,7 +292,7 @@ class SqlRelationships:
     def add(self, rel: Relationship) -> None:
         description = None
         if rel.description is not None:
-            cipher = AESGCM(self._keys.get([rel.subject_id])[rel.subject_id])
+            cipher = self._keys.cipher(rel.subject_id)
             description = seal(cipher, f"{rel.subject_id}:relationship:{rel.id}", rel.description)
         self._conn.execute(
             insert(t.relationships).values(
@@ -309,7 +316,7 @@ class SqlRelationships:
         )
         cipher = None
         if any(r.description_ct is not None for r in rows):
-            cipher = AESGCM(self._keys.get([subject_id])[subject_id])
+            cipher = self._keys.cipher(subject_id)
         out = []
         for r in rows:
             description = None
