@@ -262,3 +262,75 @@ messages = Table(
     Column("status_text", String(200), nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# ---------------------------------------------------------------- data subject requests (Art. 12-22)
+
+# A request outlives the subject it concerns (the controller must show it answered, Art. 5(2)), so there is
+# no foreign key. The identity the person gave, and any values they asked for, are sealed under a key of
+# the request's own, which is destroyed when an erasure is carried out.
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("type", String(16), nullable=False),  # access | portability | rectification | erasure | ...
+    Column("state", String(16), nullable=False),  # received | verified | in_progress | completed | rejected
+    Column("subject_id", ID, nullable=True, index=True),  # None: the identity matched nobody
+    Column("channel", String(16), nullable=False),  # how it came in: email | phone | letter | web | in_person
+    Column("language", String(2), nullable=False),
+    Column("purpose", String(64), nullable=True),  # an objection's purpose
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("due_on", Date, nullable=False),  # one month from receipt, or three once extended (Art. 12(3))
+    Column("extended_at", UTCDateTime, nullable=True),
+    Column("extension_reason", Text, nullable=True),
+    Column("verified_at", UTCDateTime, nullable=True),
+    Column("verified_by", String(100), nullable=True),
+    Column("verification_method", String(32), nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(100), nullable=True),
+    Column("rejection_reason", Text, nullable=True),
+    Column("outcome", Text, nullable=True),  # JSON: what was done, without personal values
+    Column("identity_ct", LargeBinary, nullable=True),  # sealed: how the person identified themselves
+    Column("details_ct", LargeBinary, nullable=True),  # sealed: e.g. the values a rectification asks for
+    Column("opened_by", String(100), nullable=False),
+    Index("ix_requests_open_due", "state", "due_on"),
+)
+
+# What an erasure did, kept as proof that it was done (Art. 5(2), 17): names of fields and processors, dates;
+# never a value.
+erasure_receipts = Table(
+    "erasure_receipts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject_id", ID, nullable=False, index=True),
+    Column("request_id", ID, nullable=True, index=True),
+    Column("erased_at", UTCDateTime, nullable=False),
+    Column("cause", String(32), nullable=False),  # request | retention | review
+    Column("held_until", Date, nullable=True),  # data kept under a legal obligation until then (Art. 17(3)(b))
+    Column("details", Text, nullable=False),  # JSON: fields erased and held, processors told, policy version
+)
+
+# ---------------------------------------------------------------- the CEO's archive
+
+# Records whose reasons have ended but which the policy archives rather than erases: minimised to the
+# archive's fields, sealed under a key of the record's own, reachable only by the roles the policy names.
+archive_records = Table(
+    "archive_records",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject_id", ID, nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("archived_at", UTCDateTime, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("values_ct", LargeBinary, nullable=False),
+)
+
+# Blind indexes of an archived record's look-up fields, so that a request by email or phone reaches it.
+archive_lookups = Table(
+    "archive_lookups",
+    metadata,
+    Column("record_id", ID, ForeignKey("archive_records.id", ondelete="CASCADE"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("digest", LargeBinary(16), nullable=False),
+    Index("ix_archive_lookups_value", "field", "digest"),
+)
