@@ -20,6 +20,12 @@ class Permission(StrEnum):
     CONSENT_READ = "consent.read"  # the ledger, its receipts, objections and restrictions
     CONSENT_RECORD = "consent.record"  # consent given or withdrawn, objections, restrictions
     AUDIENCE_READ = "audience.read"  # the marketing audience: who may be contacted now, and how
+    REQUEST_HANDLE = "request.handle"  # data subject requests: the CEO handles every one (the policy)
+    ARCHIVE_READ = "archive.read"  # the archive; also limited to the policy's archive.readable_by roles
+    RETENTION_RUN = "retention.run"  # plan and carry out archiving and erasure when reasons end
+    REVIEW_SIGN = "review.sign"  # run and sign the annual review
+    BREACH_MANAGE = "breach.manage"  # the breach register and notifications (Art. 33-34)
+    RECORD_READ = "record.read"  # the record of processing (Art. 30), with live counts
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -39,7 +45,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # Marketing reaches only the consented audience (a later capability), never the register itself.
     "marketing": frozenset({Permission.SMS_MARKETING, Permission.AUDIENCE_READ}),
     # The auditor reads what the accounts need (Art. 5(1)(c)): the register, limited to bookkeeping fields.
-    "auditor": frozenset({Permission.REGISTER_READ, Permission.AUDIT_VERIFY}),
+    "auditor": frozenset({Permission.REGISTER_READ, Permission.AUDIT_VERIFY, Permission.RECORD_READ}),
 }
 
 # Roles that see only the fields serving these purposes (purpose limitation, Art. 5(1)(b)).
