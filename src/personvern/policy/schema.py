@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -97,6 +98,17 @@ class Controller(Strict):
     email: Text | None = None
     phone: Text | None = None
     website: Text | None = None
+    # Where the controller is: the calendar day a request is received on, and so its deadline, is that
+    # place's day (Art. 12(3) counts from receipt).
+    timezone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$")] = "Europe/Oslo"
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> Controller:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}; use an IANA name such as Europe/Oslo") from None
+        return self
 
 
 class PrivacyContact(Strict):

@@ -222,32 +222,59 @@ def update_subject(
     reasons: Mapping[str, str],
 ) -> Subject:
     ctx.actor.require(Permission.REGISTER_WRITE)
+    with ctx.uow() as uow:
+        subject = uow.subjects.get(subject_id)
+        if subject is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        updated = apply_changes(ctx, uow, subject, changes, remove, reasons).subject
+        uow.commit()
+    return updated
+
+
+@dataclass(frozen=True)
+class Changed:
+    subject: Subject
+    changed: list[str]
+    removed: list[str]
+
+
+def apply_changes(
+    ctx: Context,
+    uow: UnitOfWork,
+    subject: Subject,
+    changes: Mapping[str, str],
+    remove: list[str],
+    reasons: Mapping[str, str],
+    cause: Mapping[str, str] | None = None,
+) -> Changed:
+    """Change a subject's values inside the caller's transaction, through the register's own validation.
+
+    Used by `subject update` and by rectification requests (Art. 16), so a corrected value meets the same
+    rules as a new one.
+    """
     if not changes and not remove:
         raise invalid("changes", "nothing to change: give --set FIELD=VALUE or --unset FIELD")
     both = sorted(set(changes) & set(remove))
     if both:
         raise invalid(both[0], "cannot be set and removed at once")
-    with ctx.uow() as uow:
-        subject = uow.subjects.get(subject_id)
-        if subject is None:
-            raise NotFound(f"no subject with id {subject_id} in the register")
-        checked = check_values(ctx.policy, subject.kind, changes, reasons, complete=False)
-        problems = checked.problems + check_removal(ctx.policy, subject.kind, remove)
-        if problems:
-            raise InvalidInput(problems)
-        _refuse_duplicates(uow, ctx.policy, checked.values, subject_id)
-        values = {k: v for k, v in subject.values.items() if k not in remove}
-        values.update(checked.values)
-        changed = [k for k, v in checked.values.items() if subject.values.get(k) != v]
-        removed = [k for k in remove if k in subject.values]
-        updated = subject.with_values(values, ctx.clock.now())
-        uow.subjects.update(updated, changed, removed)
-        details: dict[str, object] = {"changed": sorted(changed), "removed": sorted(removed)}
-        if reasons:
-            details["reasons"] = dict(reasons)
-        ctx.record(uow, AuditEvent("subject.update", subject_id, "service", details))
-        uow.commit()
-    return updated
+    checked = check_values(ctx.policy, subject.kind, changes, reasons, complete=False)
+    problems = checked.problems + check_removal(ctx.policy, subject.kind, remove)
+    if problems:
+        raise InvalidInput(problems)
+    _refuse_duplicates(uow, ctx.policy, checked.values, subject.id)
+    values = {k: v for k, v in subject.values.items() if k not in remove}
+    values.update(checked.values)
+    changed = [k for k, v in checked.values.items() if subject.values.get(k) != v]
+    removed = [k for k in remove if k in subject.values]
+    updated = subject.with_values(values, ctx.clock.now())
+    uow.subjects.update(updated, changed, removed)
+    details: dict[str, object] = {"changed": sorted(changed), "removed": sorted(removed)}
+    if reasons:
+        details["reasons"] = dict(reasons)
+    if cause:
+        details.update(cause)
+    ctx.record(uow, AuditEvent("subject.update", subject.id, "service", details))
+    return Changed(updated, changed, removed)
 
 
 def _batches(rows: Iterable[tuple[int, Mapping[str, str]]], size: int) -> Iterator[list[tuple[int, Mapping[str, str]]]]:
