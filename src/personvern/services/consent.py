@@ -255,17 +255,23 @@ def object_to(ctx: Context, subject_id: str, purpose: str = MARKETING, reason: s
     check_objection_purpose(ctx.policy, purpose)
     why = _reason(reason)
     with ctx.uow() as uow:
-        require_subject(uow, subject_id)
-        for held in uow.blocks.for_subject(subject_id):
-            if held.active and held.kind is BlockKind.OBJECTION and held.purpose == purpose:
-                raise Conflict(
-                    f"subject {subject_id} already objects to {purpose} (since {held.set_at.date().isoformat()})"
-                )
-        block = Block(new_id(), subject_id, BlockKind.OBJECTION, purpose, ctx.clock.now(), ctx.actor.name, why)
-        uow.blocks.add(block)
-        # The reason is free text and may describe the person: it is stored sealed, never audited.
-        ctx.record(uow, AuditEvent("objection.set", subject_id, purpose, {"block": block.id}))
+        block = set_objection(ctx, uow, subject_id, purpose, why)
         uow.commit()
+    return block
+
+
+def set_objection(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, why: str | None) -> Block:
+    """The objection inside the caller's transaction (also used by an objection request)."""
+    require_subject(uow, subject_id)
+    for held in uow.blocks.for_subject(subject_id):
+        if held.active and held.kind is BlockKind.OBJECTION and held.purpose == purpose:
+            raise Conflict(
+                f"subject {subject_id} already objects to {purpose} (since {held.set_at.date().isoformat()})"
+            )
+    block = Block(new_id(), subject_id, BlockKind.OBJECTION, purpose, ctx.clock.now(), ctx.actor.name, why)
+    uow.blocks.add(block)
+    # The reason is free text and may describe the person: it is stored sealed, never audited.
+    ctx.record(uow, AuditEvent("objection.set", subject_id, purpose, {"block": block.id}))
     return block
 
 
@@ -273,24 +279,30 @@ def restrict(ctx: Context, subject_id: str, lift: bool = False, reason: str | No
     """Restrict processing (Art. 18(1)): the data is stored, nothing more; or lift the restriction (Art. 18(3))."""
     ctx.actor.require(Permission.CONSENT_RECORD)
     why = _reason(reason)
-    now = ctx.clock.now()
     with ctx.uow() as uow:
-        require_subject(uow, subject_id)
-        active = [b for b in uow.blocks.for_subject(subject_id) if b.active and b.kind is BlockKind.RESTRICTION]
-        if lift:
-            if not active:
-                raise Conflict(f"subject {subject_id} is not restricted; there is nothing to lift")
-            block = active[0].lifted(now, ctx.actor.name, why)
-            uow.blocks.lift(block)
-            ctx.record(uow, AuditEvent("restriction.lift", subject_id, None, {"block": block.id}))
-        else:
-            if active:
-                since = active[0].set_at.date().isoformat()
-                raise Conflict(f"subject {subject_id} is already restricted (since {since})")
-            block = Block(new_id(), subject_id, BlockKind.RESTRICTION, None, now, ctx.actor.name, why)
-            uow.blocks.add(block)
-            ctx.record(uow, AuditEvent("restriction.set", subject_id, None, {"block": block.id}))
+        block = set_restriction(ctx, uow, subject_id, lift, why)
         uow.commit()
+    return block
+
+
+def set_restriction(ctx: Context, uow: UnitOfWork, subject_id: str, lift: bool, why: str | None) -> Block:
+    """The restriction, or its lifting, inside the caller's transaction (also used by a restriction request)."""
+    now = ctx.clock.now()
+    require_subject(uow, subject_id)
+    active = [b for b in uow.blocks.for_subject(subject_id) if b.active and b.kind is BlockKind.RESTRICTION]
+    if lift:
+        if not active:
+            raise Conflict(f"subject {subject_id} is not restricted; there is nothing to lift")
+        block = active[0].lifted(now, ctx.actor.name, why)
+        uow.blocks.lift(block)
+        ctx.record(uow, AuditEvent("restriction.lift", subject_id, None, {"block": block.id}))
+    else:
+        if active:
+            since = active[0].set_at.date().isoformat()
+            raise Conflict(f"subject {subject_id} is already restricted (since {since})")
+        block = Block(new_id(), subject_id, BlockKind.RESTRICTION, None, now, ctx.actor.name, why)
+        uow.blocks.add(block)
+        ctx.record(uow, AuditEvent("restriction.set", subject_id, None, {"block": block.id}))
     return block
 
 
