@@ -19,6 +19,7 @@ from personvern.domain.subjects import Relationship, Subject
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
 from personvern.services.ports import Clock, Lookup, PolicyRecord, UnitOfWork, UnitOfWorkFactory
+from tests.unit.fakes_rights import FakeArchive, FakeReceipts, FakeRequests, RightsState
 
 # (seq, at, actor, role, action, subject_id, purpose, details_json, prev_hash, hash): what verify_chain reads.
 AuditRow = tuple[int, datetime, str, str, str, str | None, str | None, str, str, str]
@@ -50,6 +51,7 @@ class State:
     messages: dict[str, tuple[Message, str | None]] = field(default_factory=dict)
     consents: list[ConsentEvent] = field(default_factory=list)
     blocks: dict[str, Block] = field(default_factory=dict)
+    rights: RightsState = field(default_factory=RightsState)
 
     def copy(self) -> State:
         return State(
@@ -62,6 +64,7 @@ class State:
             messages=dict(self.messages),
             consents=list(self.consents),
             blocks=dict(self.blocks),
+            rights=self.rights.copy(),
         )
 
 
@@ -133,6 +136,17 @@ class FakeSubjects:
             raise NotFound(f"no subject with id {subject_id} in the register")
         for rel_id in [r.id for r in self._state.relationships.values() if r.subject_id == subject_id]:
             del self._state.relationships[rel_id]
+
+    def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
+        subject = self._state.subjects.get(subject_id)
+        if subject is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        self._state.subjects[subject_id] = subject.with_values(
+            {k: v for k, v in subject.values.items() if k in keep}, at
+        )
+        self._state.consents = [e for e in self._state.consents if e.subject_id != subject_id]
+        self._state.messages = {k: m for k, m in self._state.messages.items() if m[0].subject_id != subject_id}
+        self._state.blocks = {k: b for k, b in self._state.blocks.items() if b.subject_id != subject_id}
 
     def _filtered(self, kind: str | None, organisation: Lookup | None) -> list[Subject]:
         return sorted(
@@ -324,6 +338,11 @@ class FakeMessages:
     def for_outbox(self, outbox_id: str) -> Message | None:
         return next((m for m, _t in self._state.messages.values() if m.outbox_id == outbox_id), None)
 
+    def for_subject(self, subject_id: str) -> list[Message]:
+        return sorted(
+            (m for m, _t in self._state.messages.values() if m.subject_id == subject_id), key=lambda m: m.created_at
+        )
+
     def drop_texts_before(self, cutoff: datetime) -> int:
         old = [k for k, (m, text) in self._state.messages.items() if text is not None and m.created_at < cutoff]
         for key in old:
@@ -434,6 +453,9 @@ class FakeUnitOfWork:
     messages: FakeMessages
     consents: FakeConsents
     blocks: FakeBlocks
+    requests: FakeRequests
+    receipts: FakeReceipts
+    archive: FakeArchive
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -451,6 +473,9 @@ class FakeUnitOfWork:
         self.messages = FakeMessages(self._work)
         self.consents = FakeConsents(self._work)
         self.blocks = FakeBlocks(self._work)
+        self.requests = FakeRequests(self._work.rights)
+        self.receipts = FakeReceipts(self._work.rights)
+        self.archive = FakeArchive(self._work.rights, self._factory.policy)
         return self
 
     def __exit__(

@@ -1,1 +1,1 @@
-"""Documents generated from the policy and the register: the privacy notice, the record of processing, request packages."""
+"""Documents rendered from the policy and the register: privacy notice, record of processing, packages."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from personvern.domain.archive import ArchiveRecord
 from personvern.domain.audit import AuditEvent, ChainReport
 from personvern.domain.consent import Block, ConsentEvent
+from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.outbox import OutboxRow
+from personvern.domain.requests import Request, RequestState
 from personvern.domain.sms import Message, MessageStatus
 from personvern.domain.subjects import Relationship, Subject
 
@@ -67,6 +70,13 @@ class SubjectRepository(Protocol):
 
     def erase(self, subject_id: str) -> None:
         """Delete every row of the subject and its data key, so nothing of it can be decrypted again."""
+        ...
+
+    def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
+        """Erase all but the `keep` fields and the relationships; re-seal those under a fresh data key.
+
+        The old key goes, so a backup's copy of any erased value can no longer be read either.
+        """
         ...
 
 
@@ -169,6 +179,10 @@ class MessageLog(Protocol):
     def add(self, message: Message, text: str) -> None: ...
     def get(self, message_id: str) -> Message | None: ...
     def for_outbox(self, outbox_id: str) -> Message | None: ...
+    def for_subject(self, subject_id: str) -> list[Message]:
+        """The subject's messages, oldest first (metadata; the text only through `text`)."""
+        ...
+
     def drop_texts_before(self, cutoff: datetime) -> int:
         """Forget the text of every message created before `cutoff`; return how many texts were dropped."""
         ...
@@ -191,6 +205,52 @@ class MessageLog(Protocol):
         ...
 
 
+class RequestRepository(Protocol):
+    """Data subject requests; the identity given and any values asked for are sealed under the request's key."""
+
+    def add(self, request: Request, identity: Mapping[str, str], details: Mapping[str, Any] | None) -> None: ...
+    def get(self, request_id: str) -> Request | None: ...
+    def save(self, request: Request) -> None:
+        """Store the request's state, dates and outcome (never its sealed parts)."""
+        ...
+
+    def identity(self, request_id: str) -> dict[str, str] | None:
+        """How the person identified themselves, decrypted; None once forgotten."""
+        ...
+
+    def details(self, request_id: str) -> dict[str, Any] | None: ...
+    def forget_personal(self, request_id: str) -> None:
+        """Destroy the request's sealed parts and their key (after an erasure)."""
+        ...
+
+    def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
+        """Requests in these states, by due date (then receipt)."""
+        ...
+
+    def for_subject(self, subject_id: str) -> list[Request]: ...
+
+
+class ErasureReceipts(Protocol):
+    def add(self, receipt: ErasureReceipt) -> None: ...
+    def get(self, receipt_id: str) -> ErasureReceipt | None: ...
+    def for_subject(self, subject_id: str) -> list[ErasureReceipt]: ...
+
+
+class ArchiveRepository(Protocol):
+    """The CEO's archive: minimised records, each sealed under a key of its own."""
+
+    def add(self, record: ArchiveRecord, values: Mapping[str, str]) -> None: ...
+    def get(self, record_id: str) -> ArchiveRecord | None: ...
+    def for_subject(self, subject_id: str) -> ArchiveRecord | None: ...
+    def find(self, lookup: Lookup) -> list[ArchiveRecord]: ...
+    def values(self, record: ArchiveRecord) -> dict[str, str]: ...
+    def listing(self, limit: int, offset: int) -> list[ArchiveRecord]: ...
+    def count(self) -> int: ...
+    def erase(self, record_id: str) -> None:
+        """Delete the record, its look-ups and its key."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it commits together, or not at all."""
 
@@ -210,6 +270,12 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def messages(self) -> MessageLog: ...
+    @property
+    def requests(self) -> RequestRepository: ...
+    @property
+    def receipts(self) -> ErasureReceipts: ...
+    @property
+    def archive(self) -> ArchiveRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -251,6 +251,10 @@ class SqlMessages:
         r = self._conn.execute(select(t.messages).where(t.messages.c.outbox_id == outbox_id)).first()
         return self._message(r) if r else None
 
+    def for_subject(self, subject_id: str) -> list[Message]:
+        q = select(t.messages).where(t.messages.c.subject_id == subject_id).order_by(t.messages.c.created_at)
+        return [self._message(r) for r in self._conn.execute(q)]
+
     def drop_texts_before(self, cutoff: datetime) -> int:
         c = t.messages.c
         result = self._conn.execute(

@@ -200,6 +200,50 @@ class SqlSubjects:
         self._keys.delete(subject_id)
         self._drop_orphan_organisations()
 
+    def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
+        subject = self.get(subject_id)
+        if subject is None:
+            raise NotFound(f"no subject with id {subject_id} in the register")
+        kept = {name: value for name, value in subject.values.items() if name in keep}
+        old = self._keys.cipher(subject_id)
+        descriptions = {
+            rid: open_sealed(old, f"{subject_id}:relationship:{rid}", blob)
+            for rid, blob in self._conn.execute(
+                select(t.relationships.c.id, t.relationships.c.description_ct).where(
+                    t.relationships.c.subject_id == subject_id, t.relationships.c.description_ct.is_not(None)
+                )
+            )
+        }
+        # What the person's consent, messages and blocks said is not bookkeeping: it goes with the rest.
+        for table in (t.consent_events, t.messages, t.subject_blocks):
+            self._conn.execute(delete(table).where(table.c.subject_id == subject_id))
+        self._conn.execute(delete(t.subject_values).where(t.subject_values.c.subject_id == subject_id))
+        self._conn.execute(
+            delete(t.lookups).where(t.lookups.c.subject_id == subject_id, t.lookups.c.field.not_in(kept))
+        )
+        # A fresh key for what stays: the old one, and so every erased value in any backup, is gone.
+        self._keys.delete(subject_id)
+        cipher = AESGCM(self._keys.create([subject_id], at)[subject_id])
+        if kept:
+            self._conn.execute(
+                insert(t.subject_values),
+                [
+                    {"subject_id": subject_id, "field": n, "ciphertext": seal(cipher, f"{subject_id}:{n}", v)}
+                    for n, v in kept.items()
+                ],
+            )
+        for rid, text in descriptions.items():
+            self._conn.execute(
+                update(t.relationships)
+                .where(t.relationships.c.id == rid)
+                .values(description_ct=seal(cipher, f"{subject_id}:relationship:{rid}", text))
+            )
+        values: dict[str, Any] = {"updated_at": at}
+        if "organisation_number" not in kept:
+            values["organisation_id"] = None
+        self._conn.execute(update(t.subjects).where(t.subjects.c.id == subject_id).values(**values))
+        self._drop_orphan_organisations()
+
     def _drop_orphan_organisations(self) -> None:
         in_use = select(t.subjects.c.organisation_id).where(t.subjects.c.organisation_id.is_not(None))
         self._conn.execute(delete(t.organisations).where(t.organisations.c.id.not_in(in_use)))

@@ -279,6 +279,7 @@ requests = Table(
     Column("language", String(2), nullable=False),
     Column("purpose", String(64), nullable=True),  # an objection's purpose
     Column("received_at", UTCDateTime, nullable=False),
+    Column("received_on", Date, nullable=False),  # the day of receipt where the controller is
     Column("due_on", Date, nullable=False),  # one month from receipt, or three once extended (Art. 12(3))
     Column("extended_at", UTCDateTime, nullable=True),
     Column("extension_reason", Text, nullable=True),

@@ -22,6 +22,7 @@ from personvern.store.repositories import (
     SqlRelationships,
     SqlSubjects,
 )
+from personvern.store.rights_repo import SqlArchive, SqlErasureReceipts, SqlRequests
 
 
 class SqlUnitOfWork:
@@ -36,6 +37,9 @@ class SqlUnitOfWork:
     blocks: SqlBlocks
     outbox: SqlOutbox
     messages: SqlMessages
+    requests: SqlRequests
+    receipts: SqlErasureReceipts
+    archive: SqlArchive
 
     def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
         self._engine = engine
@@ -59,6 +63,9 @@ class SqlUnitOfWork:
         self.blocks = SqlBlocks(self._conn, keys)
         self.outbox = SqlOutbox(self._conn, keys)
         self.messages = SqlMessages(self._conn, keys)
+        self.requests = SqlRequests(self._conn, keys)
+        self.receipts = SqlErasureReceipts(self._conn)
+        self.archive = SqlArchive(self._conn, self._vault, keys, self._policy)
         return self
 
     def __exit__(

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=2), nullable=False),
         sa.Column("purpose", sa.String(length=64), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_on", sa.Date(), nullable=False),
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("extended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("extension_reason", sa.Text(), nullable=True),

@@ -1,0 +1,251 @@
+"""SQL storage of data subject requests, erasure receipts and the CEO's archive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from datetime import date
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.engine import Row
+
+from personvern.domain.archive import ArchiveRecord
+from personvern.domain.erasure import ErasureCause, ErasureReceipt
+from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
+from personvern.domain.values import lookup_key
+from personvern.policy.schema import Policy
+from personvern.services.ports import Lookup
+from personvern.store import tables as t
+from personvern.store.crypto import Vault, open_sealed, seal
+from personvern.store.repositories import KeyStore
+
+
+def _dump(data: Mapping[str, Any]) -> str:
+    return json.dumps(dict(data), ensure_ascii=False, sort_keys=True, default=str)
+
+
+class SqlRequests:
+    """Requests outlive their subject; what identifies the person is sealed under the request's own key."""
+
+    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+        self._conn = conn
+        self._keys = keys
+
+    def add(self, request: Request, identity: Mapping[str, str], details: Mapping[str, Any] | None) -> None:
+        cipher = AESGCM(self._keys.create([request.id], request.received_at)[request.id])
+        self._conn.execute(
+            insert(t.requests).values(
+                **self._columns(request),
+                id=request.id,
+                type=request.type.value,
+                subject_id=request.subject_id,
+                channel=request.channel.value,
+                language=request.language,
+                purpose=request.purpose,
+                received_at=request.received_at,
+                received_on=request.received_date,
+                opened_by=request.opened_by,
+                identity_ct=seal(cipher, f"request:{request.id}:identity", _dump(identity)),
+                details_ct=None if details is None else seal(cipher, f"request:{request.id}:details", _dump(details)),
+            )
+        )
+
+    @staticmethod
+    def _columns(r: Request) -> dict[str, Any]:
+        return {
+            "state": r.state.value,
+            "due_on": r.due_on,
+            "extended_at": r.extended_at,
+            "extension_reason": r.extension_reason,
+            "verified_at": r.verified_at,
+            "verified_by": r.verified_by,
+            "verification_method": None if r.verification_method is None else r.verification_method.value,
+            "closed_at": r.closed_at,
+            "closed_by": r.closed_by,
+            "rejection_reason": r.rejection_reason,
+            "outcome": _dump(r.outcome) if r.outcome else None,
+        }
+
+    def save(self, request: Request) -> None:
+        self._conn.execute(update(t.requests).where(t.requests.c.id == request.id).values(**self._columns(request)))
+
+    def get(self, request_id: str) -> Request | None:
+        row = self._conn.execute(select(*_REQUEST_COLUMNS).where(t.requests.c.id == request_id)).first()
+        return None if row is None else _request(row)
+
+    def _sealed(self, request_id: str, column: str) -> dict[str, Any] | None:
+        blob = self._conn.execute(select(t.requests.c[column]).where(t.requests.c.id == request_id)).scalar()
+        if blob is None:
+            return None
+        key = self._keys.get([request_id]).get(request_id)
+        if key is None:
+            return None
+        part = column.removesuffix("_ct")
+        data: dict[str, Any] = json.loads(open_sealed(AESGCM(key), f"request:{request_id}:{part}", blob))
+        return data
+
+    def identity(self, request_id: str) -> dict[str, str] | None:
+        return self._sealed(request_id, "identity_ct")
+
+    def details(self, request_id: str) -> dict[str, Any] | None:
+        return self._sealed(request_id, "details_ct")
+
+    def forget_personal(self, request_id: str) -> None:
+        self._conn.execute(
+            update(t.requests).where(t.requests.c.id == request_id).values(identity_ct=None, details_ct=None)
+        )
+        self._keys.delete(request_id)
+
+    def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
+        q = select(*_REQUEST_COLUMNS).where(t.requests.c.state.in_([s.value for s in states]))
+        if due_before is not None:
+            q = q.where(t.requests.c.due_on <= due_before)
+        q = q.order_by(t.requests.c.due_on, t.requests.c.received_at, t.requests.c.id).limit(limit)
+        return [_request(r) for r in self._conn.execute(q)]
+
+    def for_subject(self, subject_id: str) -> list[Request]:
+        q = (
+            select(*_REQUEST_COLUMNS)
+            .where(t.requests.c.subject_id == subject_id)
+            .order_by(t.requests.c.received_at, t.requests.c.id)
+        )
+        return [_request(r) for r in self._conn.execute(q)]
+
+
+_REQUEST_COLUMNS = [c for c in t.requests.c if c.name not in ("identity_ct", "details_ct")]
+
+
+def _request(r: Row[Any]) -> Request:
+    return Request(
+        id=r.id,
+        type=RequestType(r.type),
+        state=RequestState(r.state),
+        subject_id=r.subject_id,
+        channel=Channel(r.channel),
+        language=r.language,
+        received_at=r.received_at,
+        received_date=r.received_on,
+        due_on=r.due_on,
+        opened_by=r.opened_by,
+        purpose=r.purpose,
+        extended_at=r.extended_at,
+        extension_reason=r.extension_reason,
+        verified_at=r.verified_at,
+        verified_by=r.verified_by,
+        verification_method=None if r.verification_method is None else Verification(r.verification_method),
+        closed_at=r.closed_at,
+        closed_by=r.closed_by,
+        rejection_reason=r.rejection_reason,
+        outcome=json.loads(r.outcome) if r.outcome else {},
+    )
+
+
+class SqlErasureReceipts:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, receipt: ErasureReceipt) -> None:
+        self._conn.execute(
+            insert(t.erasure_receipts).values(
+                id=receipt.id,
+                subject_id=receipt.subject_id,
+                request_id=receipt.request_id,
+                erased_at=receipt.erased_at,
+                cause=receipt.cause.value,
+                held_until=receipt.held_until,
+                details=_dump(receipt.details),
+            )
+        )
+
+    def get(self, receipt_id: str) -> ErasureReceipt | None:
+        row = self._conn.execute(select(t.erasure_receipts).where(t.erasure_receipts.c.id == receipt_id)).first()
+        return None if row is None else _receipt(row)
+
+    def for_subject(self, subject_id: str) -> list[ErasureReceipt]:
+        c = t.erasure_receipts.c
+        q = select(t.erasure_receipts).where(c.subject_id == subject_id).order_by(c.erased_at, c.id)
+        return [_receipt(r) for r in self._conn.execute(q)]
+
+
+def _receipt(r: Row[Any]) -> ErasureReceipt:
+    return ErasureReceipt(
+        r.id, r.subject_id, r.request_id, r.erased_at, ErasureCause(r.cause), r.held_until, json.loads(r.details)
+    )
+
+
+class SqlArchive:
+    """Archived records: one sealed JSON document per record, under the record's own data key."""
+
+    def __init__(self, conn: Connection, vault: Vault, keys: KeyStore, policy: Policy) -> None:
+        self._conn = conn
+        self._vault = vault
+        self._keys = keys
+        self._policy = policy
+
+    def add(self, record: ArchiveRecord, values: Mapping[str, str]) -> None:
+        cipher = AESGCM(self._keys.create([record.id], record.archived_at)[record.id])
+        self._conn.execute(
+            insert(t.archive_records).values(
+                id=record.id,
+                subject_id=record.subject_id,
+                kind=record.kind,
+                received_at=record.received_at,
+                archived_at=record.archived_at,
+                reason=record.reason,
+                values_ct=seal(cipher, f"archive:{record.id}", _dump(values)),
+            )
+        )
+        lookups = [
+            {"record_id": record.id, "field": name, "digest": self._vault.blind(name, lookup_key(spec.type, value))}
+            for name, value in values.items()
+            if (spec := self._policy.fields.get(name)) is not None and spec.lookup
+        ]
+        if lookups:
+            self._conn.execute(insert(t.archive_lookups), lookups)
+
+    def get(self, record_id: str) -> ArchiveRecord | None:
+        row = self._conn.execute(select(*_ARCHIVE_COLUMNS).where(t.archive_records.c.id == record_id)).first()
+        return None if row is None else _archived(row)
+
+    def for_subject(self, subject_id: str) -> ArchiveRecord | None:
+        q = select(*_ARCHIVE_COLUMNS).where(t.archive_records.c.subject_id == subject_id)
+        row = self._conn.execute(q).first()
+        return None if row is None else _archived(row)
+
+    def find(self, lookup: Lookup) -> list[ArchiveRecord]:
+        digest = self._vault.blind(lookup.field, lookup.key)
+        q = (
+            select(*_ARCHIVE_COLUMNS)
+            .join(t.archive_lookups, t.archive_lookups.c.record_id == t.archive_records.c.id)
+            .where(t.archive_lookups.c.field == lookup.field, t.archive_lookups.c.digest == digest)
+        )
+        return [_archived(r) for r in self._conn.execute(q)]
+
+    def values(self, record: ArchiveRecord) -> dict[str, str]:
+        blob = self._conn.execute(
+            select(t.archive_records.c.values_ct).where(t.archive_records.c.id == record.id)
+        ).scalar_one()
+        data: dict[str, str] = json.loads(open_sealed(self._keys.cipher(record.id), f"archive:{record.id}", blob))
+        return data
+
+    def listing(self, limit: int, offset: int) -> list[ArchiveRecord]:
+        c = t.archive_records.c
+        q = select(*_ARCHIVE_COLUMNS).order_by(c.archived_at, c.id).limit(limit).offset(offset)
+        return [_archived(r) for r in self._conn.execute(q)]
+
+    def count(self) -> int:
+        return int(self._conn.scalar(select(func.count()).select_from(t.archive_records)) or 0)
+
+    def erase(self, record_id: str) -> None:
+        self._conn.execute(delete(t.archive_lookups).where(t.archive_lookups.c.record_id == record_id))
+        self._conn.execute(delete(t.archive_records).where(t.archive_records.c.id == record_id))
+        self._keys.delete(record_id)
+
+
+_ARCHIVE_COLUMNS = [c for c in t.archive_records.c if c.name != "values_ct"]
+
+
+def _archived(r: Row[Any]) -> ArchiveRecord:
+    return ArchiveRecord(r.id, r.subject_id, r.kind, r.received_at, r.archived_at, r.reason)
