@@ -134,7 +134,7 @@ def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
     for name, recipient in policy.recipients.items():
         check(("recipients", name, "purposes"), recipient.purposes, dict(policy.purposes), "purpose")
         check(("recipients", name, "fields"), recipient.fields, dict(policy.fields), "field")
-        if recipient.country not in _EEA and recipient.transfer_basis is None:
+        if recipient.country not in EEA and recipient.transfer_basis is None:
             found.append(
                 (
                     ("recipients", name, "country"),
@@ -164,7 +164,7 @@ def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
 
 
 # EU member states plus Iceland, Liechtenstein and Norway (the EEA Agreement).
-_EEA = frozenset(
+EEA = frozenset(
     [
         "AT",
         "BE",
@@ -198,6 +198,11 @@ _EEA = frozenset(
         "NO",
     ]
 )
+
+
+def in_eea(country: str) -> bool:
+    """Whether a country (ISO 3166 alpha-2) is in the EEA: data sent elsewhere is a transfer (Art. 44)."""
+    return country in EEA
 
 
 def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
