@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -10,7 +10,8 @@ from rich.table import Table
 
 from personvern.cli.common import Env, command
 from personvern.domain.errors import invalid
-from personvern.policy.loader import LoadedPolicy, load_policy
+from personvern.policy.lint import CheckResult, check_file, check_text
+from personvern.policy.loader import LoadedPolicy, PolicyInvalid, Problem, load_policy
 from personvern.policy.schema import Policy
 from personvern.store.engine import sqlite_path
 
@@ -31,10 +32,31 @@ def _load(env: Env, file: str | None) -> LoadedPolicy:
     return env.runtime().policy
 
 
+def _check(env: Env, file: str | None) -> CheckResult:
+    if file is not None:
+        return check_file(file)
+    loaded = _load(env, None)
+    return check_text(loaded.text, loaded.source)
+
+
+def problem_json(p: Problem) -> dict[str, Any]:
+    return {
+        "file": p.file,
+        "line": p.line,
+        "path": p.path,
+        "severity": p.severity,
+        "message": p.message,
+        "article": p.article,
+    }
+
+
 @command(app, "check")
 def check(env: Env, file: FileArgument = None) -> None:
-    """Validate a policy file: every problem with its line and key path (exit 8 if any)."""
-    loaded = _load(env, file)
+    """Validate a policy file and lint it against GDPR Art. 13/14: every problem with its line (exit 8 on errors)."""
+    result = _check(env, file)
+    if result.errors or result.loaded is None:
+        raise PolicyInvalid(result.problems)
+    loaded = result.loaded
     p = loaded.policy
     data = {
         "ok": True,
@@ -45,15 +67,18 @@ def check(env: Env, file: FileArgument = None) -> None:
         "fields": len(p.fields),
         "purposes": len(p.purposes),
         "recipients": len(p.recipients),
-        "problems": [],
+        "problems": [problem_json(w) for w in result.warnings],
     }
 
     def human(c: Console) -> None:
+        warned = f"; {len(result.warnings)} warning(s)" if result.warnings else ""
         c.print(
             f"ok: {loaded.source}: policy {p.version}: {len(p.kinds)} kinds, {len(p.fields)} fields, "
-            f"{len(p.purposes)} purposes, {len(p.recipients)} recipients, {len(p.retention)} retention rules",
+            f"{len(p.purposes)} purposes, {len(p.recipients)} recipients, {len(p.retention)} retention rules{warned}",
             markup=False,
         )
+        for warning in result.warnings:
+            c.print(f"  {warning}", markup=False)
 
     env.emit(data, human)
 

@@ -127,6 +127,7 @@ class Kind(Strict):
     label: Localised
     description: Localised | None = None
     business: bool = False  # linked to an organisation through its organisation number
+    source: Localised | None = None  # where the data comes from when not from the person (Art. 14(2)(f))
 
 
 class FieldSpec(Strict):
@@ -244,6 +245,13 @@ class Risk(Strict):
     measures: Localised
 
 
+class Security(Strict):
+    """How the data is protected and how breaches are handled: the record's Art. 30(1)(g) and the notice."""
+
+    measures: Localised  # technical and organisational measures (Art. 32(1))
+    breach_handling: Localised  # who notifies the authority and the people, and how (Art. 33-34)
+
+
 class Policy(Strict):
     version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,40}$")]
     languages: list[Annotated[str, StringConstraints(pattern=r"^(nb|en)$")]] = Field(min_length=1)
@@ -261,6 +269,12 @@ class Policy(Strict):
     review: Review
     risks: dict[Name, Risk] = Field(default_factory=dict)
     messages: MessageRetention | None = None  # None: message texts are kept as long as their subject
+    # Whether giving the data is required and what follows if it is not given (Art. 13(2)(e)); None: the
+    # notice derives it from which fields are always collected and which purposes rest on consent.
+    mandatory: Localised | None = None
+    # Decisions based solely on automated processing, with their logic (Art. 13(2)(f), 22); None: there are none.
+    automated_decisions: Localised | None = None
+    security: Security | None = None
 
     def fields_for(self, kind: str) -> dict[str, FieldSpec]:
         return {name: spec for name, spec in self.fields.items() if kind in spec.kinds}
