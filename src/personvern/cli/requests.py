@@ -1,0 +1,289 @@
+"""`personvern request …` and `personvern archive …`: data subject requests, and the CEO's archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from personvern.bootstrap import parse_instant
+from personvern.cli.common import Env, command, parse_assignments, parse_day
+from personvern.domain.archive import ArchiveRecord
+from personvern.domain.errors import invalid
+from personvern.domain.requests import Request
+from personvern.services import erasure, rights
+
+request_app = typer.Typer(
+    help="Data subject requests (GDPR Art. 12-22): open, verify, extend, fulfil or reject, on time.",
+    no_args_is_help=True,
+)
+archive_app = typer.Typer(
+    help="The archive only the CEO can reach (records whose reasons ended).", no_args_is_help=True
+)
+
+
+def request_json(r: Request, today: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": r.id,
+        "type": r.type.value,
+        "state": r.state.value,
+        "subject_id": r.subject_id,
+        "channel": r.channel.value,
+        "language": r.language,
+        "purpose": r.purpose,
+        "received_at": r.received_at,
+        "received_on": r.received_date,
+        "due_on": r.due_on,
+        "extended": r.extended_at is not None,
+        "extension_reason": r.extension_reason,
+        "verified_at": r.verified_at,
+        "verified_by": r.verified_by,
+        "verification_method": r.verification_method.value if r.verification_method else None,
+        "closed_at": r.closed_at,
+        "closed_by": r.closed_by,
+        "rejection_reason": r.rejection_reason,
+        "outcome": r.outcome or None,
+    }
+    if today is not None and r.open:
+        out["days_left"] = r.days_left(today)
+        out["overdue"] = r.overdue(today)
+    return out
+
+
+def _due(r: Request, today: Any) -> str:
+    if not r.open:
+        return r.state.value
+    left = r.days_left(today)
+    return f"OVERDUE by {-left} d" if left < 0 else f"{left} d left"
+
+
+@command(request_app, "open")
+def open_(
+    env: Env,
+    type_: Annotated[
+        str, typer.Option("--type", help="access | portability | rectification | erasure | restriction | objection")
+    ],
+    email: Annotated[str | None, typer.Option("--email", help="The email address the person gave.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="The phone number the person gave.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="A subject id, when known.")] = None,
+    channel: Annotated[str, typer.Option("--channel", help="email | phone | letter | web | in_person")] = "email",
+    received: Annotated[
+        str | None, typer.Option("--received", help="When it arrived (ISO-8601); default: now.")
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="The language to answer in (nb | en).")] = None,
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", help="An objection's purpose (default marketing).")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Rectification: FIELD=VALUE as it should be.")] = None,
+    unset: Annotated[list[str] | None, typer.Option("--unset", help="Rectification: FIELD to remove.")] = None,
+) -> None:
+    """Register a request the day it arrives; the answer is due one month later (Art. 12(3))."""
+    at = parse_instant(received, "received") if received else None
+    opened = rights.open_request(
+        env.runtime().context(),
+        type_,
+        email=email,
+        phone=phone,
+        subject_id=subject,
+        channel=channel,
+        received_at=at,
+        language=lang,
+        purpose=purpose,
+        changes=parse_assignments(set_, "--set"),
+        unset=list(unset or []),
+    )
+    r = opened.request
+
+    def human(c: Console) -> None:
+        c.print(f"request {r.id} ({r.type.value}) received {r.received_date.isoformat()}, due {r.due_on.isoformat()}")
+        if opened.matched:
+            where = "the archive" if opened.archived else "the register"
+            c.print(f"it concerns subject {r.subject_id} in {where}")
+        else:
+            c.print("the identity matches nobody in the register or the archive: the answer will say we hold nothing")
+        c.print(f"next: verify the person's identity with `personvern request verify {r.id} --method ...`")
+
+    env.emit({**request_json(r), "matched": opened.matched, "archived": opened.archived}, human)
+
+
+@command(request_app, "list")
+def list_(
+    env: Env,
+    all_: Annotated[bool, typer.Option("--all", help="Closed requests too.")] = False,
+    due_before: Annotated[str | None, typer.Option("--due-before", help="Only those due by this day.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 200,
+) -> None:
+    """Requests by due date, overdue first, with the days left."""
+    today, found = rights.list_requests(
+        env.runtime().context(), everything=all_, due_before=parse_day(due_before, "due-before"), limit=limit
+    )
+
+    def human(c: Console) -> None:
+        table = Table(title=f"{len(found)} requests (today {today.isoformat()})", title_justify="left")
+        for col in ("id", "type", "state", "received", "due", "", "subject"):
+            table.add_column(col, no_wrap=True)
+        for r in found:
+            table.add_row(
+                r.id,
+                r.type.value,
+                r.state.value,
+                r.received_date.isoformat(),
+                r.due_on.isoformat(),
+                _due(r, today),
+                r.subject_id or "(nobody)",
+            )
+        c.print(table)
+
+    env.emit({"today": today, "requests": [request_json(r, today) for r in found]}, human)
+
+
+@command(request_app, "show")
+def show(env: Env, request_id: Annotated[str, typer.Argument(help="The request's id.")]) -> None:
+    """One request: its state, deadline, how the identity was checked, and what was done."""
+    view = rights.show_request(env.runtime().context(), request_id)
+    r = view.request
+    data = {**request_json(r, view.today), "identity": view.identity, "details": view.details}
+
+    def human(c: Console) -> None:
+        for key, value in data.items():
+            if value not in (None, False, {}, []):
+                c.print(f"{key}: {value}", markup=False)
+
+    env.emit(data, human)
+
+
+def _moved(env: Env, r: Request, said: str) -> None:
+    env.emit(request_json(r), lambda c: c.print(f"request {r.id}: {said}", markup=False))
+
+
+@command(request_app, "verify")
+def verify(
+    env: Env,
+    request_id: Annotated[str, typer.Argument(help="The request's id.")],
+    method: Annotated[
+        str,
+        typer.Option("--method", help="bankid | id_document | known_email | known_phone | in_person | signed_letter"),
+    ],
+) -> None:
+    """Record how the person's identity was checked; required before anything is disclosed or changed."""
+    r = rights.verify_request(env.runtime().context(), request_id, method)
+    _moved(env, r, f"identity verified ({method}) by {r.verified_by}")
+
+
+@command(request_app, "start")
+def start(env: Env, request_id: Annotated[str, typer.Argument(help="The request's id.")]) -> None:
+    """Mark a verified request as being worked on."""
+    r = rights.start_request(env.runtime().context(), request_id)
+    _moved(env, r, "in progress")
+
+
+@command(request_app, "extend")
+def extend(
+    env: Env,
+    request_id: Annotated[str, typer.Argument(help="The request's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, as the person will be told (Art. 12(3)).")],
+    months: Annotated[int, typer.Option("--months", help="1 or 2 further months.")] = 2,
+) -> None:
+    """Extend the deadline once, by at most two months, within the first month."""
+    r = rights.extend_request(env.runtime().context(), request_id, reason, months)
+    _moved(env, r, f"extended; now due {r.due_on.isoformat()}. Tell the person why before {r.first_due.isoformat()}")
+
+
+@command(request_app, "reject")
+def reject(
+    env: Env,
+    request_id: Annotated[str, typer.Argument(help="The request's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (e.g. manifestly unfounded or excessive, Art. 12(5)).")],
+) -> None:
+    """Refuse a request, with the reason the person is told together with their right to complain."""
+    r = rights.reject_request(env.runtime().context(), request_id, reason)
+    _moved(env, r, "rejected")
+
+
+@command(request_app, "fulfil")
+def fulfil(
+    env: Env,
+    request_id: Annotated[str, typer.Argument(help="The request's id.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the letter and data files.")] = None,
+) -> None:
+    """Carry out a verified request and write the answer: letter.html, and data.json/data.csv where due."""
+    folder = out or Path(f"request-{request_id}")
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise invalid("out", f"{folder} exists and is not an empty folder; the answer would mix with other files")
+    # The folder is made first: a fulfilled request whose answer cannot be written would be lost.
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".personvern-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise invalid("out", f"{folder} cannot be written ({exc.strerror})") from None
+    try:
+        done = rights.fulfil_request(env.runtime().context(), request_id)
+    except BaseException:
+        if created:
+            folder.rmdir()
+        raise
+    for name, blob in done.files.items():
+        path = folder / name
+        path.write_bytes(blob)
+        path.chmod(0o600)  # the answer holds the person's data: readable by its owner only
+    r = done.request
+    env.emit(
+        {**request_json(r), "folder": str(folder), "files": sorted(done.files)},
+        lambda c: c.print(f"request {r.id} fulfilled; the answer is in {folder}/ ({', '.join(sorted(done.files))})"),
+    )
+
+
+# ---------------------------------------------------------------- the archive
+
+
+def archived_json(r: ArchiveRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "subject_id": r.subject_id,
+        "kind": r.kind,
+        "received_at": r.received_at,
+        "archived_at": r.archived_at,
+        "reason": r.reason,
+    }
+
+
+@command(archive_app, "list")
+def archive_list(
+    env: Env,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+) -> None:
+    """Archived records, oldest first (ids, kinds and dates; `archive show` reads the values)."""
+    total, records = erasure.list_archive(env.runtime().context(), limit, offset)
+
+    def human(c: Console) -> None:
+        table = Table(title=f"{len(records)} of {total} archived records", title_justify="left")
+        for col in ("id", "subject", "kind", "archived", "reason"):
+            table.add_column(col)
+        for r in records:
+            table.add_row(r.id, r.subject_id, r.kind, r.archived_at.date().isoformat(), r.reason)
+        c.print(table)
+
+    env.emit({"total": total, "records": [archived_json(r) for r in records]}, human)
+
+
+@command(archive_app, "show")
+def archive_show(env: Env, record_id: Annotated[str, typer.Argument(help="The record's or the subject's id.")]) -> None:
+    """One archived record with its values (only the roles the policy names; every read is audited)."""
+    view = erasure.show_archived(env.runtime().context(), record_id)
+
+    def human(c: Console) -> None:
+        r = view.record
+        c.print(
+            f"archived record {r.id} (subject {r.subject_id}, {r.kind}), archived {r.archived_at.date()}: {r.reason}"
+        )
+        for name, value in view.values.items():
+            c.print(f"  {name}: {value}", markup=False)
+
+    env.emit({**archived_json(view.record), "values": view.values}, human)

@@ -1,0 +1,126 @@
+"""Answers to data subject requests: the letter (HTML, in the person's language) and the data files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from babel.dates import format_date
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from personvern.policy.loader import EEA
+from personvern.policy.schema import Localised, Policy
+
+LOCALES = {"nb": "nb_NO", "en": "en_GB"}
+
+
+@dataclass(frozen=True)
+class Received:
+    """A recipient that actually received the person's data (Art. 15(1)(c))."""
+
+    recipient: str
+    fields: tuple[str, ...]
+    first: date
+    last: date
+    pending: int = 0
+
+
+@dataclass(frozen=True)
+class KeptBecause:
+    """One reason the data is still kept, with the day it ends (None: while its condition lasts)."""
+
+    rule: str
+    until: date | None
+    fields: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Letter:
+    """Everything one answer says; rendered by `render_letter` in the person's language."""
+
+    type: str  # access | portability | rectification | erasure | restriction | objection
+    language: str
+    request_id: str
+    received_on: date
+    answered_on: date
+    held: bool  # whether the company holds anything about the person
+    kind: str | None = None
+    archived: bool = False
+    values: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    purposes: tuple[str, ...] = ()
+    consented: tuple[str, ...] = ()  # purposes with consent in force
+    relationships: int = 0
+    messages: int = 0
+    received_by: tuple[Received, ...] = ()
+    may_receive: tuple[str, ...] = ()
+    kept: tuple[KeptBecause, ...] = ()
+    kept_until: date | None = None
+    due: bool = False  # no reason to keep the whole record is left: archiving or erasure is next
+    after: str | None = None  # archive | erase
+    changed: tuple[str, ...] = ()  # rectification: the fields corrected
+    told: tuple[tuple[str, str], ...] = ()  # (recipient, what they were told): Art. 19
+    erased: tuple[str, ...] = ()
+    held_fields: tuple[str, ...] = ()
+    held_until: date | None = None
+    objection_purpose: str | None = None
+    files: tuple[str, ...] = ()
+
+
+def _environment(policy: Policy, language: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("personvern.reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    locale = LOCALES.get(language, "en_GB")
+
+    def when(day: date | None) -> str:
+        return "" if day is None else format_date(day, format="long", locale=locale)
+
+    def tr(localised: Localised | str | None) -> str:
+        if localised is None:
+            return ""
+        return localised if isinstance(localised, str) else localised.get(language)
+
+    env.filters["when"] = when
+    env.filters["tr"] = tr
+    return env
+
+
+def render_letter(policy: Policy, letter: Letter) -> str:
+    """The letter as a standalone HTML page; it holds the person's values only in an access answer."""
+    env = _environment(policy, letter.language)
+    template = env.get_template("letter.html.j2")
+    return template.render(
+        policy=policy,
+        letter=letter,
+        lang=letter.language,
+        outside_eea=lambda country: country not in EEA,
+    )
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def data_json(data: dict[str, Any]) -> bytes:
+    """Machine-readable (Art. 15(3), 20(1)): UTF-8 JSON, dates and times as ISO-8601."""
+    return (json.dumps(data, ensure_ascii=False, indent=2, default=_iso) + "\n").encode("utf-8")
+
+
+def values_csv(values: dict[str, str]) -> bytes:
+    """One header row of field names and one row of values: what a spreadsheet or another system reads."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(values))
+    writer.writerow(list(values.values()))
+    return out.getvalue().encode("utf-8")

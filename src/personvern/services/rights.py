@@ -1,0 +1,540 @@
+"""Data subject requests end to end: open, verify, extend, fulfil or reject, within the legal deadline.
+
+The CEO handles every request (the seed policy). Every step is in the audit chain. An identity that matches
+nobody still gets a request and an answer, so that neither the register nor the answer reveals who is a
+customer (Art. 12(2), 15(1)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from personvern.domain import requests as rq
+from personvern.domain.access import Permission
+from personvern.domain.audit import AuditEvent
+from personvern.domain.consent import ConsentAction, check_objection_purpose, current_state
+from personvern.domain.erasure import ErasureCause
+from personvern.domain.errors import Conflict, NotFound, invalid
+from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
+from personvern.domain.retention import decide
+from personvern.domain.subjects import Subject
+from personvern.domain.values import BadValue, lookup_key, normalise
+from personvern.policy.schema import FieldType, LegalBasis
+from personvern.reports.package import KeptBecause, Letter, Received, data_json, render_letter, values_csv
+from personvern.services import processors
+from personvern.services.consent import set_objection, set_restriction
+from personvern.services.erasure import erase_subject, facts_of
+from personvern.services.ports import Lookup, UnitOfWork
+from personvern.services.register import Context, apply_changes, new_id
+
+MAX_REASON = 1000
+
+
+def _choice(enum: type[Any], name: str, value: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise invalid(name, f"unknown {name} {value!r}; allowed: {allowed}") from None
+
+
+def _text(name: str, value: str | None, required: str) -> str:
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise invalid(name, required)
+    if len(cleaned) > MAX_REASON:
+        raise invalid(name, f"must be at most {MAX_REASON} characters (got {len(cleaned)})")
+    return cleaned
+
+
+def _today(ctx: Context) -> date:
+    return rq.received_on(ctx.clock.now(), ctx.policy.controller.timezone)
+
+
+# ---------------------------------------------------------------- opening a request
+
+
+@dataclass(frozen=True)
+class Opened:
+    request: Request
+    matched: bool  # whether the identity matched someone (for the CEO; the person is told only after verifying)
+    archived: bool
+
+
+def _identity(ctx: Context, email: str | None, phone: str | None, subject_id: str | None) -> tuple[str, str]:
+    given = [(n, v) for n, v in (("email", email), ("phone", phone), ("subject", subject_id)) if v]
+    if len(given) != 1:
+        raise invalid("identity", "give exactly one of --email, --phone or --subject")
+    name, value = given[0]
+    if name == "subject":
+        return name, value.strip()
+    field_type = FieldType.EMAIL if name == "email" else FieldType.PHONE
+    try:
+        return name, normalise(field_type, value, ctx.policy.default_region)
+    except BadValue as exc:
+        raise invalid(name, str(exc)) from None
+
+
+def _match(ctx: Context, uow: UnitOfWork, name: str, value: str) -> tuple[str | None, bool]:
+    """The subject the identity points at, in the live register first, then in the archive."""
+    if name == "subject":
+        if uow.subjects.exists(value):
+            return value, False
+        archived = uow.archive.for_subject(value)
+        return (value, True) if archived else (None, False)
+    lookup = Lookup(name, lookup_key(ctx.policy.fields[name].type, value))
+    live = uow.subjects.find(lookup)
+    if live:
+        return live[0], False
+    archived_records = uow.archive.find(lookup)
+    return (archived_records[0].subject_id, True) if archived_records else (None, False)
+
+
+def _rectification(ctx: Context, changes: Mapping[str, str], unset: list[str]) -> dict[str, Any] | None:
+    if not changes and not unset:
+        raise invalid("set", "a rectification request needs the corrections: --set FIELD=VALUE or --unset FIELD")
+    for name in [*changes, *unset]:
+        if name not in ctx.policy.fields:
+            raise invalid(name, f"is not a field the policy declares; fields: {', '.join(ctx.policy.fields)}")
+    return {"set": dict(changes), "unset": list(unset)}
+
+
+def open_request(
+    ctx: Context,
+    type: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    subject_id: str | None = None,
+    channel: str = "email",
+    received_at: datetime | None = None,
+    language: str | None = None,
+    purpose: str | None = None,
+    changes: Mapping[str, str] | None = None,
+    unset: list[str] | None = None,
+) -> Opened:
+    """Register a request the moment it arrives: the deadline counts from receipt (Art. 12(3))."""
+    ctx.actor.require(Permission.REQUEST_HANDLE)
+    kind: RequestType = _choice(RequestType, "type", type)
+    how: Channel = _choice(Channel, "channel", channel)
+    lang = language or ctx.policy.languages[0]
+    if lang not in ctx.policy.languages:
+        raise invalid("language", f"the policy answers in {', '.join(ctx.policy.languages)}, not {lang!r}")
+    now = ctx.clock.now()
+    at = received_at or now
+    if at > now:
+        raise invalid("received", "must not be in the future")
+    if kind is RequestType.OBJECTION:
+        purpose = purpose or "marketing"
+        check_objection_purpose(ctx.policy, purpose)
+    elif purpose is not None:
+        raise invalid("purpose", "only an objection names a purpose")
+    details = _rectification(ctx, changes or {}, unset or []) if kind is RequestType.RECTIFICATION else None
+    if kind is not RequestType.RECTIFICATION and (changes or unset):
+        raise invalid("set", "only a rectification request carries corrections")
+    name, value = _identity(ctx, email, phone, subject_id)
+    received = rq.received_on(at, ctx.policy.controller.timezone)
+    with ctx.uow() as uow:
+        found, archived = _match(ctx, uow, name, value)
+        request = Request(
+            id=new_id(),
+            type=kind,
+            state=RequestState.RECEIVED,
+            subject_id=found,
+            channel=how,
+            language=lang,
+            received_at=at,
+            received_date=received,
+            due_on=rq.answer_due(received),
+            opened_by=ctx.actor.name,
+            purpose=purpose,
+        )
+        uow.requests.add(request, {name: value}, details)
+        audit: dict[str, Any] = {
+            "request": request.id,
+            "type": kind.value,
+            "channel": how.value,
+            "due": request.due_on.isoformat(),
+        }
+        if details:
+            audit["fields"] = sorted([*details["set"], *details["unset"]])
+        ctx.record(uow, AuditEvent("request.open", found, None, audit))
+        uow.commit()
+    return Opened(request, found is not None, archived)
+
+
+# ---------------------------------------------------------------- moving it along
+
+
+def _load(uow: UnitOfWork, request_id: str) -> Request:
+    request = uow.requests.get(request_id)
+    if request is None:
+        raise NotFound(f"no request with id {request_id}")
+    return request
+
+
+def _step(
+    ctx: Context,
+    request_id: str,
+    action: str,
+    change: Callable[[Request], Request],
+    details: dict[str, Any] | None = None,
+) -> Request:
+    ctx.actor.require(Permission.REQUEST_HANDLE)
+    with ctx.uow() as uow:
+        request = change(_load(uow, request_id))
+        uow.requests.save(request)
+        ctx.record(uow, AuditEvent(action, request.subject_id, None, {"request": request.id, **(details or {})}))
+        uow.commit()
+    return request
+
+
+def verify_request(ctx: Context, request_id: str, method: str) -> Request:
+    """Record how the identity was checked (Art. 12(6)); nothing is disclosed or changed before this."""
+    how: Verification = _choice(Verification, "method", method)
+    now = ctx.clock.now()
+    return _step(
+        ctx,
+        request_id,
+        "request.verify",
+        lambda r: rq.verify(r, now, ctx.actor.name, how),
+        {"method": how.value},
+    )
+
+
+def start_request(ctx: Context, request_id: str) -> Request:
+    return _step(ctx, request_id, "request.start", rq.start)
+
+
+def extend_request(ctx: Context, request_id: str, reason: str, months: int = rq.MAX_EXTENSION_MONTHS) -> Request:
+    why = _text("reason", reason, "an extension needs the reason the person will be told (Art. 12(3))")
+    now, today = ctx.clock.now(), _today(ctx)
+    return _step(
+        ctx,
+        request_id,
+        "request.extend",
+        lambda r: rq.extend(r, now, today, why, months),
+        {"months": months},
+    )
+
+
+def reject_request(ctx: Context, request_id: str, reason: str) -> Request:
+    why = _text("reason", reason, "a rejection needs its reason, e.g. manifestly unfounded or excessive (Art. 12(5))")
+    now = ctx.clock.now()
+    return _step(ctx, request_id, "request.reject", lambda r: rq.reject(r, now, ctx.actor.name, why))
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class RequestView:
+    request: Request
+    identity: dict[str, str] | None  # None once forgotten (after an erasure)
+    details: dict[str, Any] | None
+    today: date
+
+
+def list_requests(
+    ctx: Context, everything: bool = False, due_before: date | None = None, limit: int = 200
+) -> tuple[date, list[Request]]:
+    """Open requests (or all) by due date, so the overdue ones come first."""
+    ctx.actor.require(Permission.REQUEST_HANDLE)
+    if not 1 <= limit <= 10_000:
+        raise invalid("limit", "must be between 1 and 10000")
+    states = list(RequestState) if everything else list(rq.OPEN_STATES)
+    with ctx.uow() as uow:
+        found = uow.requests.listing(states, due_before, limit)
+    return _today(ctx), found
+
+
+def show_request(ctx: Context, request_id: str) -> RequestView:
+    ctx.actor.require(Permission.REQUEST_HANDLE)
+    with ctx.uow() as uow:
+        request = _load(uow, request_id)
+        identity, details = uow.requests.identity(request_id), uow.requests.details(request_id)
+        ctx.record(uow, AuditEvent("request.read", request.subject_id, None, {"request": request_id}))
+        uow.commit()
+    return RequestView(request, identity, details, _today(ctx))
+
+
+# ---------------------------------------------------------------- fulfilling
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    request: Request
+    files: dict[str, bytes]  # name -> content: the letter, and the data files an access or portability answer has
+
+
+def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
+    """Carry the request out and write the answer, in one transaction: either all of it happens or none."""
+    ctx.actor.require(Permission.REQUEST_HANDLE)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        request = _load(uow, request_id)
+        if not request.open:
+            raise Conflict(f"request {request.id} is {request.state.value}; it cannot be fulfilled")
+        rq.require_verified(request, "fulfilled")
+        letter = Letter(
+            type=request.type.value,
+            language=request.language,
+            request_id=request.id,
+            received_on=request.received_date,
+            answered_on=_today(ctx),
+            held=request.subject_id is not None,
+        )
+        files: dict[str, bytes] = {}
+        outcome: dict[str, Any] = {"held": letter.held}
+        if request.subject_id is not None:
+            letter, files, outcome = _carry_out(ctx, uow, request, letter, files, outcome)
+        names = ("letter.html", *files)
+        files["letter.html"] = render_letter(ctx.policy, replace(letter, files=tuple(n for n in names[1:]))).encode()
+        outcome["files"] = {name: hashlib.sha256(blob).hexdigest() for name, blob in sorted(files.items())}
+        done = rq.complete(request, now, ctx.actor.name, outcome)
+        uow.requests.save(done)
+        ctx.record(
+            uow,
+            AuditEvent(
+                "request.fulfil",
+                request.subject_id,
+                None,
+                {"request": request.id, "type": request.type.value, **outcome},
+            ),
+        )
+        uow.commit()
+    return Fulfilment(done, files)
+
+
+def _carry_out(
+    ctx: Context,
+    uow: UnitOfWork,
+    request: Request,
+    letter: Letter,
+    files: dict[str, bytes],
+    outcome: dict[str, Any],
+) -> tuple[Letter, dict[str, bytes], dict[str, Any]]:
+    sid = request.subject_id
+    assert sid is not None
+    subject = uow.subjects.get(sid)
+    archived = uow.archive.for_subject(sid)
+    letter = replace(letter, archived=subject is None and archived is not None)
+    kind = request.type
+    if kind is RequestType.ACCESS:
+        data, letter = access_package(ctx, uow, request, letter, subject)
+        files["data.json"] = data_json(data)
+    elif kind is RequestType.PORTABILITY:
+        provided = _provided(ctx, subject) if subject else {}
+        files["data.json"] = data_json({"subject": sid, "kind": letter.kind, "values": provided})
+        files["data.csv"] = values_csv(provided)
+        letter = replace(letter, values=provided)
+        outcome["fields"] = sorted(provided)
+    elif kind is RequestType.RECTIFICATION:
+        if subject is None:
+            raise Conflict(
+                f"subject {sid} is in the archive, not the live register; an archived record is not corrected "
+                "but erased on request: reject this request with that reason, or open an erasure request"
+            )
+        wanted = uow.requests.details(request.id) or {"set": {}, "unset": []}
+        changed = apply_changes(ctx, uow, subject, wanted["set"], wanted["unset"], {}, {"request": request.id})
+        fields = sorted([*changed.changed, *changed.removed])
+        notices = processors.propagate_change(ctx, uow, changed.subject, fields)
+        letter = replace(letter, changed=tuple(fields), told=tuple((n.recipient, n.action) for n in notices))
+        outcome.update({"fields": fields, "processors": {n.recipient: n.action for n in notices}})
+    elif kind is RequestType.ERASURE:
+        receipt = erase_subject(ctx, uow, sid, cause=ErasureCause.REQUEST, request_id=request.id)
+        d = receipt.details
+        letter = replace(
+            letter,
+            archived=archived is not None,
+            erased=tuple(d.get("fields_erased", [])),
+            held_fields=tuple(d.get("fields_held", [])),
+            held_until=receipt.held_until,
+            told=tuple(d.get("processors", {}).items()),
+        )
+        outcome.update({"receipt": receipt.id, "held_until": receipt.held_until})
+    elif kind is RequestType.RESTRICTION:
+        _live(subject, sid, "restricted")
+        block = set_restriction(ctx, uow, sid, False, f"restriction request {request.id}")
+        outcome["block"] = block.id
+    elif kind is RequestType.OBJECTION:
+        _live(subject, sid, "objected to")
+        assert request.purpose is not None
+        block = set_objection(ctx, uow, sid, request.purpose, f"objection request {request.id}")
+        letter = replace(letter, objection_purpose=request.purpose)
+        outcome.update({"block": block.id, "purpose": request.purpose})
+    return letter, files, outcome
+
+
+def _live(subject: Subject | None, sid: str, doing: str) -> None:
+    if subject is None:
+        raise Conflict(
+            f"subject {sid} is in the archive, where nothing is processed but storage; it cannot be {doing}: "
+            "reject this request with that reason, or open an erasure request"
+        )
+
+
+def _provided(ctx: Context, subject: Subject) -> dict[str, str]:
+    """Art. 20(1): data the person provided, processed on consent or on a contract."""
+    portable = {LegalBasis.CONSENT, LegalBasis.CONTRACT}
+    return {
+        name: value
+        for name, value in subject.values.items()
+        if any(ctx.policy.purposes[p].legal_basis in portable for p in ctx.policy.fields[name].purposes)
+    }
+
+
+def access_package(
+    ctx: Context, uow: UnitOfWork, request: Request, letter: Letter, subject: Subject | None
+) -> tuple[dict[str, Any], Letter]:
+    """Everything that concerns one person (Art. 15), read by the subject's id: no query walks the register."""
+    sid = request.subject_id
+    assert sid is not None
+    today = _today(ctx)
+    requests = [_request_json(r) for r in uow.requests.for_subject(sid)]
+    if subject is None:
+        record = uow.archive.for_subject(sid)
+        assert record is not None
+        values = uow.archive.values(record)
+        data = {
+            "subject": sid,
+            "kind": record.kind,
+            "where": "archive",
+            "received_at": record.received_at,
+            "archived_at": record.archived_at,
+            "values": values,
+            "requests": requests,
+        }
+        return data, replace(letter, kind=record.kind, values=values, source=None)
+    relationships = uow.relationships.for_subject(sid)
+    consents = uow.consents.for_subject(sid)
+    blocks = uow.blocks.for_subject(sid)
+    messages = uow.messages.for_subject(sid)
+    transfers = processors.transfers(uow, sid)
+    facts = facts_of(uow, subject, besides=request.id)
+    decision = decide(ctx.policy, facts, today)
+    state = current_state(consents)
+    consented = sorted({e.purpose for e in state.values() if e.action is ConsentAction.GIVEN})
+    purposes = [
+        key
+        for key, p in ctx.policy.purposes.items()
+        if subject.kind in p.kinds and (p.legal_basis is not LegalBasis.CONSENT or key in consented)
+    ]
+    received_names = {t.recipient for t in transfers}
+    may = [
+        key
+        for key, r in ctx.policy.recipients.items()
+        if key not in received_names and set(r.purposes) & set(purposes) and set(r.fields) & set(subject.values)
+    ]
+    data = {
+        "subject": sid,
+        "kind": subject.kind,
+        "where": "register",
+        "source": subject.source,
+        "received_at": subject.received_at,
+        "values": subject.values,
+        "relationships": [
+            {
+                "id": r.id,
+                "type": r.type.value,
+                "started_on": r.started_on,
+                "ends_on": r.ends_on,
+                "ended_on": r.ended_on,
+                "description": r.description,
+            }
+            for r in relationships
+        ],
+        "consent_events": [
+            {
+                "id": e.id,
+                "purpose": e.purpose,
+                "channel": e.channel,
+                "action": e.action.value,
+                "at": e.at,
+                "method": e.method.value,
+                "notice_sha256": e.notice_sha256,
+            }
+            for e in consents
+        ],
+        "objections_and_restrictions": [
+            {"kind": b.kind.value, "purpose": b.purpose, "set_at": b.set_at, "lifted_at": b.lifted_at} for b in blocks
+        ],
+        "messages": [
+            {
+                "id": m.id,
+                "channel": m.channel,
+                "purpose": m.purpose,
+                "sent_at": m.created_at,
+                "status": m.status.value,
+                "segments": m.segments,
+            }
+            for m in messages
+        ],
+        "requests": requests,
+        "recipients": [
+            {
+                "recipient": t.recipient,
+                "name": ctx.policy.recipients[t.recipient].name,
+                "country": ctx.policy.recipients[t.recipient].country,
+                "fields": list(t.fields),
+                "first_at": t.first_at,
+                "last_at": t.last_at,
+                "delivered": t.delivered,
+                "pending": t.pending,
+            }
+            for t in transfers
+            if t.recipient in ctx.policy.recipients
+        ],
+        "retention": {
+            "kept_until": decision.kept_until,
+            "open_ended": decision.kept_until is None,
+            "reasons": [
+                {
+                    "rule": r.rule,
+                    "purpose": r.purpose,
+                    "until": r.until,
+                    "fields": sorted(r.fields) if r.fields else None,
+                }
+                for r in decision.reasons
+            ],
+            "then": decision.action.value,
+        },
+    }
+    letter = replace(
+        letter,
+        kind=subject.kind,
+        values=dict(subject.values),
+        source=subject.source,
+        purposes=tuple(purposes),
+        consented=tuple(consented),
+        relationships=len(relationships),
+        messages=len(messages),
+        received_by=tuple(
+            Received(t.recipient, t.fields, t.first_at.date(), t.last_at.date(), t.pending)
+            for t in transfers
+            if t.recipient in ctx.policy.recipients
+        ),
+        may_receive=tuple(may),
+        kept=tuple(
+            KeptBecause(r.rule, r.until, tuple(sorted(r.fields)) if r.fields else None) for r in decision.reasons
+        ),
+        kept_until=decision.kept_until,
+        due=decision.due,
+        after=decision.action.value,
+    )
+    return data, letter
+
+
+def _request_json(r: Request) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "type": r.type.value,
+        "state": r.state.value,
+        "received_at": r.received_at,
+        "due_on": r.due_on,
+        "closed_at": r.closed_at,
+    }
