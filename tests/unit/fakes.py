@@ -244,6 +244,12 @@ class FakeOutbox:
     def count(self, states: Collection[str]) -> int:
         return sum(1 for r in self._state.outbox.values() if r.state in states)
 
+    def for_subject(self, subject_id: str) -> list[OutboxRow]:
+        rows = sorted(
+            (r for r in self._state.outbox.values() if r.subject_id == subject_id), key=lambda r: (r.created_at, r.id)
+        )
+        return [replace(r, personal=None) for r in rows]
+
     def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
         due = sorted(
             (

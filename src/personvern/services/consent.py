@@ -28,6 +28,7 @@ from personvern.domain.consent import (
 )
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.policy.schema import LegalBasis, Policy, RecipientCategory
+from personvern.services import processors
 from personvern.services.ports import UnitOfWork
 from personvern.services.register import Context, new_id, require_subject
 
@@ -189,6 +190,7 @@ def give_consent(
             _consent_audit(event),
             *(AuditEvent("objection.lift", subject_id, purpose, {"block": b.id, "consent": event.id}) for b in lifted),
         )
+        processors.consent_given(ctx, uow, subject_id, purpose, channel)  # email marketing: HubSpot receives them
         uow.commit()
     return ConsentRecorded(event, lifted)
 
@@ -207,6 +209,7 @@ def withdraw_consent(
         require_subject(uow, subject_id)
         event = _append(ctx, uow, subject_id, purpose, channel, ConsentAction.WITHDRAWN, how, notice)
         ctx.record(uow, _consent_audit(event))
+        processors.marketing_stopped(ctx, uow, subject_id, purpose, channel)  # HubSpot sends no more email
         uow.commit()
     return ConsentRecorded(event, [])
 
@@ -229,6 +232,7 @@ def withdraw_by_reply(ctx: Context, subject_id: str, channel: str = "sms") -> Co
             ctx, uow, subject_id, MARKETING, channel, ConsentAction.WITHDRAWN, ConsentMethod.SMS_REPLY, notice
         )
         ctx.record(uow, _consent_audit(event))
+        processors.marketing_stopped(ctx, uow, subject_id, MARKETING, channel)
         uow.commit()
     return ConsentRecorded(event, [])
 
@@ -272,6 +276,7 @@ def set_objection(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, 
     uow.blocks.add(block)
     # The reason is free text and may describe the person: it is stored sealed, never audited.
     ctx.record(uow, AuditEvent("objection.set", subject_id, purpose, {"block": block.id}))
+    processors.marketing_stopped(ctx, uow, subject_id, purpose, None)  # every channel, HubSpot's email too
     return block
 
 

@@ -146,6 +146,10 @@ class Outbox(Protocol):
         ...
 
     def count(self, states: Collection[str]) -> int: ...
+    def for_subject(self, subject_id: str) -> list[OutboxRow]:
+        """Every row of the subject in any state, oldest first, without the personal part (one indexed query)."""
+        ...
+
     def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
         """Lease pending rows due by `due_by` whose lease has expired at `now`, personal part opened.
 

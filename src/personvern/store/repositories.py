@@ -179,7 +179,7 @@ class SqlSubjects:
             values["organisation_id"] = self._organisations([subject], subject.updated_at).get(subject.id)
         self._conn.execute(update(t.subjects).where(t.subjects.c.id == subject.id).values(**values))
         if "organisation_number" in touched:
-            self._drop_orphan_organisations()
+            self._drop_if_orphan(subject.organisation_id)
 
     def stored_fields(self) -> set[tuple[str, str]]:
         q = (
@@ -190,15 +190,16 @@ class SqlSubjects:
         return {(kind, field) for kind, field in self._conn.execute(q)}
 
     def erase(self, subject_id: str) -> None:
-        result = self._conn.execute(delete(t.subjects).where(t.subjects.c.id == subject_id))
-        if result.rowcount == 0:
+        found = self._conn.execute(select(t.subjects.c.organisation_id).where(t.subjects.c.id == subject_id)).first()
+        if found is None:
             raise NotFound(f"no subject with id {subject_id} in the register")
+        self._conn.execute(delete(t.subjects).where(t.subjects.c.id == subject_id))
         # Belt and braces where a database ignores ON DELETE CASCADE: the values go explicitly too.
         self._conn.execute(delete(t.subject_values).where(t.subject_values.c.subject_id == subject_id))
         self._conn.execute(delete(t.lookups).where(t.lookups.c.subject_id == subject_id))
         self._conn.execute(delete(t.relationships).where(t.relationships.c.subject_id == subject_id))
         self._keys.delete(subject_id)
-        self._drop_orphan_organisations()
+        self._drop_if_orphan(found.organisation_id)
 
     def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
         subject = self.get(subject_id)
@@ -242,11 +243,16 @@ class SqlSubjects:
         if "organisation_number" not in kept:
             values["organisation_id"] = None
         self._conn.execute(update(t.subjects).where(t.subjects.c.id == subject_id).values(**values))
-        self._drop_orphan_organisations()
+        if "organisation_id" in values:
+            self._drop_if_orphan(subject.organisation_id)
 
-    def _drop_orphan_organisations(self) -> None:
-        in_use = select(t.subjects.c.organisation_id).where(t.subjects.c.organisation_id.is_not(None))
-        self._conn.execute(delete(t.organisations).where(t.organisations.c.id.not_in(in_use)))
+    def _drop_if_orphan(self, organisation_id: str | None) -> None:
+        """Forget an organisation no subject belongs to any more; by its id, so no walk over the register."""
+        if organisation_id is None:
+            return
+        in_use = select(t.subjects.c.id).where(t.subjects.c.organisation_id == organisation_id).limit(1)
+        if self._conn.execute(in_use).first() is None:
+            self._conn.execute(delete(t.organisations).where(t.organisations.c.id == organisation_id))
 
     # -- reading
     def get(self, subject_id: str) -> Subject | None:
