@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from personvern.connectors import Connector
+from personvern.connectors.hubspot import DEFAULT_URL as DEFAULT_HUBSPOT_URL
+from personvern.connectors.hubspot import HubSpot, HubSpotConfig
 from personvern.connectors.linkmobility import DEFAULT_URL, LinkMobility, LinkMobilityConfig
 from personvern.connectors.worker import Worker
 from personvern.domain.access import Actor, Permission, check_role
@@ -84,6 +86,13 @@ SETTINGS = (
         None,
         None,
         "the delivery report gate id; without one no delivery reports are asked for",
+    ),
+    Setting("PERSONVERN_HUBSPOT_URL", None, DEFAULT_HUBSPOT_URL, "HubSpot's API base URL"),
+    Setting(
+        "PERSONVERN_HUBSPOT_TOKEN",
+        None,
+        None,
+        "a HubSpot private app's access token (Bearer); HubSpot rows wait in the outbox until it is set",
     ),
     Setting(
         "PERSONVERN_OUTBOX_MAX_ATTEMPTS",
@@ -307,6 +316,14 @@ def link_mobility_config(environ: Mapping[str, str] | None = None) -> LinkMobili
     )
 
 
+def hubspot_config(environ: Mapping[str, str] | None = None) -> HubSpotConfig:
+    env = _env(environ)
+    return HubSpotConfig(
+        url=env.get("PERSONVERN_HUBSPOT_URL") or DEFAULT_HUBSPOT_URL,
+        token=env.get("PERSONVERN_HUBSPOT_TOKEN") or None,
+    )
+
+
 def retry_policy(environ: Mapping[str, str] | None = None) -> RetryPolicy:
     raw = _env(environ).get("PERSONVERN_OUTBOX_MAX_ATTEMPTS") or str(DEFAULT_MAX_ATTEMPTS)
     if not raw.strip().isdigit() or not 1 <= int(raw) <= 100:
@@ -323,7 +340,11 @@ def build_connectors(
     runtime: Runtime, client: httpx.Client, environ: Mapping[str, str] | None = None
 ) -> dict[str, Connector]:
     """One connector per outbox kind. One without credentials still exists: its rows wait, visibly."""
-    return {"sms": LinkMobility(client, link_mobility_config(environ), runtime.clock)}
+    connectors: dict[str, Connector] = {"sms": LinkMobility(client, link_mobility_config(environ), runtime.clock)}
+    hubspot = HubSpot(client, hubspot_config(environ), runtime.clock)
+    for kind in hubspot.kinds:  # one client for the three kinds: they share HubSpot's rate-limit windows
+        connectors[kind] = hubspot
+    return connectors
 
 
 def build_worker(

@@ -148,6 +148,7 @@ def test_audit_entries_name_events_never_personal_values(
         "objection.set",
         "consent.give",
         "objection.lift",
+        "processor.share",  # consent to email marketing: HubSpot receives the person
         "restriction.set",
         "restriction.lift",
         "subject.read",

@@ -16,7 +16,12 @@ from personvern.services.ports import UnitOfWork
 from personvern.services.register import Context, new_id
 
 # Who receives each kind of row: the recipient as the policy names it (Art. 13(1)(e), Art. 30(1)(d)).
-RECIPIENTS = {"sms": "linkmobility"}
+RECIPIENTS = {
+    "sms": "linkmobility",
+    "hubspot.upsert": "hubspot",
+    "hubspot.unsubscribe": "hubspot",
+    "hubspot.delete": "hubspot",
+}
 STATUS_TEXT = 200  # the width of messages.status_text
 
 
@@ -27,10 +32,15 @@ def enqueue(
     subject_id: str | None,
     public: Mapping[str, Any],
     personal: Mapping[str, Any],
+    due: datetime | None = None,
 ) -> OutboxRow:
-    """Add a row inside the caller's transaction: it commits with its cause, or neither happens."""
+    """Add a row inside the caller's transaction: it commits with its cause, or neither happens.
+
+    `due`: not to be tried before then (default: at once).
+    """
     now = ctx.clock.now()
-    row = OutboxRow(new_id(), kind, subject_id, OutboxState.PENDING, 0, now, now, dict(public), dict(personal))
+    first = now if due is None else max(due, now)
+    row = OutboxRow(new_id(), kind, subject_id, OutboxState.PENDING, 0, first, now, dict(public), dict(personal))
     uow.outbox.enqueue(row)
     return row
 
@@ -88,6 +98,15 @@ def _purpose(row: OutboxRow) -> str | None:
     return purpose if isinstance(purpose, str) else None
 
 
+def _subject(row: OutboxRow) -> str | None:
+    """The row's subject; a row that must outlive its subject (telling a processor to erase them) names it in
+    its public part instead, so that its delivery is still audited under the person's pseudonymous id."""
+    if row.subject_id is not None:
+        return row.subject_id
+    linked = row.public.get("subject")
+    return linked if isinstance(linked, str) else None
+
+
 def _set_message(
     uow: UnitOfWork,
     message: Message,
@@ -140,7 +159,7 @@ def record_delivered(ctx: Context, row: OutboxRow, result: Mapping[str, Any]) ->
             "recipient": RECIPIENTS.get(row.kind, row.kind),
             "attempt": row.attempts + 1,
         }
-        ctx.record(uow, AuditEvent("outbox.deliver", row.subject_id, _purpose(row), details))
+        ctx.record(uow, AuditEvent("outbox.deliver", _subject(row), _purpose(row), details))
         uow.commit()
     return True
 
@@ -166,7 +185,7 @@ def record_failure(
             if message is not None and message.status not in FINAL_STATUSES:
                 _set_message(uow, message, MessageStatus.FAILED, now, status_text=decision.error)
             details = {"row": row.id, "kind": row.kind, "attempts": decision.attempts, "reason": decision.error}
-            ctx.record(uow, AuditEvent("outbox.dead", row.subject_id, _purpose(row), details))
+            ctx.record(uow, AuditEvent("outbox.dead", _subject(row), _purpose(row), details))
         else:
             assert decision.next_attempt_at is not None
             if not uow.outbox.mark_retry(row.id, row.lease_until, decision.attempts, decision.next_attempt_at, error):

@@ -87,6 +87,11 @@ class SqlOutbox:
         c = t.outbox.c
         return int(self._conn.scalar(select(func.count()).where(c.state.in_(list(states)))) or 0)
 
+    def for_subject(self, subject_id: str) -> list[OutboxRow]:
+        c = t.outbox.c
+        q = select(t.outbox).where(c.subject_id == subject_id).order_by(c.created_at, c.id)
+        return [self._row(r) for r in self._conn.execute(q)]
+
     def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
         c = t.outbox.c
         q = (

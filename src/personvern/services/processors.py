@@ -1,0 +1,286 @@
+"""Processors and other recipients: what each received about a person, and telling them of rectification and erasure.
+
+What a recipient received is read from the outbox (every row names its fields in its public part), so an
+access request can list it (Art. 15(1)(c)). A rectification or an erasure is passed on to every recipient that
+holds the person (Art. 17(2), 19): queued in the caller's transaction for those with a connector (HubSpot),
+"nothing held" for a relay (LINK Mobility passes each SMS on and keeps no register), and "tell by hand" for
+recipients without a connector. Every queued propagation is audited with the recipient and the field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from personvern.domain.audit import AuditEvent
+from personvern.domain.consent import MARKETING, marketing_block_reason
+from personvern.domain.errors import Forbidden, invalid
+from personvern.domain.outbox import OutboxRow, OutboxState
+from personvern.domain.subjects import Subject
+from personvern.policy.schema import Policy, RecipientCategory
+from personvern.services import outbox
+from personvern.services.ports import UnitOfWork
+from personvern.services.register import Context
+
+HUBSPOT = "hubspot"
+UPSERT = "hubspot.upsert"
+UNSUBSCRIBE = "hubspot.unsubscribe"
+DELETE = "hubspot.delete"
+HUBSPOT_CHANNEL = "email"  # HubSpot sends the marketing email; marketing SMS go through LINK Mobility
+LOOKUP = "email"  # the field HubSpot knows a contact by
+
+# Recipients that relay each message and keep no register of people: nothing to correct or erase there.
+RELAYS = frozenset({"linkmobility"})
+
+# The field a row of this kind sends, for kinds whose rows do not list their fields (SMS rows name the message).
+KIND_FIELDS: dict[str, tuple[str, ...]] = {"sms": ("phone",), UNSUBSCRIBE: (LOOKUP,), DELETE: (LOOKUP,)}
+
+# A deletion waits out the worker's lease (5 minutes, connectors/worker.py): an upsert a worker was sending when
+# the person was erased has landed, or its lease has run out, before HubSpot is told to erase them.
+ERASURE_DELAY = timedelta(minutes=10)
+
+DELETION_QUEUED = "deletion queued"
+UPDATE_QUEUED = "update queued"
+NOTHING_HELD = "nothing held"
+NO_CONNECTOR = "tell by hand: no connector"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """What a processor actually received about one person (Art. 15(1)(c)): field names, never values."""
+
+    recipient: str  # the policy's recipient key, e.g. "hubspot", "linkmobility"
+    kinds: tuple[str, ...]  # outbox kinds, e.g. ("sms",) or ("hubspot.upsert",)
+    fields: tuple[str, ...]  # field names sent (never values)
+    first_at: datetime
+    last_at: datetime
+    delivered: int  # rows delivered
+    pending: int  # rows still queued
+
+
+@dataclass(frozen=True)
+class ProcessorNotice:
+    """What an erasure or rectification did towards one recipient."""
+
+    recipient: str
+    action: str  # "deletion queued" | "update queued" | "nothing held" | "tell by hand: <why>"
+
+
+# ---------------------------------------------------------------- what each recipient received
+
+
+def _fields(row: OutboxRow) -> tuple[str, ...]:
+    listed = row.public.get("fields")
+    if isinstance(listed, list):
+        return tuple(str(f) for f in listed)
+    return KIND_FIELDS.get(row.kind, ())
+
+
+def transfers(uow: UnitOfWork, subject_id: str) -> list[Transfer]:
+    """Per recipient, what the subject's outbox rows sent or are about to send (dead rows were given up on)."""
+    by_recipient: dict[str, list[OutboxRow]] = {}
+    for row in uow.outbox.for_subject(subject_id):
+        if row.state is not OutboxState.DEAD:
+            by_recipient.setdefault(outbox.RECIPIENTS.get(row.kind, row.kind), []).append(row)
+    found = []
+    for recipient, rows in by_recipient.items():
+        times = [r.delivered_at or r.created_at for r in rows]
+        found.append(
+            Transfer(
+                recipient=recipient,
+                kinds=tuple(sorted({r.kind for r in rows})),
+                fields=tuple(sorted({f for r in rows for f in _fields(r)})),
+                first_at=min(times),
+                last_at=max(times),
+                delivered=sum(1 for r in rows if r.state is OutboxState.DELIVERED),
+                pending=sum(1 for r in rows if r.state is OutboxState.PENDING),
+            )
+        )
+    return sorted(found, key=lambda t: (t.first_at, t.recipient))
+
+
+# ---------------------------------------------------------------- HubSpot: what it may hold
+
+
+def _hubspot_rows(uow: UnitOfWork, subject_id: str) -> list[OutboxRow]:
+    return [r for r in uow.outbox.for_subject(subject_id) if r.kind == UPSERT]
+
+
+def _may_hold(rows: Iterable[OutboxRow]) -> bool:
+    """Delivered or still queued; or given up on after an attempt, which may have reached HubSpot (a timeout)."""
+    return any(r.state is not OutboxState.DEAD or r.attempts > 0 for r in rows)
+
+
+def _hubspot_ids(rows: Iterable[OutboxRow]) -> list[str]:
+    """The contact ids HubSpot gave back, oldest first: they find the contact even after its email changed."""
+    ids: list[str] = []
+    for row in rows:
+        found = (row.result or {}).get("hubspot_id")
+        if isinstance(found, str) and found not in ids:
+            ids.append(found)
+    return ids
+
+
+def _receives(policy: Policy, purpose: str) -> bool:
+    recipient = policy.recipients.get(HUBSPOT)
+    return recipient is not None and purpose in recipient.purposes
+
+
+def _audit(ctx: Context, uow: UnitOfWork, action: str, subject_id: str, purpose: str | None, row: OutboxRow) -> None:
+    details = {"recipient": HUBSPOT, "row": row.id, "kind": row.kind, "fields": list(_fields(row))}
+    ctx.record(uow, AuditEvent(action, subject_id, purpose, details))
+
+
+def share_with_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, purpose: str) -> None:
+    """Queue the person's declared fields for HubSpot (create or update its contact), in the caller's transaction.
+
+    Only the fields the policy's `recipients.hubspot.fields` declare, and only for a purpose the policy names
+    for HubSpot: a processor acts on the controller's documented instructions alone (Art. 28(3)(a)).
+    """
+    recipient = ctx.policy.recipients.get(HUBSPOT)
+    if recipient is None or purpose not in recipient.purposes:
+        raise Forbidden(f"the policy does not name HubSpot as a recipient for {purpose}")
+    if LOOKUP not in subject.values:
+        raise invalid(LOOKUP, f"HubSpot keeps contacts by email address; subject {subject.id} has none")
+    fields = [f for f in recipient.fields if f in subject.values]
+    public: dict[str, Any] = {
+        "purpose": purpose,
+        "legal_basis": ctx.policy.purposes[purpose].legal_basis.value,
+        "fields": fields,
+        "reason": "share",
+    }
+    known = _hubspot_ids(_hubspot_rows(uow, subject.id))
+    if known:
+        public["hubspot_id"] = known[-1]
+    row = outbox.enqueue(ctx, uow, UPSERT, subject.id, public, {f: subject.values[f] for f in fields})
+    _audit(ctx, uow, "processor.share", subject.id, purpose, row)
+
+
+# ---------------------------------------------------------------- consent and objection (called by services.consent)
+
+
+def consent_given(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, channel: str) -> None:
+    """Consent to marketing by email shares the person with HubSpot, once marketing may reach them on it."""
+    if purpose != MARKETING or channel != HUBSPOT_CHANNEL or not _receives(ctx.policy, purpose):
+        return
+    blocked = marketing_block_reason(uow.consents.for_subject(subject_id), uow.blocks.for_subject(subject_id), channel)
+    if blocked is not None:
+        return  # e.g. restricted (Art. 18): the consent is recorded, nothing is passed on
+    subject = uow.subjects.get(subject_id)
+    if subject is not None and LOOKUP in subject.values:
+        share_with_hubspot(ctx, uow, subject, purpose)
+
+
+def marketing_stopped(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, channel: str | None) -> None:
+    """Email consent withdrawn (Art. 7(3)) or an objection to marketing (Art. 21(3); channel None): HubSpot stops.
+
+    A share not yet delivered is called off (its basis is gone); if HubSpot holds the person, or may, it is
+    told to send them no more email.
+    """
+    if purpose != MARKETING or channel not in (None, HUBSPOT_CHANNEL):
+        return
+    now = ctx.clock.now()
+    for row in _hubspot_rows(uow, subject_id):
+        # One a worker is sending right now (leased) is left alone: HubSpot may have it already, and is told below.
+        in_flight = row.lease_until is not None and row.lease_until > now
+        if row.state is OutboxState.PENDING and row.public.get("reason") == "share" and not in_flight:
+            uow.outbox.mark_dead(row.id, None, row.attempts, f"called off: {_why(channel)} before it was delivered")
+    rows = _hubspot_rows(uow, subject_id)
+    if not _may_hold(rows):
+        return
+    subject = uow.subjects.get(subject_id)
+    if subject is None or LOOKUP not in subject.values:
+        return
+    public = {"purpose": purpose, "fields": [LOOKUP], "reason": _why(channel)}
+    row = outbox.enqueue(ctx, uow, UNSUBSCRIBE, subject_id, public, {LOOKUP: subject.values[LOOKUP]})
+    _audit(ctx, uow, "processor.unsubscribe", subject_id, purpose, row)
+
+
+def _why(channel: str | None) -> str:
+    return "objection" if channel is None else "consent withdrawn"
+
+
+# ---------------------------------------------------------------- rectification and erasure (Art. 16, 17, 19)
+
+
+def _recipients(policy: Policy) -> Iterable[tuple[str, Sequence[str]]]:
+    for name, recipient in policy.recipients.items():
+        if recipient.category is not RecipientCategory.INTERNAL:
+            yield name, recipient.fields
+
+
+def propagate_change(
+    ctx: Context, uow: UnitOfWork, subject: Subject, changed: Collection[str]
+) -> list[ProcessorNotice]:
+    """Tell each recipient whose declared fields include a changed one (Art. 19); `subject` as it is now.
+
+    A field in `changed` the subject no longer has was removed: HubSpot is told to clear it.
+    """
+    notices = []
+    for name, declared in _recipients(ctx.policy):
+        concerned = [f for f in declared if f in changed]
+        if not concerned:
+            continue
+        if name == HUBSPOT:
+            notices.append(_update_hubspot(ctx, uow, subject, concerned))
+        elif name in RELAYS:
+            notices.append(ProcessorNotice(name, NOTHING_HELD))
+        else:
+            notices.append(ProcessorNotice(name, NO_CONNECTOR))
+    return notices
+
+
+def _update_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, concerned: list[str]) -> ProcessorNotice:
+    rows = _hubspot_rows(uow, subject.id)
+    if not _may_hold(rows):
+        return ProcessorNotice(HUBSPOT, NOTHING_HELD)
+    if LOOKUP not in subject.values:
+        return ProcessorNotice(HUBSPOT, "tell by hand: the person has no email address to find the contact by")
+    fields = concerned if LOOKUP in concerned else [*concerned, LOOKUP]
+    purposes = [r.public["purpose"] for r in rows if isinstance(r.public.get("purpose"), str)]
+    purpose = purposes[-1] if purposes else None  # the purpose HubSpot holds the person for
+    # update_only: a correction must not create a contact HubSpot no longer holds (that would be a new disclosure).
+    public: dict[str, Any] = {"purpose": purpose, "fields": fields, "reason": "rectification", "update_only": True}
+    known = _hubspot_ids(rows)
+    if known:
+        public["hubspot_id"] = known[-1]
+    personal = {f: subject.values.get(f, "") for f in fields}  # "" clears what HubSpot holds for a removed field
+    row = outbox.enqueue(ctx, uow, UPSERT, subject.id, public, personal)
+    _audit(ctx, uow, "processor.update", subject.id, purpose, row)
+    return ProcessorNotice(HUBSPOT, UPDATE_QUEUED)
+
+
+def propagate_erasure(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[ProcessorNotice]:
+    """Tell each recipient of an erasure (Art. 17(2), 19), in the caller's transaction; one notice per recipient.
+
+    The caller erases the register and calls `uow.outbox.forget_subject` itself. The `hubspot.delete` row
+    survives that: it carries no subject id (the person's id is in its public part, so that its delivery is
+    audited under it), only the email address sealed under the row's own key until HubSpot has it.
+    """
+    notices = []
+    for name, declared in _recipients(ctx.policy):
+        if name == HUBSPOT:
+            notices.append(_erase_hubspot(ctx, uow, subject))
+        elif name in RELAYS or not any(f in subject.values for f in declared):
+            notices.append(ProcessorNotice(name, NOTHING_HELD))
+        else:
+            notices.append(ProcessorNotice(name, NO_CONNECTOR))
+    return notices
+
+
+def _erase_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject) -> ProcessorNotice:
+    rows = _hubspot_rows(uow, subject.id)
+    if not _may_hold(rows):
+        return ProcessorNotice(HUBSPOT, NOTHING_HELD)
+    ids = _hubspot_ids(rows)
+    email = subject.values.get(LOOKUP)
+    if email is None and not ids:
+        return ProcessorNotice(HUBSPOT, "tell by hand: no email address or HubSpot id to find the contact by")
+    public = {"subject": subject.id, "fields": [LOOKUP] if email else [], "hubspot_ids": ids, "reason": "erasure"}
+    personal = {LOOKUP: email} if email else {}
+    due = ctx.clock.now() + ERASURE_DELAY
+    row = outbox.enqueue(ctx, uow, DELETE, None, public, personal, due=due)
+    _audit(ctx, uow, "processor.erase", subject.id, None, row)
+    return ProcessorNotice(HUBSPOT, DELETION_QUEUED)
