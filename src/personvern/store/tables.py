@@ -106,6 +106,16 @@ subjects = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=True, index=True),
+    # The retention schedule (domain.retention.Schedule), recomputed in the transaction that changes the
+    # subject's facts, so a sweep is an index range scan on retain_until (Art. 5(1)(e)). NULL: kept open-ended.
+    Column("retain_until", Date, nullable=True),
+    Column("retain_action", String(8), nullable=True),  # archive | erase
+    Column("retain_rule", String(64), nullable=True),  # the reason whose end makes the record due
+    Column("hold_until", Date, nullable=True),  # held field group (e.g. bokføringsloven § 13) released then
+    Column("hold_fields", Text, nullable=True),  # the held fields, comma-separated; NULL: no hold
+    Column("retention_at", UTCDateTime, nullable=True, index=True),  # when computed; NULL: never (or stale)
+    Index("ix_subjects_retain_until", "retain_until", "id"),
+    Index("ix_subjects_hold_until", "hold_until"),
 )
 
 subject_values = Table(
@@ -180,6 +190,36 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+
+# ---------------------------------------------------------------- retention: the annual review and the daily sweep
+
+# The annual review (the seed policy: each year, is there a legitimate reason to keep every record?). The
+# report holds record ids and reasons, never a personal value; its sha256 goes into the audit chain when signed.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("signed_at", UTCDateTime, nullable=True),
+    Column("signed_by", String(100), nullable=True),
+    Column("report", Text, nullable=False),  # JSON: ids, kinds, rules and dates only
+)
+
+# One row per retention sweep: when it started and finished, so the worker sweeps once a day.
+retention_sweeps = Table(
+    "retention_sweeps",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("day", Date, nullable=False, index=True),  # the controller's day the sweep acted on
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("archived", Integer, nullable=False),
+    Column("erased", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+)
 
 # ---------------------------------------------------------------- consent, objection and restriction
 
