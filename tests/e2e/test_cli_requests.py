@@ -264,5 +264,34 @@ def test_bad_input_is_refused_naming_the_field(pv_ready, tmp_path, unchanged):
             with cases.case(name):
                 assert_refused(pv_ready(*args), code, *needles)
     cases.check()
-    pv_ready.json("request", "reject", opened["id"], "--reason", "manifestly excessive: the fifth this week")
+    rejected = pv_ready.json(
+        "request",
+        "reject",
+        opened["id"],
+        "--reason",
+        "manifestly excessive: the fifth this week",
+        "--out",
+        str(tmp_path / "no"),
+    )
+    assert rejected["state"] == "rejected"
+    letter = (tmp_path / "no" / "letter.html").read_text()
+    assert "manifestly excessive" in letter and "Datatilsynet" in letter
     assert_refused(pv_ready("request", "verify", opened["id"], "--method", "bankid"), 5, "rejected")
+
+
+def test_erasure_tells_hubspot_and_stops_what_was_queued(pv_ready, tmp_path):
+    sid = add(pv_ready, 1)
+    pv_ready.json("consent", "give", sid, "--channel", "email", "--now", "2026-01-05T10:00:00+00:00")
+    access = verified(pv_ready, "access", "--subject", sid)
+    fulfil(pv_ready, access["id"], tmp_path / "a")
+    data = json.loads((tmp_path / "a" / "data.json").read_text())
+    assert [(r["recipient"], r["pending"]) for r in data["recipients"]] == [("hubspot", 1)]
+    assert "HubSpot" in (tmp_path / "a" / "letter.html").read_text()
+
+    erasure = verified(pv_ready, "erasure", "--subject", sid)
+    fulfil(pv_ready, erasure["id"], tmp_path / "e")
+    rows = sql(pv_ready.db_url, "SELECT kind, state, subject_id FROM outbox ORDER BY created_at")
+    assert [(k, s) for k, s, _ in rows] == [("hubspot.upsert", "dead"), ("hubspot.delete", "pending")]
+    assert rows[1][2] is None  # the deletion outlives the person's own rows
+    receipt = json.loads(sql(pv_ready.db_url, "SELECT details FROM erasure_receipts")[0][0])
+    assert receipt["processors"]["hubspot"].startswith("deletion queued")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -197,10 +198,42 @@ def reject(
     env: Env,
     request_id: Annotated[str, typer.Argument(help="The request's id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (e.g. manifestly unfounded or excessive, Art. 12(5)).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the letter to the person.")] = None,
 ) -> None:
-    """Refuse a request, with the reason the person is told together with their right to complain."""
-    r = rights.reject_request(env.runtime().context(), request_id, reason)
-    _moved(env, r, "rejected")
+    """Refuse a request, with a letter giving the reason and the right to complain (Art. 12(4))."""
+    folder = out or Path(f"request-{request_id}")
+    done = _answer(folder, lambda: rights.reject_request(env.runtime().context(), request_id, reason))
+    r = done.request
+    env.emit(
+        {**request_json(r), "folder": str(folder), "files": sorted(done.files)},
+        lambda c: c.print(f"request {r.id} rejected; the letter is in {folder}/letter.html"),
+    )
+
+
+def _answer(folder: Path, act: Callable[[], rights.Fulfilment]) -> rights.Fulfilment:
+    """Run `act` and write its files to `folder`, which is made (and checked writable) first."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise invalid("out", f"{folder} exists and is not an empty folder; the answer would mix with other files")
+    # The folder is made first: a request carried out whose answer cannot be written would be lost.
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".personvern-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise invalid("out", f"{folder} cannot be written ({exc.strerror})") from None
+    try:
+        done = act()
+    except BaseException:
+        if created:
+            folder.rmdir()
+        raise
+    for name, blob in done.files.items():
+        path = folder / name
+        path.write_bytes(blob)
+        path.chmod(0o600)  # the answer holds the person's data: readable by its owner only
+    return done
 
 
 @command(request_app, "fulfil")
@@ -211,27 +244,7 @@ def fulfil(
 ) -> None:
     """Carry out a verified request and write the answer: letter.html, and data.json/data.csv where due."""
     folder = out or Path(f"request-{request_id}")
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise invalid("out", f"{folder} exists and is not an empty folder; the answer would mix with other files")
-    # The folder is made first: a fulfilled request whose answer cannot be written would be lost.
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".personvern-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise invalid("out", f"{folder} cannot be written ({exc.strerror})") from None
-    try:
-        done = rights.fulfil_request(env.runtime().context(), request_id)
-    except BaseException:
-        if created:
-            folder.rmdir()
-        raise
-    for name, blob in done.files.items():
-        path = folder / name
-        path.write_bytes(blob)
-        path.chmod(0o600)  # the answer holds the person's data: readable by its owner only
+    done = _answer(folder, lambda: rights.fulfil_request(env.runtime().context(), request_id))
     r = done.request
     env.emit(
         {**request_json(r), "folder": str(folder), "files": sorted(done.files)},

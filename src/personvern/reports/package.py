@@ -68,6 +68,7 @@ class Letter:
     held_fields: tuple[str, ...] = ()
     held_until: date | None = None
     objection_purpose: str | None = None
+    rejection: str | None = None  # the reason a request was refused (Art. 12(4))
     files: tuple[str, ...] = ()
 
 

@@ -222,10 +222,21 @@ def extend_request(ctx: Context, request_id: str, reason: str, months: int = rq.
     )
 
 
-def reject_request(ctx: Context, request_id: str, reason: str) -> Request:
+def reject_request(ctx: Context, request_id: str, reason: str) -> Fulfilment:
+    """Refuse a request and write the letter telling the person why and that they may complain (Art. 12(4))."""
     why = _text("reason", reason, "a rejection needs its reason, e.g. manifestly unfounded or excessive (Art. 12(5))")
     now = ctx.clock.now()
-    return _step(ctx, request_id, "request.reject", lambda r: rq.reject(r, now, ctx.actor.name, why))
+    request = _step(ctx, request_id, "request.reject", lambda r: rq.reject(r, now, ctx.actor.name, why))
+    letter = Letter(
+        type=request.type.value,
+        language=request.language,
+        request_id=request.id,
+        received_on=request.received_date,
+        answered_on=_today(ctx),
+        held=request.subject_id is not None,
+        rejection=why,
+    )
+    return Fulfilment(request, {"letter.html": render_letter(ctx.policy, letter).encode()})
 
 
 # ---------------------------------------------------------------- reading
