@@ -19,6 +19,7 @@ from personvern.domain.subjects import Relationship, Subject
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
 from personvern.services.ports import Clock, Lookup, PolicyRecord, UnitOfWork, UnitOfWorkFactory
+from tests.unit.fakes_retention import FakeRetention, FakeReviews, RetentionState
 from tests.unit.fakes_rights import FakeArchive, FakeReceipts, FakeRequests, RightsState
 
 # (seq, at, actor, role, action, subject_id, purpose, details_json, prev_hash, hash): what verify_chain reads.
@@ -52,6 +53,7 @@ class State:
     consents: list[ConsentEvent] = field(default_factory=list)
     blocks: dict[str, Block] = field(default_factory=dict)
     rights: RightsState = field(default_factory=RightsState)
+    retention: RetentionState = field(default_factory=RetentionState)
 
     def copy(self) -> State:
         return State(
@@ -65,6 +67,7 @@ class State:
             consents=list(self.consents),
             blocks=dict(self.blocks),
             rights=self.rights.copy(),
+            retention=self.retention.copy(),
         )
 
 
@@ -462,6 +465,8 @@ class FakeUnitOfWork:
     requests: FakeRequests
     receipts: FakeReceipts
     archive: FakeArchive
+    retention: FakeRetention
+    reviews: FakeReviews
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -482,6 +487,8 @@ class FakeUnitOfWork:
         self.requests = FakeRequests(self._work.rights)
         self.receipts = FakeReceipts(self._work.rights)
         self.archive = FakeArchive(self._work.rights, self._factory.policy)
+        self.retention = FakeRetention(self._work, self._factory.policy)
+        self.reviews = FakeReviews(self._work.retention)
         return self
 
     def __exit__(

@@ -387,3 +387,15 @@ def test_legal_holds_are_the_legal_obligation_reasons_in_force(policy: Policy, c
 @pytest.mark.parametrize("kind", ["one_time_customer", "contract_customer"])
 def test_the_policys_expiry_action_per_kind(policy: Policy, kind: str) -> None:
     assert decide(policy, facts(kind=kind), date(2026, 11, 25)).action is Action.ARCHIVE
+
+
+def test_an_erased_subject_is_kept_only_for_its_legal_hold_then_erased(policy: Policy) -> None:
+    f = facts(relationships=(order(date(2026, 1, 10)),), erased=True)
+    d = decide(policy, f, date(2026, 11, 25))
+    # The open order no longer keeps the whole record: it was erased but for the bookkeeping fields.
+    assert not d.due and d.kept_until == date(2032, 1, 1) and d.cause == "bookkeeping"
+    assert d.action is Action.ARCHIVE and "agreement" not in rules(d)
+    later = decide(policy, f, date(2032, 1, 1))
+    assert later.due and later.kept_until == date(2032, 1, 1) and later.action is Action.ARCHIVE
+    assert decide(policy, replace(f, erasure_requested=True), date(2032, 1, 1)).action is Action.ERASE
+    assert decide(policy, replace(f, open_request=True), date(2032, 1, 1)).kept_until is None

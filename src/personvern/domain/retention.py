@@ -45,6 +45,9 @@ class Facts:
     blocks: Sequence[Block]  # objections/restrictions, lifted ones too
     open_request: bool = False  # an open data subject request keeps everything while it lasts
     erasure_requested: bool = False  # the person's rights require full erasure (erase, never archive)
+    # Already erased but for the fields a law requires (an erasure receipt): the whole-record reasons are spent;
+    # what is left goes when the hold ends, archived or erased as for any record.
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,9 +254,27 @@ def action_for(policy: Policy, facts: Facts) -> Action:
 def decide(policy: Policy, facts: Facts, today: date) -> Decision:
     """How long the subject's data is kept (Art. 5(1)(e): no longer than its purposes need), why, and what then."""
     held, ended = reasons(policy, facts, today)
+    if facts.erased:
+        # Erased but for its legal holds (Art. 17(3)(b)): only those, and an open request, keep what is left.
+        held = [r for r in held if r.fields is not None or r.rule == OPEN_REQUEST]
+        ended = []
     whole = [r for r in held if r.fields is None]
     holds = tuple(r for r in held if r.fields is not None)
     action = action_for(policy, facts)
+    if facts.erased and not whole:
+        if holds:
+            hold_until = latest(r.until for r in holds)
+            cause = next(r.rule for r in holds if r.until == hold_until)
+            return Decision(hold_until, tuple(held), action, False, cause, holds)
+        released = [
+            e
+            for k, r in policy.retention.items()
+            if r.fields is not None
+            for e in [rule_end(policy, k, facts)]
+            if isinstance(e, date)
+        ]
+        since = min(max(released), today) if released else today
+        return Decision(since, (), action, True, "none", ())
     if whole:
         kept_until = latest(r.until for r in whole)
         last = [r for r in whole if r.until == kept_until]
@@ -283,3 +304,33 @@ def describe(reason: Reason) -> str:
     what = "all fields" if reason.fields is None else ", ".join(sorted(reason.fields))
     until = reason.until.isoformat() if reason.until else "open-ended"
     return f"{reason.rule} ({what}) until {until}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What the register stores per subject so that a sweep is an index range scan: due when, what, and holds.
+
+    It does not depend on the day it was computed on, only on the facts: it stays right until they change.
+    """
+
+    retain_until: date | None  # the first day the record (outside its holds) is due; None: kept open-ended
+    action: Action
+    rule: str  # the reason whose end makes it due, or "none"
+    hold_until: date | None = None  # the first day the held fields are released; None: open-ended (if held)
+    hold_fields: frozenset[str] | None = None  # None: no field group is held
+
+    def due_on(self, day: date) -> bool:
+        return self.retain_until is not None and self.retain_until <= day
+
+    def held_on(self, day: date) -> bool:
+        return self.hold_fields is not None and (self.hold_until is None or self.hold_until > day)
+
+
+def schedule(decision: Decision) -> Schedule:
+    if not decision.holds:
+        return Schedule(decision.kept_until, decision.action, decision.cause)
+    return Schedule(decision.kept_until, decision.action, decision.cause, decision.hold_until, decision.held_fields)
+
+
+def schedule_for(policy: Policy, facts: Facts, today: date) -> Schedule:
+    return schedule(decide(policy, facts, today))

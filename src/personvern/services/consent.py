@@ -31,6 +31,7 @@ from personvern.policy.schema import LegalBasis, Policy, RecipientCategory
 from personvern.services import processors
 from personvern.services.ports import UnitOfWork
 from personvern.services.register import Context, new_id, require_subject
+from personvern.services.retention import refresh
 
 MAX_REASON = 500
 MAX_PAGE = 10_000
@@ -185,6 +186,7 @@ def give_consent(
         ]
         for block in lifted:
             uow.blocks.lift(block)
+        refresh(ctx, uow, [subject_id])
         ctx.record(
             uow,
             _consent_audit(event),
@@ -208,6 +210,7 @@ def withdraw_consent(
     with ctx.uow() as uow:
         require_subject(uow, subject_id)
         event = _append(ctx, uow, subject_id, purpose, channel, ConsentAction.WITHDRAWN, how, notice)
+        refresh(ctx, uow, [subject_id])  # a withdrawal ends the consent's reason to keep the data at once
         ctx.record(uow, _consent_audit(event))
         processors.marketing_stopped(ctx, uow, subject_id, purpose, channel)  # HubSpot sends no more email
         uow.commit()
@@ -231,6 +234,7 @@ def withdraw_by_reply(ctx: Context, subject_id: str, channel: str = "sms") -> Co
         event = _append(
             ctx, uow, subject_id, MARKETING, channel, ConsentAction.WITHDRAWN, ConsentMethod.SMS_REPLY, notice
         )
+        refresh(ctx, uow, [subject_id])
         ctx.record(uow, _consent_audit(event))
         processors.marketing_stopped(ctx, uow, subject_id, MARKETING, channel)
         uow.commit()
@@ -274,6 +278,7 @@ def set_objection(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, 
             )
     block = Block(new_id(), subject_id, BlockKind.OBJECTION, purpose, ctx.clock.now(), ctx.actor.name, why)
     uow.blocks.add(block)
+    refresh(ctx, uow, [subject_id])  # an objection ends the consent's reason and makes the action erasure
     # The reason is free text and may describe the person: it is stored sealed, never audited.
     ctx.record(uow, AuditEvent("objection.set", subject_id, purpose, {"block": block.id}))
     processors.marketing_stopped(ctx, uow, subject_id, purpose, None)  # every channel, HubSpot's email too
@@ -308,6 +313,7 @@ def set_restriction(ctx: Context, uow: UnitOfWork, subject_id: str, lift: bool, 
         block = Block(new_id(), subject_id, BlockKind.RESTRICTION, None, now, ctx.actor.name, why)
         uow.blocks.add(block)
         ctx.record(uow, AuditEvent("restriction.set", subject_id, None, {"block": block.id}))
+    refresh(ctx, uow, [subject_id])  # Art. 18: restricted data is stored, not erased, while it lasts
     return block
 
 

@@ -14,6 +14,7 @@ from personvern.domain.consent import Block, ConsentEvent
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.outbox import OutboxRow
 from personvern.domain.requests import Request, RequestState
+from personvern.domain.retention import Facts, Schedule
 from personvern.domain.sms import Message, MessageStatus
 from personvern.domain.subjects import Relationship, Subject
 
@@ -255,6 +256,90 @@ class ArchiveRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Scheduled:
+    """A subject's stored retention schedule, read without decrypting anything."""
+
+    subject_id: str
+    kind: str
+    schedule: Schedule | None  # None: never computed (or stale after a policy change)
+
+
+@dataclass(frozen=True)
+class ArchivedEntry:
+    """An archive record as the annual review sees it: ids and dates, no values."""
+
+    record_id: str
+    subject_id: str
+    kind: str
+    archived_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    id: str
+    year: int
+    created_at: datetime
+    created_by: str
+    sha256: str
+    report: str  # canonical JSON: record ids and reasons, no personal values
+    signed_at: datetime | None = None
+    signed_by: str | None = None
+
+
+class RetentionStore(Protocol):
+    """The facts retention decides on, the schedule kept per subject, and the sweep's range scans."""
+
+    def facts(self, subject_ids: Collection[str]) -> dict[str, Facts]:
+        """Facts of these live subjects; a business kind counts the orders and contracts of its organisation."""
+        ...
+
+    def organisation_relationships(self, subject_ids: Collection[str]) -> dict[str, list[Relationship]]:
+        """Per subject (of a business kind, in an organisation), the relationships of its organisation."""
+        ...
+
+    def peers(self, subject_ids: Collection[str]) -> set[str]:
+        """Subjects of business kinds sharing an organisation with these (their facts change together)."""
+        ...
+
+    def save(self, schedules: Mapping[str, Schedule], at: datetime) -> None: ...
+    def stale(self, limit: int) -> list[str]:
+        """Ids of subjects whose schedule was never computed (or was reset by a policy change)."""
+        ...
+
+    def mark_stale(self) -> int:
+        """Forget every schedule (a new policy version changes the rules); returns how many."""
+        ...
+
+    def due(self, today: date, after: tuple[date, str] | None, limit: int) -> list[Scheduled]:
+        """Subjects with retain_until <= today, by (retain_until, id) after `after`: an index range scan."""
+        ...
+
+    def count_due(self, today: date) -> int: ...
+    def scheduled(self, subject_ids: Collection[str]) -> dict[str, Scheduled]: ...
+    def page(self, after: str | None, limit: int) -> list[Scheduled]:
+        """Every subject, by id after `after` (the annual review walks the whole register)."""
+        ...
+
+    def archived_page(self, after: str | None, limit: int) -> list[ArchivedEntry]: ...
+    def last_sweep(self) -> tuple[date, datetime | None] | None:
+        """The day of the latest sweep and when it finished (None if it did not)."""
+        ...
+
+    def sweep_started(self, sweep_id: str, day: date, at: datetime) -> None: ...
+    def sweep_finished(self, sweep_id: str, at: datetime, archived: int, erased: int, failed: int) -> None: ...
+
+
+class ReviewStore(Protocol):
+    def add(self, review: ReviewRecord) -> None: ...
+    def get(self, review_id: str) -> ReviewRecord | None: ...
+    def sign(self, review_id: str, at: datetime, by: str) -> bool:
+        """Sign an unsigned review; False if it was signed already."""
+        ...
+
+    def for_year(self, year: int) -> list[ReviewRecord]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it commits together, or not at all."""
 
@@ -280,6 +365,10 @@ class UnitOfWork(Protocol):
     def receipts(self) -> ErasureReceipts: ...
     @property
     def archive(self) -> ArchiveRepository: ...
+    @property
+    def retention(self) -> RetentionStore: ...
+    @property
+    def reviews(self) -> ReviewStore: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -26,6 +26,7 @@ from personvern.domain.subjects import (
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType, Policy
 from personvern.services.ports import Clock, Lookup, Mapper, UnitOfWork, UnitOfWorkFactory, serial_map
+from personvern.services.retention import refresh, refresh_new
 
 IMPORT_BATCH = 5000
 
@@ -116,6 +117,7 @@ def add_subject(
     with ctx.uow() as uow:
         _refuse_duplicates(uow, ctx.policy, checked.values, None)
         uow.subjects.add([subject])
+        refresh_new(ctx, uow, [subject])
         ctx.record(uow, _created(subject, reasons))
         uow.commit()
     return subject
@@ -268,6 +270,7 @@ def apply_changes(
     removed = [k for k in remove if k in subject.values]
     updated = subject.with_values(values, ctx.clock.now())
     uow.subjects.update(updated, changed, removed)
+    refresh(ctx, uow, [subject.id])  # a new organisation number may bring the organisation's contracts
     details: dict[str, object] = {"changed": sorted(changed), "removed": sorted(removed)}
     if reasons:
         details["reasons"] = dict(reasons)
@@ -340,6 +343,7 @@ def import_subjects(
                 except Conflict:
                     clash = True
                 else:
+                    refresh_new(ctx, uow, subjects)
                     ctx.record(uow, *events)
                     imported += len(subjects)
             if progress is not None:
@@ -385,6 +389,7 @@ def start_relationship(
         require_subject(uow, subject_id)
         rel = Relationship(new_id(), subject_id, kind, start, ends_on, None, description)
         uow.relationships.add(rel)
+        refresh(ctx, uow, [subject_id])
         details = {"relationship": rel.id, "type": kind.value, "started_on": start.isoformat()}
         if ends_on:
             details["ends_on"] = ends_on.isoformat()
@@ -421,6 +426,7 @@ def end_relationship(
             ended.append(
                 Relationship(rel.id, rel.subject_id, rel.type, rel.started_on, rel.ends_on, day, rel.description)
             )
+        refresh(ctx, uow, [subject_id])
         ctx.record(
             uow,
             AuditEvent(

@@ -22,6 +22,7 @@ from personvern.store.repositories import (
     SqlRelationships,
     SqlSubjects,
 )
+from personvern.store.retention_repo import SqlRetention, SqlReviews
 from personvern.store.rights_repo import SqlArchive, SqlErasureReceipts, SqlRequests
 
 
@@ -40,6 +41,8 @@ class SqlUnitOfWork:
     requests: SqlRequests
     receipts: SqlErasureReceipts
     archive: SqlArchive
+    retention: SqlRetention
+    reviews: SqlReviews
 
     def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
         self._engine = engine
@@ -63,6 +66,8 @@ class SqlUnitOfWork:
         self.blocks = SqlBlocks(self._conn, keys)
         self.outbox = SqlOutbox(self._conn, keys)
         self.messages = SqlMessages(self._conn, keys)
+        self.retention = SqlRetention(self._conn, self._policy)
+        self.reviews = SqlReviews(self._conn)
         self.requests = SqlRequests(self._conn, keys)
         self.receipts = SqlErasureReceipts(self._conn)
         self.archive = SqlArchive(self._conn, self._vault, keys, self._policy)

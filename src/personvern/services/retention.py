@@ -1,0 +1,78 @@
+"""Retention: keep each subject's schedule current, plan what is due, and archive or erase it (Art. 5(1)(e))."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from personvern.domain.retention import Facts, Schedule, local_day, schedule_for
+from personvern.domain.subjects import Subject
+from personvern.services.ports import UnitOfWork
+
+if TYPE_CHECKING:  # the register imports this module to keep schedules current: no import back at run time
+    from personvern.services.register import Context
+
+STALE_BATCH = 2000
+
+
+def today(ctx: Context) -> date:
+    """The controller's calendar day now: retention periods end on the controller's dates."""
+    return local_day(ctx.clock.now(), ctx.policy)
+
+
+def refresh(ctx: Context, uow: UnitOfWork, subject_ids: Collection[str]) -> None:
+    """Recompute the retention schedule of these subjects inside the caller's transaction.
+
+    Called by every use case that changes what a schedule depends on (relationships, consent, objections,
+    restrictions, requests, erasure), so the stored `retain_until` is never older than the facts. Subjects of
+    a business kind in the same organisation share its orders and contracts, so they are recomputed too.
+    """
+    ids = set(subject_ids)
+    if not ids:
+        return
+    ids |= uow.retention.peers(ids)
+    day = today(ctx)
+    facts = uow.retention.facts(ids)
+    uow.retention.save({sid: schedule_for(ctx.policy, f, day) for sid, f in facts.items()}, ctx.clock.now())
+
+
+def refresh_new(ctx: Context, uow: UnitOfWork, subjects: Sequence[Subject]) -> None:
+    """The schedules of subjects just added, in bulk (an import writes 5 000 at a time).
+
+    A new subject has no relationship, consent, block or request of its own yet, so nothing is read per
+    subject: subjects of one kind received at one instant share one decision. Only a business kind asks for
+    the orders and contracts of its organisation, one query per few hundred subjects.
+    """
+    if not subjects:
+        return
+    day = today(ctx)
+    business = [s.id for s in subjects if s.kind in ctx.policy.kinds and ctx.policy.kinds[s.kind].business]
+    organisation = uow.retention.organisation_relationships(business) if business else {}
+    alike: dict[tuple[str, datetime], Schedule] = {}
+    out: dict[str, Schedule] = {}
+    for s in subjects:
+        rels = organisation.get(s.id)
+        if rels:
+            out[s.id] = schedule_for(ctx.policy, Facts(s.kind, s.received_at, rels, (), ()), day)
+            continue
+        key = (s.kind, s.received_at)
+        found = alike.get(key)
+        if found is None:
+            found = alike[key] = schedule_for(ctx.policy, Facts(s.kind, s.received_at, (), (), ()), day)
+        out[s.id] = found
+    uow.retention.save(out, ctx.clock.now())
+
+
+def refresh_stale(ctx: Context, limit: int | None = None) -> int:
+    """Compute the schedules never computed (an upgraded register, a new policy version), in batches."""
+    done = 0
+    while limit is None or done < limit:
+        with ctx.uow() as uow:
+            ids = uow.retention.stale(STALE_BATCH)
+            if not ids:
+                return done
+            refresh(ctx, uow, ids)
+            uow.commit()
+        done += len(ids)
+    return done

@@ -1,0 +1,227 @@
+"""The retention sweep: plan what is due from the index, then archive or erase it (Art. 5(1)(e), 17(1)(a))."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from personvern.domain.access import Permission
+from personvern.domain.audit import AuditEvent
+from personvern.domain.erasure import ErasureCause
+from personvern.domain.errors import PersonvernError, invalid
+from personvern.domain.retention import Action
+from personvern.services.erasure import archive_subject, erase_subject
+from personvern.services.ports import Scheduled, UnitOfWork
+from personvern.services.register import Context, new_id
+from personvern.services.retention import refresh, refresh_stale, today
+
+PAGE = 10_000  # due subjects read per index range scan
+BATCH = 500  # subjects archived or erased per transaction
+
+# ---------------------------------------------------------------- the plan: what is due, from the index
+
+
+@dataclass(frozen=True)
+class Due:
+    """A subject with data due on the day planned: all of it, or the fields outside a hold."""
+
+    subject_id: str
+    kind: str
+    step: Action  # what is done now: the schedule's action, or erasure of the fields outside a hold
+    rule: str  # the reason whose end made it due ("none": nothing ever kept it)
+    since: date
+    fields: tuple[str, ...]  # the fields due (of those the policy declares for the kind)
+    held: tuple[str, ...]  # fields kept under a legal obligation (Art. 17(3)(b))
+    held_until: date | None
+    then: Action  # what happens once nothing holds it any more (archive or erase)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.held)
+
+
+def _due(ctx: Context, item: Scheduled, day: date) -> Due:
+    sch = item.schedule
+    assert sch is not None and sch.retain_until is not None
+    declared = tuple(ctx.policy.fields_for(item.kind)) if item.kind in ctx.policy.kinds else ()
+    if sch.held_on(day):
+        held = sch.hold_fields or frozenset()
+        # Kept for a law, the rest goes: erasing (not archiving) keeps the held fields restricted in place.
+        return Due(
+            item.subject_id,
+            item.kind,
+            Action.ERASE,
+            sch.rule,
+            sch.retain_until,
+            tuple(f for f in declared if f not in held),
+            tuple(f for f in declared if f in held),
+            sch.hold_until,
+            sch.action,
+        )
+    return Due(item.subject_id, item.kind, sch.action, sch.rule, sch.retain_until, declared, (), None, sch.action)
+
+
+def plan(ctx: Context, page: int = PAGE) -> Iterator[Due]:
+    """Every subject with data due today, oldest first: a range scan on the retain_until index, never a walk.
+
+    Schedules never computed (an upgraded register, a new policy version) are computed first.
+    """
+    ctx.actor.require(Permission.RETENTION_RUN)
+    refresh_stale(ctx)
+    day = today(ctx)
+    after: tuple[date, str] | None = None
+    total = 0
+    while True:
+        with ctx.uow() as uow:
+            items = uow.retention.due(day, after, page)
+        for item in items:
+            yield _due(ctx, item, day)
+        total += len(items)
+        if len(items) < page:
+            break
+        last = items[-1]
+        assert last.schedule is not None and last.schedule.retain_until is not None
+        after = (last.schedule.retain_until, last.subject_id)
+    with ctx.uow() as uow:
+        ctx.record(uow, AuditEvent("retention.plan", None, None, {"day": day.isoformat(), "due": total}))
+        uow.commit()
+
+
+# ---------------------------------------------------------------- the run: archive or erase what is due
+
+
+@dataclass
+class RunResult:
+    day: date
+    due: int = 0  # due when the run started
+    archived: int = 0
+    erased: int = 0
+    held: int = 0  # erased but for fields a law requires, kept restricted until the hold ends
+    skipped: int = 0  # no longer due when its turn came (its facts changed meanwhile)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (subject id, what went wrong)
+
+    @property
+    def done(self) -> int:
+        return self.archived + self.erased + self.held
+
+
+def _act(ctx: Context, uow: UnitOfWork, subject_id: str, day: date, cause: ErasureCause, result: RunResult) -> None:
+    """Carry out one subject's due step inside the caller's transaction, if it is still due."""
+    current = uow.retention.scheduled([subject_id]).get(subject_id)
+    if current is None or current.schedule is None or not current.schedule.due_on(day):
+        result.skipped += 1
+        return
+    due = _due(ctx, current, day)
+    if due.partial:
+        erase_subject(ctx, uow, subject_id, cause=cause)
+        refresh(ctx, uow, [subject_id])  # what is left is now kept only until the hold ends
+        result.held += 1
+    elif due.step is Action.ARCHIVE:
+        archive_subject(ctx, uow, subject_id, f"retention rule {due.rule} ended on {due.since.isoformat()}")
+        result.archived += 1
+    else:
+        erase_subject(ctx, uow, subject_id, cause=cause)
+        if uow.subjects.exists(subject_id):  # a hold began meanwhile: the rest waits for its end
+            refresh(ctx, uow, [subject_id])
+            result.held += 1
+        else:
+            result.erased += 1
+
+
+def _batch(ctx: Context, ids: list[str], day: date, cause: ErasureCause, result: RunResult) -> None:
+    """One transaction for the batch; if any subject fails, the batch is redone one subject per transaction.
+
+    Either way each subject is done whole or not at all, so a run killed at any point and started again
+    ends where one uninterrupted run would: what was committed is no longer due, the rest still is.
+    """
+    trial = RunResult(day)
+    try:
+        with ctx.uow() as uow:
+            for sid in ids:
+                _act(ctx, uow, sid, day, cause, trial)
+            uow.commit()
+    except PersonvernError:
+        for sid in ids:
+            single = RunResult(day)
+            try:
+                with ctx.uow() as uow:
+                    _act(ctx, uow, sid, day, cause, single)
+                    uow.commit()
+            except PersonvernError as exc:
+                result.failed.append((sid, str(exc)))
+                continue
+            _merge(result, single)
+        return
+    _merge(result, trial)
+
+
+def _merge(into: RunResult, part: RunResult) -> None:
+    into.archived += part.archived
+    into.erased += part.erased
+    into.held += part.held
+    into.skipped += part.skipped
+    into.failed.extend(part.failed)
+
+
+def run(
+    ctx: Context,
+    batch: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+    start: Callable[[int], None] | None = None,
+    cause: ErasureCause = ErasureCause.RETENTION,
+) -> RunResult:
+    """Archive or erase every subject due today (Art. 5(1)(e), 17(1)(a)), in batches, resumable after a kill."""
+    ctx.actor.require(Permission.RETENTION_RUN)
+    if batch < 1:
+        raise invalid("batch", "must be at least 1")
+    refresh_stale(ctx)
+    day = today(ctx)
+    sweep_id = new_id()
+    with ctx.uow() as uow:
+        result = RunResult(day, uow.retention.count_due(day))
+        uow.retention.sweep_started(sweep_id, day, ctx.clock.now())
+        uow.commit()
+    if start is not None:
+        start(result.due)
+    after: tuple[date, str] | None = None
+    while True:
+        with ctx.uow() as uow:
+            items = uow.retention.due(day, after, batch)
+        if not items:
+            break
+        _batch(ctx, [i.subject_id for i in items], day, cause, result)
+        if progress is not None:
+            progress(len(items))
+        last = items[-1]
+        assert last.schedule is not None and last.schedule.retain_until is not None
+        after = (last.schedule.retain_until, last.subject_id)
+    with ctx.uow() as uow:
+        uow.retention.sweep_finished(
+            sweep_id, ctx.clock.now(), result.archived, result.erased + result.held, len(result.failed)
+        )
+        ctx.record(
+            uow,
+            AuditEvent(
+                "retention.run",
+                None,
+                None,
+                {
+                    "day": day.isoformat(),
+                    "archived": result.archived,
+                    "erased": result.erased,
+                    "held": result.held,
+                    "skipped": result.skipped,
+                    "failed": [sid for sid, _why in result.failed],
+                },
+            ),
+        )
+        uow.commit()
+    return result
+
+
+def swept_today(ctx: Context) -> bool:
+    """Whether a sweep finished on the controller's day today (the worker sweeps once a day)."""
+    with ctx.uow() as uow:
+        last = uow.retention.last_sweep()
+    return last is not None and last[0] >= today(ctx) and last[1] is not None
