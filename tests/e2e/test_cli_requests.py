@@ -7,7 +7,7 @@ from pathlib import Path
 
 from personvern.bootstrap import Settings, open_runtime
 from personvern.services.erasure import archive_subject
-from tests.e2e.support import Cases, add, assert_refused, count, e164, sql, values
+from tests.e2e.support import CONTRACT, Cases, add, assert_refused, count, e164, sql, values
 
 R0 = "2026-01-31T10:00:00+01:00"  # received on the last day of January: due on the last day of February
 LATER = "2026-02-10T10:00:00+01:00"
@@ -295,3 +295,25 @@ def test_erasure_tells_hubspot_and_stops_what_was_queued(pv_ready, tmp_path):
     assert rows[1][2] is None  # the deletion outlives the person's own rows
     receipt = json.loads(sql(pv_ready.db_url, "SELECT details FROM erasure_receipts")[0][0])
     assert receipt["processors"]["hubspot"].startswith("deletion queued")
+
+
+def test_erasure_during_a_contract_is_refused_until_it_ends(pv_ready, tmp_path, unchanged):
+    sid = add(pv_ready, 1, CONTRACT)
+    pv_ready.json("relationship", "start", sid, "--type", "contract", "--ends", "2027-06-30", "--now", R0)
+    opened = verified(pv_ready, "erasure", "--subject", sid)
+    with unchanged():
+        refused = pv_ready("request", "fulfil", opened["id"], "--out", str(tmp_path / "e"), "--now", ANSWER)
+        assert_refused(refused, 5, "contract in force until 2027-06-30", "relationship end", "17(1)(a)")
+    pv_ready.json("relationship", "end", sid, "--now", ANSWER)
+    done = fulfil(pv_ready, opened["id"], tmp_path / "e")
+    assert done["state"] == "completed"
+
+
+def test_erasure_ends_a_one_time_customers_open_order(pv_ready, tmp_path):
+    sid = add(pv_ready, 1)
+    pv_ready.json("relationship", "start", sid, "--type", "order", "--now", R0)
+    opened = verified(pv_ready, "erasure", "--subject", sid)
+    done = fulfil(pv_ready, opened["id"], tmp_path / "e")
+    assert done["outcome"]["orders_ended"] == 1
+    ended = sql(pv_ready.db_url, "SELECT ended_on FROM relationships WHERE subject_id = :s", s=sid)
+    assert [str(e) for (e,) in ended] == ["2026-02-15"]

@@ -248,8 +248,16 @@ def fulfil(
     r = done.request
     env.emit(
         {**request_json(r), "folder": str(folder), "files": sorted(done.files)},
-        lambda c: c.print(f"request {r.id} fulfilled; the answer is in {folder}/ ({', '.join(sorted(done.files))})"),
+        lambda c: _fulfilled(c, r, folder, done),
     )
+
+
+def _fulfilled(c: Console, r: Request, folder: Path, done: rights.Fulfilment) -> None:
+    c.print(f"request {r.id} fulfilled; the answer is in {folder}/ ({', '.join(sorted(done.files))})", markup=False)
+    for recipient, action in (r.outcome.get("processors") or {}).items():
+        if action.startswith("tell by hand"):
+            # Art. 19: every recipient must hear of a rectification or erasure; these have no connector.
+            c.print(f"to do: {recipient}: {action}", markup=False)
 
 
 # ---------------------------------------------------------------- the archive

@@ -21,7 +21,7 @@ from personvern.domain.erasure import ErasureCause
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
 from personvern.domain.retention import decide
-from personvern.domain.subjects import Subject
+from personvern.domain.subjects import RelationshipType, Subject
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType, LegalBasis
 from personvern.reports.package import KeptBecause, Letter, Received, data_json, render_letter, values_csv
@@ -357,6 +357,8 @@ def _carry_out(
         letter = replace(letter, changed=tuple(fields), told=tuple((n.recipient, n.action) for n in notices))
         outcome.update({"fields": fields, "processors": {n.recipient: n.action for n in notices}})
     elif kind is RequestType.ERASURE:
+        if subject is not None:
+            outcome["orders_ended"] = _end_orders(ctx, uow, sid)
         receipt = erase_subject(ctx, uow, sid, cause=ErasureCause.REQUEST, request_id=request.id)
         d = receipt.details
         letter = replace(
@@ -379,6 +381,27 @@ def _carry_out(
         letter = replace(letter, objection_purpose=request.purpose)
         outcome.update({"block": block.id, "purpose": request.purpose})
     return letter, files, outcome
+
+
+def _end_orders(ctx: Context, uow: UnitOfWork, sid: str) -> int:
+    """An erasure request ends a one-time customer's open orders (the customer asks to end the relationship).
+
+    A contract in force is different: the data is still needed to perform it (Art. 17(1)(a), 6(1)(b)), so
+    the CEO must end the contract first or reject the request with that reason.
+    """
+    today = _today(ctx)
+    active = [r for r in uow.relationships.for_subject(sid) if r.active_on(today)]
+    contracts = [r for r in active if r.type is RelationshipType.CONTRACT]
+    if contracts:
+        until = contracts[0].end_date()
+        raise Conflict(
+            f"subject {sid} has a contract in force{f' until {until.isoformat()}' if until else ''}: the data is "
+            f"still needed to perform it (Art. 17(1)(a)); end it first (`personvern relationship end {sid}`) "
+            "or reject the request with that reason"
+        )
+    for order in active:
+        uow.relationships.end(order.id, today)
+    return len(active)
 
 
 def _live(subject: Subject | None, sid: str, doing: str) -> None:
