@@ -26,9 +26,11 @@ from personvern.domain.errors import NotReady, PolicyRejected, invalid
 from personvern.domain.outbox import Draw, RetryPolicy
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
 from personvern.services.admin import PolicyLoad, load_policy_version
+from personvern.services.notices import DEFAULT_FORMAT, publish_notices
 from personvern.services.register import Context
 from personvern.store.crypto import Vault, create_master_key, read_master_key
 from personvern.store.engine import make_engine, require_current, sqlite_path, upgrade
+from personvern.store.notice_repo import current_notice_sha256
 from personvern.store.uow import SqlUnitOfWorkFactory, installed_master_key, record_master_key, stored_policy_text
 
 DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
@@ -189,6 +191,7 @@ class Runtime:
     uow: SqlUnitOfWorkFactory
     clock: FixedClock | SystemClock
     _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
+    _notice: str | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
@@ -205,8 +208,24 @@ class Runtime:
             def spread(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
                 return pool.map(fn, items)
 
-            return Context(self.policy.policy, self.uow, self.clock, self.actor, spread, self.policy.sha256)
-        return Context(self.policy.policy, self.uow, self.clock, self.actor, policy_sha256=self.policy.sha256)
+            return Context(
+                self.policy.policy, self.uow, self.clock, self.actor, spread, self.policy.sha256, self.notice_sha256()
+            )
+        return Context(
+            self.policy.policy,
+            self.uow,
+            self.clock,
+            self.actor,
+            policy_sha256=self.policy.sha256,
+            notice_sha256=self.notice_sha256(),
+        )
+
+    def notice_sha256(self) -> str:
+        """The notice published for the policy in force (its first language, Markdown): what consent refers to."""
+        if self._notice is None:
+            language = self.policy.policy.languages[0]
+            self._notice = current_notice_sha256(self.engine, self.policy.sha256, language, DEFAULT_FORMAT) or ""
+        return self._notice
 
     def close(self) -> None:
         if self._pool is not None:
@@ -259,6 +278,7 @@ class InitReport:
     revision_before: str | None
     revision: str
     policy: PolicyLoad
+    notice_sha256: str = ""  # the privacy notice in force, as published now
 
 
 def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runtime, InitReport]:
@@ -293,7 +313,11 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
         raise
     runtime = Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
     load = load_policy_version(runtime.uow, runtime.clock, runtime.actor, loaded)
-    return runtime, InitReport(settings.database_url, settings.master_key_file, created, before, after, load)
+    # Every rendering of the notice is stored with the policy, so the version a consent names stays readable.
+    publish_notices(runtime.context())
+    runtime._notice = None  # read again: it may have been published just now
+    notice = runtime.notice_sha256()
+    return runtime, InitReport(settings.database_url, settings.master_key_file, created, before, after, load, notice)
 
 
 # ---------------------------------------------------------------- connectors and the outbox worker

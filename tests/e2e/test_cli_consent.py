@@ -10,8 +10,11 @@ T1, T2, T3, T4 = (f"2026-0{m}-01T10:00:00+00:00" for m in (3, 4, 5, 6))
 UNKNOWN = "f" * 32
 
 
-def policy_sha(pv) -> str:
-    return str(sql(pv.db_url, "SELECT sha256 FROM policy_versions ORDER BY id DESC")[0][0])
+def notice_sha(pv) -> str:
+    """The privacy notice init published: the policy's first language, Markdown (what consent refers to)."""
+    rows = sql(pv.db_url, "SELECT sha256 FROM notice_versions WHERE language = 'nb' AND format = 'md'")
+    assert len(rows) == 1
+    return str(rows[0][0])
 
 
 def audience_count(pv, channel: str) -> int:
@@ -25,7 +28,7 @@ def test_give_withdraw_and_show_the_ledger(pv_ready):
     )
     assert (given["subject_id"], given["action"], given["method"], given["channel"]) == (sid, "given", "phone", "sms")
     assert given["at"] == T1
-    assert given["notice_sha256"] == policy_sha(pv_ready)
+    assert given["notice_sha256"] == notice_sha(pv_ready)
     assert given["lifted_objections"] == []
     notice = "AB" * 32
     withdrawn = pv_ready.json("consent", "withdraw", sid, "--channel", "sms", "--notice", notice, "--now", T2)

@@ -19,6 +19,7 @@ from personvern.domain.subjects import Relationship, Subject
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
 from personvern.services.ports import Clock, Lookup, PolicyRecord, UnitOfWork, UnitOfWorkFactory
+from tests.unit.fakes_accountability import AccountabilityState, FakeBreaches, FakeFigures, FakeNotices
 from tests.unit.fakes_retention import FakeRetention, FakeReviews, RetentionState
 from tests.unit.fakes_rights import FakeArchive, FakeReceipts, FakeRequests, RightsState
 
@@ -54,6 +55,7 @@ class State:
     blocks: dict[str, Block] = field(default_factory=dict)
     rights: RightsState = field(default_factory=RightsState)
     retention: RetentionState = field(default_factory=RetentionState)
+    accountability: AccountabilityState = field(default_factory=AccountabilityState)
 
     def copy(self) -> State:
         return State(
@@ -68,6 +70,7 @@ class State:
             blocks=dict(self.blocks),
             rights=self.rights.copy(),
             retention=self.retention.copy(),
+            accountability=self.accountability.copy(),
         )
 
 
@@ -467,6 +470,9 @@ class FakeUnitOfWork:
     archive: FakeArchive
     retention: FakeRetention
     reviews: FakeReviews
+    notices: FakeNotices
+    breaches: FakeBreaches
+    figures: FakeFigures
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -489,6 +495,9 @@ class FakeUnitOfWork:
         self.archive = FakeArchive(self._work.rights, self._factory.policy)
         self.retention = FakeRetention(self._work, self._factory.policy)
         self.reviews = FakeReviews(self._work.retention)
+        self.notices = FakeNotices(self._work.accountability)
+        self.breaches = FakeBreaches(self._work.accountability)
+        self.figures = FakeFigures(self._work)
         return self
 
     def __exit__(

@@ -27,7 +27,7 @@ MethodOption = Annotated[
 ]
 NoticeOption = Annotated[
     str | None,
-    typer.Option("--notice", help="sha256 of the privacy notice the person saw (default: the policy in force)."),
+    typer.Option("--notice", help="sha256 of the privacy notice the person saw (default: the notice in force)."),
 ]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (stored encrypted; never audited).")]
 

@@ -94,10 +94,11 @@ def marketing_block_reason_for(uow: UnitOfWork, subject_id: str, channel: str, p
 def _notice(ctx: Context, notice_sha256: str | None) -> str:
     if notice_sha256 is not None:
         return check_notice(notice_sha256)
-    if not ctx.policy_sha256:
+    shown = ctx.notice_sha256 or ctx.policy_sha256  # the notice in force; the policy where none was published
+    if not shown:
         # Art. 7(1): a consent the controller cannot tie to what the person was told cannot be shown later.
         raise invalid("notice", "no privacy notice is known: give the sha256 of the notice the person saw")
-    return check_notice(ctx.policy_sha256)
+    return check_notice(shown)
 
 
 def _successor_id(previous: ConsentEvent | None, at: datetime) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Protocol, Self
 
 from personvern.domain.archive import ArchiveRecord
 from personvern.domain.audit import AuditEvent, ChainReport
+from personvern.domain.breaches import Breach, Notification
 from personvern.domain.consent import Block, ConsentEvent
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.outbox import OutboxRow
@@ -340,6 +341,70 @@ class ReviewStore(Protocol):
     def for_year(self, year: int) -> list[ReviewRecord]: ...
 
 
+@dataclass(frozen=True)
+class NoticeVersion:
+    """One rendering of the privacy notice, as published when a policy was loaded."""
+
+    sha256: str
+    policy_sha256: str
+    language: str
+    format: str
+    text: str
+    created_at: datetime
+
+
+class NoticeVersions(Protocol):
+    """Every rendering of the privacy notice ever published, by sha256: old versions stay readable (Art. 7(1))."""
+
+    def add(self, notice: NoticeVersion) -> bool:
+        """Store a rendering unless this text is stored for this policy already; True if it is new."""
+        ...
+
+    def find(self, sha256_prefix: str) -> list[NoticeVersion]:
+        """The renderings whose sha256 starts with the prefix (one text may be stored for several policies)."""
+        ...
+
+    def current(self, policy_sha256: str, language: str, format: str) -> NoticeVersion | None:
+        """The latest rendering stored for a policy, language and format."""
+        ...
+
+    def all(self) -> list[NoticeVersion]:
+        """Every rendering, newest first."""
+        ...
+
+
+class BreachRegister(Protocol):
+    """The breach register (Art. 33(5)): every breach, the subjects it affected, and its notifications."""
+
+    def add(self, breach: Breach) -> None: ...
+    def get(self, breach_id: str) -> Breach | None: ...
+    def update(self, breach: Breach) -> None:
+        """Store the breach's facts as they are now, and any affected subject not listed yet."""
+        ...
+
+    def all(self) -> list[Breach]:
+        """Every breach, the latest discovered first."""
+        ...
+
+    def notify(self, notification: Notification) -> None: ...
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """Outbox rows of one kind that reached their receiver: how many, and when the last one did."""
+
+    kind: str
+    delivered: int
+    last_at: datetime | None
+
+
+class ProcessingFigures(Protocol):
+    """Live figures for the record of processing (Art. 30(1)): counts only, never a value."""
+
+    def subjects_per_kind(self) -> dict[str, int]: ...
+    def deliveries(self) -> list[Deliveries]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it commits together, or not at all."""
 
@@ -365,6 +430,12 @@ class UnitOfWork(Protocol):
     def receipts(self) -> ErasureReceipts: ...
     @property
     def archive(self) -> ArchiveRepository: ...
+    @property
+    def notices(self) -> NoticeVersions: ...
+    @property
+    def breaches(self) -> BreachRegister: ...
+    @property
+    def figures(self) -> ProcessingFigures: ...
     @property
     def retention(self) -> RetentionStore: ...
     @property

@@ -41,6 +41,7 @@ class Context:
     actor: Actor
     map: Mapper = serial_map  # how CPU-bound batches (import validation) are spread over cores
     policy_sha256: str = ""  # the policy text in force: what a person was shown when it had no rendered notice
+    notice_sha256: str = ""  # the privacy notice in force (default language, Markdown), as published by init
 
     def default_purpose(self) -> str:
         return "bookkeeping" if self.actor.role == "auditor" else "service"

@@ -375,3 +375,73 @@ archive_lookups = Table(
     Column("digest", LargeBinary(16), nullable=False),
     Index("ix_archive_lookups_value", "field", "digest"),
 )
+
+
+# ---------------------------------------------------------------- accountability
+
+# Every rendering of the privacy notice, kept so that the version a consent event refers to can be shown later
+# (Art. 7(1)): one row per text and the policy it was rendered from. A notice holds no personal data.
+notice_versions = Table(
+    "notice_versions",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("policy_sha256", String(64), primary_key=True),
+    Column("language", String(2), nullable=False),
+    Column("format", String(8), nullable=False),  # md | html
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_notice_versions_current", "policy_sha256", "language", "format", "created_at"),
+)
+
+# The breach register (Art. 33(5)): every breach, notified or not. Its free text is the controller's own
+# record of what happened, not customer data; the people affected are listed by register id only.
+breaches = Table(
+    "breaches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("cause", Text, nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=True),
+    Column("occurred_until", UTCDateTime, nullable=True),
+    Column("discovered_at", UTCDateTime, nullable=False),
+    Column("deadline_at", UTCDateTime, nullable=False, index=True),  # discovered + 72 hours (Art. 33(1))
+    Column("categories", Text, nullable=False),  # JSON list: the types of personal data concerned
+    Column("relation", Text, nullable=True),  # the people's relation to the company (customers, staff, ...)
+    Column("people", Integer, nullable=True),  # approximate number of people affected
+    Column("records", Integer, nullable=True),  # approximate number of records affected
+    Column("consequences", Text, nullable=True),
+    Column("measures_taken", Text, nullable=True),
+    Column("measures_planned", Text, nullable=True),
+    Column("data_location", Text, nullable=True),  # where the data is now
+    Column("contact", Text, nullable=True),
+    Column("risk", String(16), nullable=True),  # unlikely | likely | high; NULL: not yet assessed
+    Column("risk_reason", Text, nullable=True),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(100), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The people a breach affected, by id. No foreign key to subjects: the register outlives their erasure.
+breach_subjects = Table(
+    "breach_subjects",
+    metadata,
+    Column("breach_id", ID, ForeignKey("breaches.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject_id", ID, primary_key=True),
+)
+
+# Each notification: to the authority, in phases (Art. 33(4)), or to the people affected (Art. 34).
+breach_notifications = Table(
+    "breach_notifications",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("breach_id", ID, ForeignKey("breaches.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("recipient", String(16), nullable=False),  # authority | subjects
+    Column("phase", String(16), nullable=True),  # initial | follow_up | final (to the authority)
+    Column("at", UTCDateTime, nullable=False),  # when the notification was made
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(100), nullable=False),
+    Column("reference", String(100), nullable=True),  # the authority's reference (Altinn)
+    Column("late_reason", Text, nullable=True),  # why after 72 hours (Art. 33(1))
+    Column("content", Text, nullable=True),  # what was told: the report, or the message's text
+    Column("outcome", Text, nullable=True),  # JSON: messages queued, and who could not be reached and why
+)

@@ -12,9 +12,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from personvern.domain.errors import Conflict, NotReady
 from personvern.policy.schema import Policy
 from personvern.store import tables as t
+from personvern.store.breach_repo import SqlBreaches
 from personvern.store.consent_repo import SqlBlocks, SqlConsents
 from personvern.store.crypto import Vault
+from personvern.store.notice_repo import SqlNoticeVersions
 from personvern.store.outbox_repo import SqlMessages, SqlOutbox
+from personvern.store.record_repo import SqlFigures
 from personvern.store.repositories import (
     KeyStore,
     SqlAuditLog,
@@ -41,6 +44,9 @@ class SqlUnitOfWork:
     requests: SqlRequests
     receipts: SqlErasureReceipts
     archive: SqlArchive
+    notices: SqlNoticeVersions
+    breaches: SqlBreaches
+    figures: SqlFigures
     retention: SqlRetention
     reviews: SqlReviews
 
@@ -71,6 +77,9 @@ class SqlUnitOfWork:
         self.requests = SqlRequests(self._conn, keys)
         self.receipts = SqlErasureReceipts(self._conn)
         self.archive = SqlArchive(self._conn, self._vault, keys, self._policy)
+        self.notices = SqlNoticeVersions(self._conn)
+        self.breaches = SqlBreaches(self._conn)
+        self.figures = SqlFigures(self._conn)
         return self
 
     def __exit__(
