@@ -124,6 +124,9 @@ class FakeRetention:
     def count_due(self, today: date) -> int:
         return sum(1 for s in self._live().values() if s.due_on(today))
 
+    def stored_fields(self, subject_ids: Collection[str]) -> dict[str, set[str]]:
+        return {sid: set(self._state.subjects[sid].values) for sid in subject_ids if sid in self._state.subjects}
+
     def scheduled(self, subject_ids: Collection[str]) -> dict[str, Scheduled]:
         return {sid: self._scheduled(sid) for sid in subject_ids if sid in self._state.subjects}
 

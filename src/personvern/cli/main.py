@@ -16,6 +16,7 @@ from personvern.cli import outbox as outbox_cli
 from personvern.cli import policy as policy_cli
 from personvern.cli import register as register_cli
 from personvern.cli import requests as requests_cli
+from personvern.cli import retention as retention_cli
 from personvern.cli import sms as sms_cli
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
 from personvern.domain.errors import IntegrityBroken
@@ -42,6 +43,7 @@ app.add_typer(sms_cli.sms_app, name="sms")
 app.add_typer(outbox_cli.outbox_app, name="outbox")
 app.add_typer(requests_cli.request_app, name="request")
 app.add_typer(requests_cli.archive_app, name="archive")
+app.add_typer(retention_cli.retention_app, name="retention")
 command(app, "worker")(outbox_cli.worker)
 
 

@@ -41,25 +41,20 @@ class Due:
         return bool(self.held)
 
 
-def _due(ctx: Context, item: Scheduled, day: date) -> Due:
+def _due(ctx: Context, item: Scheduled, day: date, stored: set[str] | None = None) -> Due:
+    """What is due of one subject; `stored`: the fields it holds (default: every field declared for its kind)."""
     sch = item.schedule
     assert sch is not None and sch.retain_until is not None
     declared = tuple(ctx.policy.fields_for(item.kind)) if item.kind in ctx.policy.kinds else ()
-    if sch.held_on(day):
-        held = sch.hold_fields or frozenset()
+    present = tuple(f for f in declared if stored is None or f in stored)
+    held = tuple(f for f in present if sch.held_on(day) and f in (sch.hold_fields or ()))
+    if held:
         # Kept for a law, the rest goes: erasing (not archiving) keeps the held fields restricted in place.
+        rest = tuple(f for f in present if f not in held)
         return Due(
-            item.subject_id,
-            item.kind,
-            Action.ERASE,
-            sch.rule,
-            sch.retain_until,
-            tuple(f for f in declared if f not in held),
-            tuple(f for f in declared if f in held),
-            sch.hold_until,
-            sch.action,
+            item.subject_id, item.kind, Action.ERASE, sch.rule, sch.retain_until, rest, held, sch.hold_until, sch.action
         )
-    return Due(item.subject_id, item.kind, sch.action, sch.rule, sch.retain_until, declared, (), None, sch.action)
+    return Due(item.subject_id, item.kind, sch.action, sch.rule, sch.retain_until, present, (), None, sch.action)
 
 
 def plan(ctx: Context, page: int = PAGE) -> Iterator[Due]:
@@ -75,8 +70,9 @@ def plan(ctx: Context, page: int = PAGE) -> Iterator[Due]:
     while True:
         with ctx.uow() as uow:
             items = uow.retention.due(day, after, page)
+            stored = uow.retention.stored_fields([i.subject_id for i in items])
         for item in items:
-            yield _due(ctx, item, day)
+            yield _due(ctx, item, day, stored.get(item.subject_id, set()))
         total += len(items)
         if len(items) < page:
             break

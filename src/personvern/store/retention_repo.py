@@ -215,6 +215,14 @@ class SqlRetention:
     def count_due(self, today: date) -> int:
         return int(self._conn.scalar(select(func.count()).where(_S.retain_until <= today)) or 0)
 
+    def stored_fields(self, subject_ids: Collection[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = defaultdict(set)
+        v = t.subject_values.c
+        for chunk in _chunks(sorted(subject_ids)):
+            for sid, name in self._conn.execute(select(v.subject_id, v.field).where(v.subject_id.in_(chunk))):
+                out[sid].add(name)
+        return dict(out)
+
     def scheduled(self, subject_ids: Collection[str]) -> dict[str, Scheduled]:
         out: dict[str, Scheduled] = {}
         for chunk in _chunks(sorted(subject_ids)):

@@ -1,0 +1,179 @@
+"""`personvern retention plan|run`: what is due for archiving or erasure, and carrying it out."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from personvern.cli.common import Env, command, err_console
+from personvern.domain.errors import invalid
+from personvern.services import sweep
+from personvern.services.retention import today
+from personvern.services.sweep import Due, RunResult
+
+retention_app = typer.Typer(
+    help="Retention: what is due for archiving or erasure, and carrying it out.", no_args_is_help=True
+)
+
+CSV_COLUMNS = (
+    "subject_id",
+    "kind",
+    "action",
+    "rule",
+    "since",
+    "scope",
+    "fields_due",
+    "fields_held",
+    "held_until",
+    "then",
+)
+
+
+def due_json(d: Due) -> dict[str, Any]:
+    return {
+        "subject_id": d.subject_id,
+        "kind": d.kind,
+        "action": d.step.value,
+        "rule": d.rule,
+        "since": d.since,
+        "scope": "outside_hold" if d.partial else "all",
+        "fields_due": list(d.fields),
+        "fields_held": list(d.held),
+        "held_until": d.held_until,
+        "then": d.then.value,
+    }
+
+
+def _csv_row(d: Due) -> list[str]:
+    return [
+        d.subject_id,
+        d.kind,
+        d.step.value,
+        d.rule,
+        d.since.isoformat(),
+        "outside_hold" if d.partial else "all",
+        " ".join(d.fields),
+        " ".join(d.held),
+        d.held_until.isoformat() if d.held_until else "",
+        d.then.value,
+    ]
+
+
+@contextmanager
+def _csv_file(path: Path | None) -> Iterator[Any]:
+    """The CSV writer, opened before anything is planned so that a bad path fails first."""
+    if path is None:
+        yield None
+        return
+    try:
+        handle: IO[str] = path.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise invalid("csv", f"{path} cannot be written ({exc.strerror})") from None
+    with handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        yield writer
+
+
+@command(retention_app, "plan")
+def plan(
+    env: Env,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Also write every due subject to this CSV file.", show_default=False)
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows shown in the table (JSON and CSV hold all).")] = 50,
+) -> None:
+    """Dry run: every subject with data due today (all of it, or the fields outside a hold): action, rule, since."""
+    if limit < 0:
+        raise invalid("limit", "must not be negative")
+    runtime = env.runtime()
+    context = runtime.context()
+    shown: list[Due] = []
+    rows: list[dict[str, Any]] = []
+    count = 0
+    with _csv_file(csv_file) as writer:
+        for d in sweep.plan(context):
+            count += 1
+            if writer is not None:
+                writer.writerow(_csv_row(d))
+            if env.json:
+                rows.append(due_json(d))
+            elif len(shown) < limit:
+                shown.append(d)
+    day = today(context)
+
+    def human(c: Console) -> None:
+        if not count:
+            c.print(f"nothing is due on {day.isoformat()}")
+            return
+        table = Table(title=f"Due on {day.isoformat()}: {count} subject(s)", title_justify="left")
+        for col in ("subject", "kind", "action", "rule", "since", "fields due", "held until", "then"):
+            table.add_column(col)
+        for d in shown:
+            scope = f"only {', '.join(d.fields)}" if d.partial else "all"
+            held = d.held_until.isoformat() if d.held_until else ""
+            table.add_row(d.subject_id, d.kind, d.step.value, d.rule, d.since.isoformat(), scope, held, d.then.value)
+        c.print(table)
+        if count > len(shown):
+            c.print(f"… and {count - len(shown)} more (--csv FILE or --json lists them all)", markup=False)
+        if csv_file is not None:
+            c.print(f"wrote {count} row(s) to {csv_file}", markup=False)
+
+    env.emit({"day": day, "due": count, "subjects": rows}, human)
+
+
+@contextmanager
+def _bar(show: bool) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
+    if not show:
+        yield None, None
+        return
+    columns = (TextColumn("retention"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console(), transient=True) as bar:
+        task = bar.add_task("subjects", total=None)
+        yield (lambda n: bar.update(task, total=n)), (lambda n: bar.advance(task, n))
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "day": result.day,
+        "due": result.due,
+        "archived": result.archived,
+        "erased": result.erased,
+        "erased_except_held": result.held,
+        "skipped": result.skipped,
+        "failed": [{"subject_id": sid, "error": why} for sid, why in result.failed],
+    }
+
+
+def run_summary(result: RunResult) -> str:
+    line = (
+        f"retention on {result.day.isoformat()}: {result.due} due; archived {result.archived}, erased {result.erased}, "
+        f"erased except held fields {result.held}"
+    )
+    if result.skipped:
+        line += f", no longer due {result.skipped}"
+    if result.failed:
+        line += f", failed {len(result.failed)}" + "".join(f"\n  {sid}: {why}" for sid, why in result.failed)
+    return line
+
+
+@command(retention_app, "run")
+def run(
+    env: Env,
+    batch: Annotated[int, typer.Option("--batch", help="Subjects per transaction.")] = sweep.BATCH,
+) -> None:
+    """Archive or erase every subject due today, in batches; a run stopped half-way is finished by the next."""
+    if not 1 <= batch <= 10_000:
+        raise invalid("batch", "must be between 1 and 10000")
+    runtime = env.runtime()
+    with _bar(not env.json) as (start, progress):
+        result = sweep.run(runtime.context(), batch=batch, progress=progress, start=start)
+    env.emit(run_json(result), lambda c: c.print(run_summary(result), markup=False))
