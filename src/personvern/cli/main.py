@@ -12,6 +12,7 @@ from rich.console import Console
 from personvern import __version__
 from personvern.bootstrap import initialise
 from personvern.cli import consent as consent_cli
+from personvern.cli import notice as notice_cli
 from personvern.cli import outbox as outbox_cli
 from personvern.cli import policy as policy_cli
 from personvern.cli import register as register_cli
@@ -41,6 +42,7 @@ command(app, "object")(consent_cli.object_)
 command(app, "restrict")(consent_cli.restrict)
 app.add_typer(sms_cli.sms_app, name="sms")
 app.add_typer(outbox_cli.outbox_app, name="outbox")
+app.add_typer(notice_cli.notice_app, name="notice")
 app.add_typer(requests_cli.request_app, name="request")
 app.add_typer(requests_cli.archive_app, name="archive")
 app.add_typer(retention_cli.retention_app, name="retention")
@@ -86,6 +88,7 @@ def init(
         "policy_version": report.policy.version,
         "policy_sha256": report.policy.sha256,
         "policy_changed": report.policy.changed,
+        "notice_sha256": report.notice_sha256,
     }
 
     def human(c: Console) -> None:
@@ -100,6 +103,7 @@ def init(
             f"policy       version {report.policy.version} ({state}, sha256 {report.policy.sha256[:12]})",
             markup=False,
         )
+        c.print(f"notice       sha256 {report.notice_sha256[:12]} (`personvern notice render` prints it)", markup=False)
 
     env.emit(data, human)
 
