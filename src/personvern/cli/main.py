@@ -15,6 +15,7 @@ from personvern.cli import consent as consent_cli
 from personvern.cli import notice as notice_cli
 from personvern.cli import outbox as outbox_cli
 from personvern.cli import policy as policy_cli
+from personvern.cli import record as record_cli
 from personvern.cli import register as register_cli
 from personvern.cli import requests as requests_cli
 from personvern.cli import retention as retention_cli
@@ -43,6 +44,7 @@ command(app, "restrict")(consent_cli.restrict)
 app.add_typer(sms_cli.sms_app, name="sms")
 app.add_typer(outbox_cli.outbox_app, name="outbox")
 app.add_typer(notice_cli.notice_app, name="notice")
+app.add_typer(record_cli.record_app, name="record")
 app.add_typer(requests_cli.request_app, name="request")
 app.add_typer(requests_cli.archive_app, name="archive")
 app.add_typer(retention_cli.retention_app, name="retention")
