@@ -31,6 +31,8 @@ def worker(pv, now: str) -> dict:
 
 def test_consent_by_email_creates_the_contact_and_a_withdrawal_unsubscribes(pv_ready, hubspot):
     sid = add(pv_ready, 1)
+    # A customer with an order: withdrawing marketing consent leaves a reason to keep them (no retention sweep).
+    assert_ok(pv_ready("relationship", "start", sid, "--type", "order", "--now", NOW))
     assert_ok(pv_ready("consent", "give", sid, "--channel", "email", "--now", NOW))
 
     first = worker(pv_ready, T1)
