@@ -380,5 +380,5 @@ def build_worker(
     connectors = build_connectors(runtime, client, environ)
     policy = retry_policy(environ)
     if draw is None:
-        return Worker(runtime.context(), connectors, policy)
-    return Worker(runtime.context(), connectors, policy, draw)
+        return Worker(runtime.context(), connectors, policy, retention=True)
+    return Worker(runtime.context(), connectors, policy, draw, retention=True)

@@ -19,6 +19,7 @@ from personvern.cli import record as record_cli
 from personvern.cli import register as register_cli
 from personvern.cli import requests as requests_cli
 from personvern.cli import retention as retention_cli
+from personvern.cli import review as review_cli
 from personvern.cli import sms as sms_cli
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
 from personvern.domain.errors import IntegrityBroken
@@ -48,6 +49,7 @@ app.add_typer(record_cli.record_app, name="record")
 app.add_typer(requests_cli.request_app, name="request")
 app.add_typer(requests_cli.archive_app, name="archive")
 app.add_typer(retention_cli.retention_app, name="retention")
+app.add_typer(review_cli.review_app, name="review")
 command(app, "worker")(outbox_cli.worker)
 
 

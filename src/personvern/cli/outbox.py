@@ -79,6 +79,8 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
         "skipped": tally.skipped,
         "texts_dropped": tally.texts_dropped,
         "errors": tally.errors,
+        "retention_swept": tally.swept,
+        "reminders": tally.reminders,
     }
 
 
@@ -86,7 +88,9 @@ def _summary(tally: Tally) -> str:
     line = f"delivered {tally.delivered}, retrying {tally.retrying}, dead {tally.dead}, waiting {tally.waiting}"
     if tally.texts_dropped:
         line += f"; forgot the text of {tally.texts_dropped} old messages"
-    return line + "".join(f"\n  {e}" for e in tally.errors)
+    if tally.swept:
+        line += f"; retention sweep archived or erased {tally.swept} subjects"
+    return line + "".join(f"\n  {e}" for e in tally.errors) + "".join(f"\nreminder: {r}" for r in tally.reminders)
 
 
 class _Stop:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import Draw, OutboxRow, RetryPolicy
-from personvern.services import messaging, outbox
+from personvern.services import messaging, outbox, review
 from personvern.services.register import Context
 
 BATCH = 5  # small: a claimed row waits for the ones before it in the batch
@@ -37,6 +37,8 @@ class Tally:
     skipped: int = 0  # recorded by another worker meanwhile (its lease had run out)
     texts_dropped: int = 0  # message texts past the policy's period, forgotten in this pass
     errors: list[str] = field(default_factory=list)  # distinct reasons, for the operator (no personal data)
+    swept: int = 0  # subjects archived or erased by the daily retention sweep in this pass
+    reminders: list[str] = field(default_factory=list)  # e.g. an annual review not signed in time
 
     @property
     def handled(self) -> int:
@@ -55,6 +57,8 @@ class Tally:
         self.texts_dropped += other.texts_dropped
         for error in other.errors:
             self.note(error)
+        self.swept += other.swept
+        self.reminders += [r for r in other.reminders if r not in self.reminders]
 
 
 class Worker:
@@ -66,6 +70,7 @@ class Worker:
         draw: Draw = random.random,
         batch: int = BATCH,
         lease: timedelta = LEASE,
+        retention: bool = False,
     ) -> None:
         self._ctx = ctx
         self._connectors = connectors
@@ -73,6 +78,7 @@ class Worker:
         self._draw = draw
         self._batch = batch
         self._lease = lease
+        self._retention = retention  # sweep retention once a day, and remind of the annual review
 
     def run_once(self) -> Tally:
         """Deliver every row due now, batch by batch; a row that fails is not tried again in the same pass.
@@ -82,6 +88,10 @@ class Worker:
         """
         start = self._ctx.clock.now()
         tally = Tally(texts_dropped=messaging.forget_old_texts(self._ctx))
+        if self._retention:
+            duty = review.daily(self._ctx)
+            tally.swept = duty.swept.done if duty.swept is not None else 0
+            tally.reminders = duty.reminders
         while True:
             rows = outbox.claim_due(self._ctx, self._batch, self._lease, due_by=start)
             if not rows:

@@ -30,6 +30,9 @@ def load_policy_version(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Act
             _refuse_orphans(uow.subjects.stored_fields(), loaded)
         now = clock.now()
         uow.policies.record(PolicyRecord(loaded.policy.version, loaded.sha256, loaded.text, now))
+        if current is not None:
+            # New rules, new schedules: each is recomputed before the next retention plan, run or review.
+            uow.retention.mark_stale()
         uow.audit.append(
             [
                 AuditEvent(

@@ -109,23 +109,21 @@ def _act(ctx: Context, uow: UnitOfWork, subject_id: str, day: date, cause: Erasu
         result.skipped += 1
         return
     due = _due(ctx, current, day)
-    if due.partial:
-        erase_subject(ctx, uow, subject_id, cause=cause)
-        refresh(ctx, uow, [subject_id])  # what is left is now kept only until the hold ends
-        result.held += 1
-    elif due.step is Action.ARCHIVE:
+    if due.step is Action.ARCHIVE:
         archive_subject(ctx, uow, subject_id, f"retention rule {due.rule} ended on {due.since.isoformat()}")
         result.archived += 1
+        return
+    # Erasure decides itself what a law still requires (Art. 17(3)(b)); whatever it kept is then scheduled
+    # to go when that hold ends.
+    erase_subject(ctx, uow, subject_id, cause=cause)
+    if uow.subjects.exists(subject_id):
+        refresh(ctx, uow, [subject_id])
+        result.held += 1
     else:
-        erase_subject(ctx, uow, subject_id, cause=cause)
-        if uow.subjects.exists(subject_id):  # a hold began meanwhile: the rest waits for its end
-            refresh(ctx, uow, [subject_id])
-            result.held += 1
-        else:
-            result.erased += 1
+        result.erased += 1
 
 
-def _batch(ctx: Context, ids: list[str], day: date, cause: ErasureCause, result: RunResult) -> None:
+def run_batch(ctx: Context, ids: list[str], day: date, cause: ErasureCause, result: RunResult) -> None:
     """One transaction for the batch; if any subject fails, the batch is redone one subject per transaction.
 
     Either way each subject is done whole or not at all, so a run killed at any point and started again
@@ -186,7 +184,7 @@ def run(
             items = uow.retention.due(day, after, batch)
         if not items:
             break
-        _batch(ctx, [i.subject_id for i in items], day, cause, result)
+        run_batch(ctx, [i.subject_id for i in items], day, cause, result)
         if progress is not None:
             progress(len(items))
         last = items[-1]
