@@ -99,3 +99,20 @@ def test_transfers_and_an_erasure_whose_deletion_outlives_the_subject(
         uow.commit()
     assert (deletion.kind, deletion.subject_id, deletion.public["subject"]) == ("hubspot.delete", None, kari)
     assert deletion.personal == {"email": "kari@example.no"}  # sealed under the row's own key, still readable
+
+
+def test_cancel_leaves_nothing_to_send_even_if_revived(ctx: Context, runtime: Runtime, clock: FixedClock) -> None:
+    kari = register.add_subject(ctx, "one_time_customer", KARI, {}).id
+    with runtime.uow() as uow:
+        row = outbox.enqueue(ctx, uow, "hubspot.upsert", kari, {"reason": "share"}, {"email": "kari@example.no"})
+        uow.commit()
+    with runtime.uow() as uow:
+        assert uow.outbox.cancel(row.id, "called off: consent withdrawn before it was delivered")
+        assert not uow.outbox.cancel(row.id, "again")  # no longer pending
+        uow.commit()
+    with runtime.uow() as uow:
+        assert uow.outbox.get(row.id).state is OutboxState.DEAD  # type: ignore[union-attr]
+        assert uow.outbox.revive(row.id, clock.now())
+        [again] = uow.outbox.claim(clock.now(), clock.now(), clock.now() + timedelta(minutes=5), 10)
+        uow.commit()
+    assert (again.id, again.personal, again.public) == (row.id, {}, {"reason": "share"})

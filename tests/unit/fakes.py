@@ -321,6 +321,15 @@ class FakeOutbox:
         )
         return True
 
+    def cancel(self, row_id: str, error: str) -> bool:
+        row = self._ours(row_id, None)
+        if row is None:
+            return False
+        self._state.outbox[row_id] = replace(
+            row, state=OutboxState.DEAD, personal={}, last_error=error, lease_until=None
+        )
+        return True
+
     def forget_subject(self, subject_id: str, error: str) -> int:
         ids = [
             r.id

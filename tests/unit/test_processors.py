@@ -182,6 +182,7 @@ def test_a_withdrawal_before_delivery_calls_the_share_off(
     consent.withdraw_consent(ctx, kari, "marketing", "email")
     [row] = rows(factory)
     assert (row.state, row.last_error) == (OutboxState.DEAD, "called off: consent withdrawn before it was delivered")
+    assert row.personal == {}  # nothing left for `outbox retry` to send
     assert [d["row"] for _, d in audit(factory, "processor.call_off")] == [row.id]
     assert work(ctx, hubspot).handled == 0
     assert hubspot.requests == []

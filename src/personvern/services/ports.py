@@ -178,6 +178,10 @@ class Outbox(Protocol):
         """Stop the subject's undelivered rows: dead, personal part destroyed (erasure). Returns how many."""
         ...
 
+    def cancel(self, row_id: str, error: str) -> bool:
+        """Stop one pending row whose basis is gone: dead, personal part destroyed. False if it is not pending."""
+        ...
+
 
 class MessageLog(Protocol):
     """Messages sent to subjects: metadata, and the text sealed under the subject's data key."""

@@ -186,7 +186,7 @@ def marketing_stopped(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: s
         # One a worker is sending right now (leased) is left alone: HubSpot may have it already, and is told below.
         in_flight = row.lease_until is not None and row.lease_until > now
         if row.state is OutboxState.PENDING and row.public.get("reason") == "share" and not in_flight:
-            uow.outbox.mark_dead(row.id, None, row.attempts, f"called off: {_why(channel)} before it was delivered")
+            uow.outbox.cancel(row.id, f"called off: {_why(channel)} before it was delivered")
             _audit(ctx, uow, "processor.call_off", subject_id, purpose, row)
     rows = _hubspot_rows(uow, subject_id)
     if not _may_hold(rows):

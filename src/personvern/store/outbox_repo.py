@@ -183,6 +183,17 @@ class SqlOutbox:
         )
         return bool(done.rowcount)
 
+    def cancel(self, row_id: str, error: str) -> bool:
+        c = t.outbox.c
+        done = self._conn.execute(
+            update(t.outbox)
+            .where(c.id == row_id, c.state == OutboxState.PENDING.value)
+            .values(state=OutboxState.DEAD.value, payload=self._public_only(row_id), last_error=error, lease_until=None)
+        )
+        if done.rowcount:
+            self._keys.delete(row_id)  # nothing left for `outbox retry` to send
+        return bool(done.rowcount)
+
     def forget_subject(self, subject_id: str, error: str) -> int:
         c = t.outbox.c
         ids = list(
