@@ -11,6 +11,7 @@ from rich.console import Console
 
 from personvern import __version__
 from personvern.bootstrap import initialise
+from personvern.cli import breach as breach_cli
 from personvern.cli import consent as consent_cli
 from personvern.cli import notice as notice_cli
 from personvern.cli import outbox as outbox_cli
@@ -46,6 +47,7 @@ app.add_typer(sms_cli.sms_app, name="sms")
 app.add_typer(outbox_cli.outbox_app, name="outbox")
 app.add_typer(notice_cli.notice_app, name="notice")
 app.add_typer(record_cli.record_app, name="record")
+app.add_typer(breach_cli.breach_app, name="breach")
 app.add_typer(requests_cli.request_app, name="request")
 app.add_typer(requests_cli.archive_app, name="archive")
 app.add_typer(retention_cli.retention_app, name="retention")
