@@ -271,7 +271,8 @@ def apply_changes(
     removed = [k for k in remove if k in subject.values]
     updated = subject.with_values(values, ctx.clock.now())
     uow.subjects.update(updated, changed, removed)
-    refresh(ctx, uow, [subject.id])  # a new organisation number may bring the organisation's contracts
+    # A new organisation number brings its organisation's contracts, for this subject and its new peers.
+    refresh(ctx, uow, [subject.id], organisation="organisation_number" in changed + removed)
     details: dict[str, object] = {"changed": sorted(changed), "removed": sorted(removed)}
     if reasons:
         details["reasons"] = dict(reasons)
@@ -390,7 +391,7 @@ def start_relationship(
         require_subject(uow, subject_id)
         rel = Relationship(new_id(), subject_id, kind, start, ends_on, None, description)
         uow.relationships.add(rel)
-        refresh(ctx, uow, [subject_id])
+        refresh(ctx, uow, [subject_id], organisation=True)
         details = {"relationship": rel.id, "type": kind.value, "started_on": start.isoformat()}
         if ends_on:
             details["ends_on"] = ends_on.isoformat()
@@ -427,7 +428,7 @@ def end_relationship(
             ended.append(
                 Relationship(rel.id, rel.subject_id, rel.type, rel.started_on, rel.ends_on, day, rel.description)
             )
-        refresh(ctx, uow, [subject_id])
+        refresh(ctx, uow, [subject_id], organisation=True)
         ctx.record(
             uow,
             AuditEvent(

@@ -21,17 +21,19 @@ def today(ctx: Context) -> date:
     return local_day(ctx.clock.now(), ctx.policy)
 
 
-def refresh(ctx: Context, uow: UnitOfWork, subject_ids: Collection[str]) -> None:
+def refresh(ctx: Context, uow: UnitOfWork, subject_ids: Collection[str], *, organisation: bool = False) -> None:
     """Recompute the retention schedule of these subjects inside the caller's transaction.
 
     Called by every use case that changes what a schedule depends on (relationships, consent, objections,
     restrictions, requests, erasure), so the stored `retain_until` is never older than the facts. Subjects of
-    a business kind in the same organisation share its orders and contracts, so they are recomputed too.
+    a business kind in the same organisation share its orders and contracts: `organisation=True` (a changed
+    relationship or organisation) recomputes them too.
     """
     ids = set(subject_ids)
     if not ids:
         return
-    ids |= uow.retention.peers(ids)
+    if organisation:
+        ids |= uow.retention.peers(ids)
     day = today(ctx)
     facts = uow.retention.facts(ids)
     uow.retention.save({sid: schedule_for(ctx.policy, f, day) for sid, f in facts.items()}, ctx.clock.now())

@@ -151,19 +151,32 @@ class SqlRetention:
     def organisation_relationships(self, subject_ids: Collection[str]) -> dict[str, list[Relationship]]:
         if not self._business:
             return {}
-        me = t.subjects.alias("me")
-        peer = t.subjects.alias("peer")
         out: dict[str, list[Relationship]] = defaultdict(list)
         for chunk in _chunks(sorted(subject_ids)):
+            # First the organisations, then each one's orders and contracts once: a big organisation costs
+            # its relationships, not its members times the chunk.
+            members = dict(
+                self._conn.execute(
+                    select(_S.id, _S.organisation_id).where(
+                        _S.id.in_(chunk), _S.kind.in_(self._business), _S.organisation_id.is_not(None)
+                    )
+                ).all()
+            )
+            if not members:
+                continue
+            by_org: dict[str, list[Relationship]] = defaultdict(list)
+            peer = t.subjects.alias("peer")
             q = (
-                select(me.c.id.label("owner"), t.relationships)
-                .select_from(me)
-                .join(peer, peer.c.organisation_id == me.c.organisation_id)
+                select(peer.c.organisation_id.label("org"), t.relationships)
+                .select_from(peer)
                 .join(t.relationships, _R.subject_id == peer.c.id)
-                .where(me.c.id.in_(chunk), me.c.kind.in_(self._business), me.c.organisation_id.is_not(None))
+                .where(peer.c.organisation_id.in_(sorted(set(members.values()))))
             )
             for row in self._conn.execute(q):
-                out[row.owner].append(_relationship(row))
+                by_org[row.org].append(_relationship(row))
+            for sid, org in members.items():
+                if by_org.get(org):
+                    out[sid] = by_org[org]
         return dict(out)
 
     def peers(self, subject_ids: Collection[str]) -> set[str]:
