@@ -9,6 +9,7 @@ import pytest
 
 from personvern.domain.errors import Forbidden
 from personvern.domain.retention import Action, Schedule
+from personvern.domain.subjects import Relationship, RelationshipType
 from personvern.services import sweep
 from personvern.services.consent import give_consent, object_to, restrict, withdraw_consent
 from personvern.services.register import (
@@ -183,3 +184,12 @@ def test_only_the_role_that_runs_retention_may_plan_or_run(as_role) -> None:  # 
         list(sweep.plan(as_role("staff")))
     with pytest.raises(Forbidden):
         sweep.run(as_role("auditor"))
+
+
+def test_the_run_checks_the_facts_again_before_acting(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
+    sid = add_subject(ceo, "one_time_customer", KARI, {}).id
+    # An order recorded behind the schedule's back (no refresh): the run must not archive the customer.
+    factory.state.relationships["r"] = Relationship("r", sid, RelationshipType.ORDER, date(2026, 11, 1))
+    result = sweep.run(ceo)
+    assert (result.skipped, result.archived) == (1, 0) and sid in factory.state.subjects
+    assert schedule(factory, sid).retain_until is None

@@ -103,7 +103,12 @@ class RunResult:
 
 
 def _act(ctx: Context, uow: UnitOfWork, subject_id: str, day: date, cause: ErasureCause, result: RunResult) -> None:
-    """Carry out one subject's due step inside the caller's transaction, if it is still due."""
+    """Carry out one subject's due step inside the caller's transaction, if it is still due.
+
+    The schedule is computed again from the facts first: a change that reached the subject by a path that
+    did not refresh it (an open request, say) must never be overtaken by an older schedule.
+    """
+    refresh(ctx, uow, [subject_id])
     current = uow.retention.scheduled([subject_id]).get(subject_id)
     if current is None or current.schedule is None or not current.schedule.due_on(day):
         result.skipped += 1
