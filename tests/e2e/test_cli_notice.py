@@ -1,4 +1,4 @@
-"""`personvern notice render|list`: the privacy notice from the policy in force, published by init, old versions kept."""
+"""`personvern notice render|list`: the notice of the policy in force, published by init; old versions are kept."""
 
 from __future__ import annotations
 
