@@ -104,5 +104,6 @@ def test_bad_input_is_refused_and_nothing_is_stored(pv_ready, unchanged):
     cases.check()
 
 
-def test_render_needs_an_initialised_database(pv):
+def test_render_and_list_need_an_initialised_database(pv):
     assert_refused(pv("notice", "render"), 9, "personvern init")
+    assert_refused(pv("notice", "list"), 9, "personvern init")

@@ -32,7 +32,7 @@ from personvern.reports.environment import (
     join,
     month_name,
 )
-from personvern.reports.notice_text import phrase
+from personvern.reports.notice_text import PHRASES, phrase
 
 FORMATS = ("md", "html")
 
@@ -239,11 +239,9 @@ def _purposes(w: _Words) -> Section:
 
 
 def _channel(w: _Words, channel: str) -> str:
+    """A channel's name in the language; one the wording does not know is shown as the policy names it."""
     key = f"channel_{channel}"
-    return w.t(key) if key in _CHANNELS else channel
-
-
-_CHANNELS = frozenset({"channel_sms", "channel_email"})
+    return w.t(key) if key in PHRASES else channel
 
 
 def _recipients(w: _Words) -> Section:
