@@ -78,7 +78,7 @@ def measure(name: str, url: str, subjects: int, due: int) -> dict[str, Any]:
             ),
             {"h": date(2032, 1, 1), "f": "email,full_name", "first": kept[0]},
         )
-        conn.execute(text("ANALYZE subjects") if name == "postgresql" else text("ANALYZE"))
+        conn.execute(text("ANALYZE"))  # the statistics autovacuum would have gathered after a bulk load
     today = NOW.date()
     with rt.engine.connect() as conn:
         started = time.perf_counter()
@@ -106,10 +106,22 @@ def measure(name: str, url: str, subjects: int, due: int) -> dict[str, Any]:
         conn.execute(text("DELETE FROM subjects WHERE retain_until <= :d"), {"d": today})
         out["bare_delete_seconds"] = time.perf_counter() - started
         tx.rollback()
+    # BENCH_RUN: run over that many of the due subjects (the earliest due), to time a sample of a long run.
+    runs = min(due, int(os.environ.get("BENCH_RUN", str(due))))
+    run_ctx = rt.context()
+    if runs < due:
+        with rt.engine.begin() as conn:
+            later = [r[0] for r in conn.execute(text(doomed + " ORDER BY id"), {"d": today}).all()][runs:]
+            conn.execute(
+                text("UPDATE subjects SET retain_until = :l WHERE id = :i"),
+                [{"l": date(2026, 6, 1), "i": i} for i in later],
+            )
+        run_ctx = replace(run_ctx, clock=FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC)))
     started = time.perf_counter()
-    result = sweep.run(rt.context(), batch=500)
+    result = sweep.run(run_ctx, batch=500)
     out["run_seconds"] = time.perf_counter() - started
-    out["run_per_second"] = due / out["run_seconds"]
+    out["run_subjects"] = runs
+    out["run_per_second"] = runs / out["run_seconds"]
     out["run"] = {
         "archived": result.archived,
         "erased": result.erased,
@@ -117,7 +129,7 @@ def measure(name: str, url: str, subjects: int, due: int) -> dict[str, Any]:
         "failed": len(result.failed),
     }
     log(
-        f"{name}: run {out['run_seconds']:.1f} s ({out['run_per_second']:.0f} subjects/s: {out['run']}); "
+        f"{name}: run {out['run_seconds']:.1f} s for {runs} ({out['run_per_second']:.0f} subjects/s: {out['run']}); "
         f"bare DELETE {out['bare_delete_seconds']:.2f} s"
     )
     rt.close()
