@@ -153,6 +153,9 @@ def test_erasure_keeps_bookkeeping_data_restricted_and_leaves_a_receipt(pv_ready
     shown = pv_ready.json("subject", "show", sid)
     assert [b["kind"] for b in shown["blocks"]] == ["restriction"]
     assert pv_ready.json("request", "show", opened["id"])["identity"] is None
+    # What is held is due when the hold ends: the sweep's schedule follows the receipt.
+    schedule = sql(pv_ready.db_url, "SELECT retain_until, retain_action FROM subjects WHERE id = :s", s=sid)
+    assert [(str(d), a) for d, a in schedule] == [("2031-01-01", "erase")]
     letter = (tmp_path / "e" / "letter.html").read_text()
     assert "Bokføringsloven § 13" in letter and "1. januar 2031" in letter
 

@@ -17,10 +17,9 @@ from personvern.domain.audit import AuditEvent
 from personvern.domain.consent import Block, BlockKind
 from personvern.domain.erasure import ErasureCause, ErasureReceipt, Hold, combine
 from personvern.domain.errors import Conflict, Forbidden, NotFound, invalid
-from personvern.domain.requests import OPEN_STATES
 from personvern.domain.retention import Facts, legal_holds, local_day
 from personvern.domain.subjects import Subject
-from personvern.services import processors
+from personvern.services import processors, retention
 from personvern.services.ports import UnitOfWork
 from personvern.services.register import Context, new_id
 
@@ -30,19 +29,13 @@ ERASED = "erased at the data subject's request or when no reason to keep it was 
 def facts_of(
     uow: UnitOfWork, subject: Subject, *, erasure_requested: bool = False, besides: str | None = None
 ) -> Facts:
-    """What the retention rules need to know about one subject, read by its id (no scan).
+    """What the retention rules know about one subject, as the retention sweep reads them (by id, no scan).
 
     `besides`: a request being answered now, which is not a reason to keep the data it answers about.
     """
-    return Facts(
-        kind=subject.kind,
-        received_at=subject.received_at,
-        relationships=uow.relationships.for_subject(subject.id),
-        consents=uow.consents.for_subject(subject.id),
-        blocks=uow.blocks.for_subject(subject.id),
-        open_request=any(r.state in OPEN_STATES and r.id != besides for r in uow.requests.for_subject(subject.id)),
-        erasure_requested=erasure_requested,
-    )
+    facts = uow.retention.facts([subject.id])[subject.id]
+    open_request = any(r.open and r.id != besides for r in uow.requests.for_subject(subject.id))
+    return replace(facts, open_request=open_request, erasure_requested=facts.erasure_requested or erasure_requested)
 
 
 def holds_for(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[Hold]:
@@ -97,6 +90,8 @@ def erase_subject(
         uow.requests.forget_personal(request.id)
     receipt = ErasureReceipt(new_id(), subject_id, request_id, now, cause, held_until, details)
     uow.receipts.add(receipt)
+    if held_until is not None:
+        retention.refresh(ctx, uow, [subject_id])  # what is held is due when its hold ends, no sooner
     ctx.record(
         uow, AuditEvent("subject.erase", subject_id, None, {"receipt": receipt.id, "cause": cause.value, **details})
     )

@@ -25,7 +25,7 @@ from personvern.domain.subjects import RelationshipType, Subject
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType, LegalBasis
 from personvern.reports.package import KeptBecause, Letter, Received, data_json, render_letter, values_csv
-from personvern.services import processors
+from personvern.services import processors, retention
 from personvern.services.consent import set_objection, set_restriction
 from personvern.services.erasure import erase_subject, facts_of
 from personvern.services.ports import Lookup, UnitOfWork
@@ -163,8 +163,15 @@ def open_request(
         if details:
             audit["fields"] = sorted([*details["set"], *details["unset"]])
         ctx.record(uow, AuditEvent("request.open", found, None, audit))
+        _reschedule(ctx, uow, found)  # an open request keeps the data it concerns while it lasts
         uow.commit()
     return Opened(request, found is not None, archived)
+
+
+def _reschedule(ctx: Context, uow: UnitOfWork, subject_id: str | None) -> None:
+    """Recompute the retention schedule of a live subject whose requests changed (archived ones have none)."""
+    if subject_id is not None and uow.subjects.exists(subject_id):
+        retention.refresh(ctx, uow, [subject_id])
 
 
 # ---------------------------------------------------------------- moving it along
@@ -189,6 +196,8 @@ def _step(
         request = change(_load(uow, request_id))
         uow.requests.save(request)
         ctx.record(uow, AuditEvent(action, request.subject_id, None, {"request": request.id, **(details or {})}))
+        if not request.open:
+            _reschedule(ctx, uow, request.subject_id)
         uow.commit()
     return request
 
@@ -308,6 +317,7 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
         outcome["files"] = {name: hashlib.sha256(blob).hexdigest() for name, blob in sorted(files.items())}
         done = rq.complete(request, now, ctx.actor.name, outcome)
         uow.requests.save(done)
+        _reschedule(ctx, uow, request.subject_id)
         ctx.record(
             uow,
             AuditEvent(
