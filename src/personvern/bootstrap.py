@@ -26,8 +26,8 @@ from personvern.domain.errors import NotReady, PolicyRejected, invalid
 from personvern.domain.outbox import Draw, RetryPolicy
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
 from personvern.services.admin import PolicyLoad, load_policy_version
+from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
-from personvern.services.register import Context
 from personvern.store.crypto import Vault, create_master_key, read_master_key
 from personvern.store.engine import make_engine, require_current, sqlite_path, upgrade
 from personvern.store.notice_repo import current_notice_sha256

@@ -320,3 +320,14 @@ def test_erasure_ends_a_one_time_customers_open_order(pv_ready, tmp_path):
     assert done["outcome"]["orders_ended"] == 1
     ended = sql(pv_ready.db_url, "SELECT ended_on FROM relationships WHERE subject_id = :s", s=sid)
     assert [str(e) for (e,) in ended] == ["2026-02-15"]
+
+
+def test_a_change_in_the_register_reaches_hubspot_too(pv_ready):
+    """Art. 19 applies to every rectification, not only those that came as a request."""
+    sid = add(pv_ready, 1)
+    pv_ready.json("consent", "give", sid, "--channel", "email", "--now", "2026-01-05T10:00:00+00:00")
+    pv_ready.json("subject", "update", sid, "--set", "full_name=Kari Retta", "--now", "2026-01-06T10:00:00+00:00")
+    kinds = [k for (k,) in sql(pv_ready.db_url, "SELECT kind FROM outbox ORDER BY created_at")]
+    assert kinds == ["hubspot.upsert", "hubspot.upsert"]
+    audit = [a for (a,) in sql(pv_ready.db_url, "SELECT action FROM audit_log ORDER BY seq")]
+    assert audit[-1].startswith("processor.")

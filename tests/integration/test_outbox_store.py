@@ -18,7 +18,7 @@ from personvern.connectors.worker import Worker
 from personvern.domain.outbox import OutboxRow, OutboxState, RetryPolicy
 from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.services import outbox, register
-from personvern.services.register import Context
+from personvern.services.context import Context
 from personvern.store import tables as t
 from tests.integration.test_store import _every_stored_value
 from tests.unit.fakes import FixedClock

@@ -10,8 +10,8 @@ from sqlalchemy import inspect, text
 from personvern.bootstrap import Runtime
 from personvern.domain.outbox import OutboxState
 from personvern.services import consent, outbox, processors, register
+from personvern.services.context import Context
 from personvern.services.processors import ProcessorNotice, Transfer
-from personvern.services.register import Context
 from tests.unit.fakes import FixedClock
 
 KARI = {"full_name": "Kari Nordmann", "phone": "41000001", "email": "kari@example.no"}

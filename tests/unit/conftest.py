@@ -10,7 +10,7 @@ import pytest
 from personvern.domain.access import Actor
 from personvern.policy.loader import LoadedPolicy, load_policy
 from personvern.policy.schema import Policy
-from personvern.services.register import Context
+from personvern.services.context import Context
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

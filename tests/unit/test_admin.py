@@ -10,7 +10,8 @@ from personvern.domain.access import Actor
 from personvern.domain.errors import Forbidden, PolicyRejected
 from personvern.policy.loader import LoadedPolicy, parse_policy
 from personvern.services.admin import load_policy_version, verify_audit
-from personvern.services.register import Context, add_subject, show_subject
+from personvern.services.context import Context
+from personvern.services.register import add_subject, show_subject
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 

@@ -13,7 +13,7 @@ from personvern.domain.outbox import OutboxState
 from personvern.domain.subjects import Subject
 from personvern.services import breaches, consent, register
 from personvern.services.breaches import BreachInput
-from personvern.services.register import Context
+from personvern.services.context import Context
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 

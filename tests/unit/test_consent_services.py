@@ -15,7 +15,7 @@ from personvern.domain.consent import BlockKind, ConsentAction, ConsentMethod
 from personvern.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from personvern.policy.schema import Policy
 from personvern.services import consent, register
-from personvern.services.register import Context
+from personvern.services.context import Context
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 

@@ -12,7 +12,8 @@ from personvern.domain.access import Actor
 from personvern.domain.errors import Forbidden, InvalidInput
 from personvern.policy.schema import Policy
 from personvern.services import register
-from personvern.services.register import Context, add_subject, import_subjects
+from personvern.services.context import Context
+from personvern.services.register import add_subject, import_subjects
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 

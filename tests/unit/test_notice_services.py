@@ -8,7 +8,7 @@ import pytest
 
 from personvern.domain.errors import Forbidden, InvalidInput, NotFound
 from personvern.services import consent, notices, register
-from personvern.services.register import Context
+from personvern.services.context import Context
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 POLICY_SHA = "b" * 64

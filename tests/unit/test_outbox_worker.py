@@ -16,7 +16,7 @@ from personvern.domain.outbox import OutboxRow, OutboxState, RetryPolicy
 from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.domain.subjects import Subject
 from personvern.services import outbox
-from personvern.services.register import Context
+from personvern.services.context import Context
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 

@@ -16,8 +16,8 @@ from personvern.domain.outbox import OutboxRow, OutboxState, RetryPolicy
 from personvern.domain.subjects import Subject
 from personvern.policy.schema import Policy
 from personvern.services import consent, outbox, processors, register
+from personvern.services.context import Context
 from personvern.services.processors import ProcessorNotice, Transfer
-from personvern.services.register import Context
 from tests.fakes_hubspot import TOKEN, FakeHubSpot
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock

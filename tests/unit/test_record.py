@@ -16,8 +16,8 @@ from personvern.policy.loader import load_policy, parse_policy
 from personvern.reports.record import build_record, render_record, risk_level
 from personvern.reports.record_text import PHRASES
 from personvern.services import messaging, outbox, register
+from personvern.services.context import Context
 from personvern.services.record import record_of_processing
-from personvern.services.register import Context
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

@@ -10,7 +10,8 @@ import pytest
 
 from personvern.domain.errors import Forbidden, InvalidInput, NotFound
 from personvern.domain.subjects import RelationshipType, Subject
-from personvern.services.register import Context, add_subject, end_relationship, show_subject, start_relationship
+from personvern.services.context import Context
+from personvern.services.register import add_subject, end_relationship, show_subject, start_relationship
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory
 

@@ -13,7 +13,8 @@ from personvern.policy.loader import LoadedPolicy, parse_policy
 from personvern.services import review, sweep
 from personvern.services.admin import load_policy_version
 from personvern.services.consent import give_consent
-from personvern.services.register import Context, add_subject, end_relationship, start_relationship
+from personvern.services.context import Context
+from personvern.services.register import add_subject, end_relationship, start_relationship
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 
 

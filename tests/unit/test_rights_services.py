@@ -10,8 +10,8 @@ import pytest
 from personvern.domain.errors import Conflict, Forbidden, NotFound
 from personvern.domain.subjects import RelationshipType
 from personvern.services import register, rights
+from personvern.services.context import Context
 from personvern.services.erasure import archive_subject, list_archive, show_archived
-from personvern.services.register import Context
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 
 KARI = {"full_name": "Kari Nordmann", "phone": "+4791234567", "email": "kari@example.no"}

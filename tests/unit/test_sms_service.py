@@ -12,7 +12,7 @@ from personvern.domain.errors import Forbidden, InvalidInput, NotFound
 from personvern.domain.outbox import OutboxState
 from personvern.domain.sms import OPT_OUT_LINE, DeliveryReport, Encoding, InboundSms, MessageStatus
 from personvern.services import consent, messaging, register
-from personvern.services.register import Context
+from personvern.services.context import Context
 from tests.unit.fakes import FakeUnitOfWorkFactory
 
 NOTICE = "a" * 64

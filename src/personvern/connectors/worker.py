@@ -17,7 +17,7 @@ from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import Draw, OutboxRow, RetryPolicy
 from personvern.services import messaging, outbox, review
-from personvern.services.register import Context
+from personvern.services.context import Context
 
 BATCH = 5  # small: a claimed row waits for the ones before it in the batch
 # Longer than a batch can take (5 rows, each at worst 5 s to connect and 15 s per read and write). A worker

@@ -30,9 +30,9 @@ from personvern.domain.errors import Conflict, Forbidden, NotFound, invalid
 from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.reports.breach import authority_report
 from personvern.services import consent, outbox
+from personvern.services.context import Context, new_id
 from personvern.services.messaging import CHANNEL, RECIPIENT, compose
 from personvern.services.ports import UnitOfWork
-from personvern.services.register import Context, new_id
 
 PURPOSE = "service"  # Art. 34 obliges the message whatever the relationship; it goes without an opt-out line
 

@@ -29,8 +29,9 @@ from personvern.domain.consent import (
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.policy.schema import LegalBasis, Policy, RecipientCategory
 from personvern.services import processors
+from personvern.services.context import Context, new_id
 from personvern.services.ports import UnitOfWork
-from personvern.services.register import Context, new_id, require_subject
+from personvern.services.register import require_subject
 from personvern.services.retention import refresh
 
 MAX_REASON = 500

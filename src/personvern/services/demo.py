@@ -9,7 +9,7 @@ from personvern.demo import generate
 from personvern.domain.access import Permission
 from personvern.domain.errors import invalid
 from personvern.services import register
-from personvern.services.register import Context
+from personvern.services.context import Context
 
 MAX_DEMO = 100_000  # each subject is its own transaction here; bigger registers belong to `bench/`
 

@@ -20,8 +20,8 @@ from personvern.domain.errors import Conflict, Forbidden, NotFound, invalid
 from personvern.domain.retention import Facts, legal_holds, local_day
 from personvern.domain.subjects import Subject
 from personvern.services import processors, retention
+from personvern.services.context import Context, new_id
 from personvern.services.ports import UnitOfWork
-from personvern.services.register import Context, new_id
 
 ERASED = "erased at the data subject's request or when no reason to keep it was left"
 

@@ -25,8 +25,8 @@ from personvern.domain.sms import (
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType
 from personvern.services import consent, outbox
+from personvern.services.context import Context, new_id
 from personvern.services.ports import Lookup, UnitOfWork
-from personvern.services.register import Context, new_id
 
 CHANNEL = "sms"
 RECIPIENT = "linkmobility"  # the policy's name for the processor that relays SMS

@@ -9,8 +9,8 @@ from personvern.domain.access import Permission
 from personvern.domain.errors import NotFound, invalid
 from personvern.reports.environment import LANGUAGES
 from personvern.reports.notice import FORMATS, Notice, render_all, render_notice
+from personvern.services.context import Context
 from personvern.services.ports import NoticeVersion
-from personvern.services.register import Context
 
 DEFAULT_FORMAT = "md"  # the rendering consent events refer to by default: the text itself, in any medium
 MIN_PREFIX = 8

@@ -12,8 +12,8 @@ from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import Conflict, NotFound
 from personvern.domain.outbox import Decision, Draw, OutboxRow, OutboxState, RetryPolicy, after_failure
 from personvern.domain.sms import FINAL_STATUSES, Message, MessageStatus, next_status
+from personvern.services.context import Context, new_id
 from personvern.services.ports import UnitOfWork
-from personvern.services.register import Context, new_id
 
 # Who receives each kind of row: the recipient as the policy names it (Art. 13(1)(e), Art. 30(1)(d)).
 RECIPIENTS = {

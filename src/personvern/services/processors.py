@@ -21,8 +21,8 @@ from personvern.domain.outbox import OutboxRow, OutboxState
 from personvern.domain.subjects import Subject
 from personvern.policy.schema import Policy, RecipientCategory
 from personvern.services import outbox
+from personvern.services.context import Context
 from personvern.services.ports import UnitOfWork
-from personvern.services.register import Context
 
 HUBSPOT = "hubspot"
 UPSERT = "hubspot.upsert"

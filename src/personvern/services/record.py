@@ -8,8 +8,8 @@ from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import invalid
 from personvern.reports.record import FORMATS, Delivered, build_record, render_record
+from personvern.services.context import Context
 from personvern.services.outbox import RECIPIENTS
-from personvern.services.register import Context
 
 
 def record_of_processing(ctx: Context, lang: str | None = None, fmt: str = "json") -> tuple[dict[str, Any], str]:

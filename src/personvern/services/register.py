@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from personvern.domain.access import Actor, Permission
+from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.consent import Block, ConsentEvent, current_state
 from personvern.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
@@ -25,35 +23,12 @@ from personvern.domain.subjects import (
 )
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType, Policy
-from personvern.services.ports import Clock, Lookup, Mapper, UnitOfWork, UnitOfWorkFactory, serial_map
+from personvern.services import processors
+from personvern.services.context import Context, new_id
+from personvern.services.ports import Lookup, UnitOfWork
 from personvern.services.retention import refresh, refresh_new
 
 IMPORT_BATCH = 5000
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every use case needs: the policy in force, storage, the clock and who is acting."""
-
-    policy: Policy
-    uow: UnitOfWorkFactory
-    clock: Clock
-    actor: Actor
-    map: Mapper = serial_map  # how CPU-bound batches (import validation) are spread over cores
-    policy_sha256: str = ""  # the policy text in force: what a person was shown when it had no rendered notice
-    notice_sha256: str = ""  # the privacy notice in force (default language, Markdown), as published by init
-
-    def default_purpose(self) -> str:
-        return "bookkeeping" if self.actor.role == "auditor" else "service"
-
-    def check_purpose(self, purpose: str | None) -> str:
-        chosen = purpose or self.default_purpose()
-        if chosen not in self.policy.purposes:
-            raise invalid("purpose", f"unknown purpose {chosen!r}; purposes: {', '.join(self.policy.purposes)}")
-        return chosen
-
-    def record(self, uow: UnitOfWork, *events: AuditEvent) -> None:
-        uow.audit.append(events, self.actor.name, self.actor.role, self.clock.now())
 
 
 @dataclass(frozen=True)
@@ -66,11 +41,6 @@ class SubjectView:
     # For roles that may read the consent ledger: the latest event per (purpose, channel), the blocks in force.
     consents: list[ConsentEvent] | None = None
     blocks: list[Block] | None = None
-
-
-def new_id() -> str:
-    """A random id whose first 48 bits are the millisecond, so new rows land at the end of every index."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def _unique_lookups(policy: Policy, values: Mapping[str, str]) -> list[Lookup]:
@@ -239,6 +209,7 @@ class Changed:
     subject: Subject
     changed: list[str]
     removed: list[str]
+    told: list[processors.ProcessorNotice]  # the recipients holding a changed field, told of it (Art. 19)
 
 
 def apply_changes(
@@ -279,7 +250,9 @@ def apply_changes(
     if cause:
         details.update(cause)
     ctx.record(uow, AuditEvent("subject.update", subject.id, "service", details))
-    return Changed(updated, changed, removed)
+    # Art. 19: every recipient that received a changed value is told, whichever way the change came in.
+    told = processors.propagate_change(ctx, uow, updated, changed + removed) if changed or removed else []
+    return Changed(updated, changed, removed, told)
 
 
 def _batches(rows: Iterable[tuple[int, Mapping[str, str]]], size: int) -> Iterator[list[tuple[int, Mapping[str, str]]]]:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from personvern.domain.retention import Facts, Schedule, local_day, schedule_for
 from personvern.domain.subjects import Subject
+from personvern.services.context import Context
 from personvern.services.ports import UnitOfWork
-
-if TYPE_CHECKING:  # the register imports this module to keep schedules current: no import back at run time
-    from personvern.services.register import Context
 
 STALE_BATCH = 2000
 

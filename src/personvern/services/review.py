@@ -19,9 +19,9 @@ from personvern.domain.erasure import ErasureCause
 from personvern.domain.errors import Conflict, Forbidden, IntegrityBroken, NotFound, PersonvernError, invalid
 from personvern.domain.retention import Action
 from personvern.policy.schema import ExpiryAction, Policy
+from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_subject
 from personvern.services.ports import ArchivedEntry, ReviewRecord, Scheduled
-from personvern.services.register import Context, new_id
 from personvern.services.retention import refresh_stale, today
 from personvern.services.sweep import RunResult, run_batch, swept_today
 from personvern.services.sweep import run as sweep_run

@@ -27,9 +27,10 @@ from personvern.policy.schema import FieldType, LegalBasis
 from personvern.reports.package import KeptBecause, Letter, Received, data_json, render_letter, values_csv
 from personvern.services import processors, retention
 from personvern.services.consent import set_objection, set_restriction
+from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_subject, facts_of
 from personvern.services.ports import Lookup, UnitOfWork
-from personvern.services.register import Context, apply_changes, new_id
+from personvern.services.register import apply_changes
 
 MAX_REASON = 1000
 
@@ -363,7 +364,7 @@ def _carry_out(
         wanted = uow.requests.details(request.id) or {"set": {}, "unset": []}
         changed = apply_changes(ctx, uow, subject, wanted["set"], wanted["unset"], {}, {"request": request.id})
         fields = sorted([*changed.changed, *changed.removed])
-        notices = processors.propagate_change(ctx, uow, changed.subject, fields)
+        notices = changed.told
         letter = replace(letter, changed=tuple(fields), told=tuple((n.recipient, n.action) for n in notices))
         outcome.update({"fields": fields, "processors": {n.recipient: n.action for n in notices}})
     elif kind is RequestType.ERASURE:

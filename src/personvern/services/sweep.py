@@ -11,9 +11,9 @@ from personvern.domain.audit import AuditEvent
 from personvern.domain.erasure import ErasureCause
 from personvern.domain.errors import PersonvernError, invalid
 from personvern.domain.retention import Action
+from personvern.services.context import Context, new_id
 from personvern.services.erasure import archive_subject, erase_subject
 from personvern.services.ports import Scheduled, UnitOfWork
-from personvern.services.register import Context, new_id
 from personvern.services.retention import refresh, refresh_stale, today
 
 PAGE = 10_000  # due subjects read per index range scan
