@@ -34,14 +34,7 @@ PARALLEL_FROM = 20_000  # rows; below this, starting worker processes costs more
 
 
 def relationship_json(r: Relationship) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "type": r.type.value,
-        "started_on": r.started_on,
-        "ends_on": r.ends_on,
-        "ended_on": r.ended_on,
-        "description": r.description,
-    }
+    return r.as_record()
 
 
 def subject_json(view: SubjectView) -> dict[str, Any]:

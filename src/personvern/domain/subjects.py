@@ -56,6 +56,17 @@ class Relationship:
         end = self.end_date()
         return self.started_on <= day and (end is None or day < end)
 
+    def as_record(self) -> dict[str, object]:
+        """The relationship as shown to a reader (`subject show --json`) and to the person (Art. 15)."""
+        return {
+            "id": self.id,
+            "type": self.type.value,
+            "started_on": self.started_on,
+            "ends_on": self.ends_on,
+            "ended_on": self.ended_on,
+            "description": self.description,
+        }
+
 
 @dataclass
 class Checked:

@@ -237,15 +237,7 @@ def reject_request(ctx: Context, request_id: str, reason: str) -> Fulfilment:
     why = _text("reason", reason, "a rejection needs its reason, e.g. manifestly unfounded or excessive (Art. 12(5))")
     now = ctx.clock.now()
     request = _step(ctx, request_id, "request.reject", lambda r: rq.reject(r, now, ctx.actor.name, why))
-    letter = Letter(
-        type=request.type.value,
-        language=request.language,
-        request_id=request.id,
-        received_on=request.received_date,
-        answered_on=_today(ctx),
-        held=request.subject_id is not None,
-        rejection=why,
-    )
+    letter = replace(_letter(ctx, request), rejection=why)
     return Fulfilment(request, {"letter.html": render_letter(ctx.policy, letter).encode()})
 
 
@@ -292,6 +284,18 @@ class Fulfilment:
     files: dict[str, bytes]  # name -> content: the letter, and the data files an access or portability answer has
 
 
+def _letter(ctx: Context, request: Request) -> Letter:
+    """The answer's frame: what every letter says of the request, answered today in its language."""
+    return Letter(
+        type=request.type.value,
+        language=request.language,
+        request_id=request.id,
+        received_on=request.received_date,
+        answered_on=_today(ctx),
+        held=request.subject_id is not None,
+    )
+
+
 def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
     """Carry the request out and write the answer, in one transaction: either all of it happens or none."""
     ctx.actor.require(Permission.REQUEST_HANDLE)
@@ -301,14 +305,7 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
         if not request.open:
             raise Conflict(f"request {request.id} is {request.state.value}; it cannot be fulfilled")
         rq.require_verified(request, "fulfilled")
-        letter = Letter(
-            type=request.type.value,
-            language=request.language,
-            request_id=request.id,
-            received_on=request.received_date,
-            answered_on=_today(ctx),
-            held=request.subject_id is not None,
-        )
+        letter = _letter(ctx, request)
         files: dict[str, bytes] = {}
         outcome: dict[str, Any] = {"held": letter.held}
         if request.subject_id is not None:
@@ -482,17 +479,7 @@ def access_package(
         "source": subject.source,
         "received_at": subject.received_at,
         "values": subject.values,
-        "relationships": [
-            {
-                "id": r.id,
-                "type": r.type.value,
-                "started_on": r.started_on,
-                "ends_on": r.ends_on,
-                "ended_on": r.ended_on,
-                "description": r.description,
-            }
-            for r in relationships
-        ],
+        "relationships": [r.as_record() for r in relationships],
         "consent_events": [
             {
                 "id": e.id,
