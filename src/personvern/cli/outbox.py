@@ -108,7 +108,8 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds to wait when nothing is due.")] = 5.0,
 ) -> None:
-    """Deliver the outbox: SMS through LINK Mobility, with retries, back-off and Retry-After."""
+    """Deliver the outbox (SMS through LINK Mobility, HubSpot shares, updates and deletions) with retries and
+    back-off; once a day it also runs the retention sweep and reminds of an unsigned annual review."""
     if not 0.1 <= interval <= 3600:
         raise invalid("interval", "must be between 0.1 and 3600 seconds")
     runtime = env.runtime()
