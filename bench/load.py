@@ -7,7 +7,10 @@ also run through the import's own `check_values`, and the loader stops if the tw
 sample is read back through the real read path and compared with what the import would have stored.
 
 Relationships, consent events (about 40 % of subjects; some withdrawn, some given again), objections and
-restrictions are written straight into their tables with BulkInsert, each with an audit entry. The register is
+restrictions are written straight into their tables with BulkInsert, each with an audit entry; so are the SMS
+sent (message log and delivered outbox rows) and what HubSpot was sent (delivered `hubspot.upsert` /
+`hubspot.unsubscribe` rows), in the formats the store writes them. A few subjects have an answered access request,
+written through SqlRequests.add (its identity sealed under a key of its own). The register is
 cached per size: bench/.data/pv_bench_N.db on SQLite, database pv_bench_N on PostgreSQL; a table bench_meta
 in it records how it was built and how long that took.
 
@@ -27,6 +30,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from importlib import resources
 from itertools import islice
 from typing import Any
@@ -37,7 +41,9 @@ from sqlalchemy import Connection, create_engine, func, select, text
 from bench.common import NOW, TODAY, Backend, register_name
 from personvern.bootstrap import Runtime, initialise, open_runtime
 from personvern.demo import SyntheticSubject, generate
+from personvern.domain import requests as rq
 from personvern.domain.audit import AuditEvent
+from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
 from personvern.domain.subjects import Subject, check_values
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import FieldType
@@ -47,7 +53,7 @@ from personvern.store import tables as t
 from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import seal
 
-LOADER_VERSION = 1  # bump when the data written changes: cached registers of another version are rebuilt
+LOADER_VERSION = 2  # bump when the data written changes: cached registers of another version are rebuilt
 SEED = 24
 BATCH = 5_000  # subjects per SqlSubjects.add, as the import's batches
 COMMIT_EVERY = 50_000  # subjects per transaction
@@ -64,6 +70,12 @@ RESTRICTED_SHARE = 0.004  # of all subjects: processing restricted now
 RESTRICTION_LIFTED_SHARE = 0.002  # of all subjects: restricted once, lifted since
 METHODS = ("web", "web", "web", "phone", "paper", "import")
 CHANNEL_SETS = ((0.45, ("sms",)), (0.70, ("email",)), (1.0, ("sms", "email")))
+SERVICE_SMS_SHARE = 0.30  # of subjects with an order or contract: 1-3 service SMS
+MARKETING_SMS_SHARE = 0.30  # of subjects with SMS marketing consent in force: 1-2 marketing SMS
+REQUEST_SHARE = 0.005  # of all subjects: one access request, answered
+KEEP_TEXT = timedelta(days=90)  # the bundled policy's [messages] keep_text: older texts are forgotten
+SERVICE_TEXTS = ("Nøkkelkortet ditt er klart i resepsjonen.", "Møterommet ditt er booket i morgen kl. 14.")
+MARKETING_TEXT = "Kontorplass ledig fra 1. mars! Svar STOPP for å melde deg av"
 
 # ---------------------------------------------------------------- fast normalisation
 
@@ -118,6 +130,9 @@ class Expected:
     blocks: int = 0
     audit_entries: int = 0
     lookups: int = 0
+    messages: int = 0
+    outbox: int = 0
+    requests: int = 0
     audience: dict[str, int] = field(default_factory=lambda: {"sms": 0, "email": 0})
     sampled: int = 0
 
@@ -127,6 +142,68 @@ class Sample:
     kind: str
     values: dict[str, str]
     relationships: list[tuple[str, Any, Any, Any, str]]  # type, started_on, ends_on, ended_on, description
+    messages: int = 0
+    outbox: int = 0
+    requests: int = 0
+    texts: dict[str, str | None] = field(default_factory=dict)  # message id -> its text, None once forgotten
+
+
+MESSAGE_COLUMNS = (
+    "id",
+    "subject_id",
+    "outbox_id",
+    "channel",
+    "purpose",
+    "created_at",
+    "segments",
+    "encoding",
+    "text_ct",
+    "vendor_message_id",
+    "status",
+    "result_code",
+    "status_text",
+    "updated_at",
+)
+OUTBOX_COLUMNS = (
+    "id",
+    "kind",
+    "subject_id",
+    "idempotency_key",
+    "payload",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "lease_until",
+    "last_error",
+    "result",
+    "created_at",
+    "delivered_at",
+)
+
+
+@dataclass
+class Traffic:
+    """One batch's message log and outbox rows, written in bulk."""
+
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _delivered_row(
+    oid: str,
+    kind: str,
+    sid: str,
+    public: dict[str, Any],
+    result: dict[str, Any],
+    at: datetime,
+    done: datetime,
+    bulk: BulkInsert,
+) -> tuple[Any, ...]:
+    """An outbox row as SqlOutbox.mark_delivered leaves it: public part only (its key is gone), the answer kept."""
+    payload = json.dumps({"public": public}, ensure_ascii=False)
+    result_json = json.dumps(result, ensure_ascii=False)
+    return (oid, kind, sid, oid, payload, "delivered", 1, bulk.instant(at), None, None, result_json,
+            bulk.instant(at), bulk.instant(done))  # fmt: skip
 
 
 class Loader:
@@ -141,6 +218,10 @@ class Loader:
         self.lookup_fields = [name for name, spec in self.policy.fields.items() if spec.lookup]
         self.details: dict[tuple[Any, ...], Any] = {}
         self.index = 0
+        self.traffic_rng = random.Random(seed * 104_729 + 3)  # SMS and requests: a stream of their own
+        hubspot = self.policy.recipients.get("hubspot")
+        self.hubspot_fields = list(hubspot.fields) if hubspot is not None else []
+        self.hubspot_ids = 0
 
     def write(self, uow: Any, conn: Connection, fakes: list[SyntheticSubject]) -> None:
         """One batch: subjects through SqlSubjects.add, then relationships, consents and blocks in bulk."""
@@ -169,15 +250,33 @@ class Loader:
 
         bulk = BulkInsert(conn)
         sqlite = conn.dialect.name == "sqlite"
-        keys = uow.keys.get([s.id for s, f in zip(subjects, fakes, strict=True) if f.relationships])
         rel_rows: list[tuple[Any, ...]] = []
         consent_rows: list[tuple[Any, ...]] = []
         block_rows: list[tuple[Any, ...]] = []
+        plans = []
         for subject, fake in zip(subjects, fakes, strict=True):
+            history, objected, active = self._consents(
+                subject.id, fake.received_at, bulk, consent_rows, block_rows, events
+            )
+            plans.append((subject, fake, history, objected, self._plan_sms(fake, history, active)))
+        # Keys for what is sealed under the subject's own: relationship descriptions, texts not yet forgotten.
+        need = [s.id for s, f, _, _, sms in plans if f.relationships or any(NOW - at <= KEEP_TEXT for _, at in sms)]
+        keys = uow.keys.get(need)
+        traffic = Traffic()
+        for subject, fake, history, objected, sms in plans:
             sid = subject.id
             if fake.relationships:
                 rel_rows.extend(self._relationships(sid, fake, keys[sid], events, sqlite))
-            self._consents(sid, fake.received_at, bulk, consent_rows, block_rows, events)
+            if sms:
+                self._sms(sid, sms, keys.get(sid), bulk, traffic, events)
+            if "email" in subject.values:
+                self._hubspot(sid, subject.values, history, objected, bulk, traffic, events)
+            if self.traffic_rng.random() < REQUEST_SHARE:
+                self._request(uow, sid, fake.received_at, events)
+        bulk(t.messages, MESSAGE_COLUMNS, traffic.messages)
+        bulk(t.outbox, OUTBOX_COLUMNS, traffic.outbox)
+        self.expected.messages += len(traffic.messages)
+        self.expected.outbox += len(traffic.outbox)
         bulk(
             t.relationships,
             ("id", "subject_id", "type", "started_on", "ends_on", "ended_on", "description_ct"),
@@ -231,6 +330,157 @@ class Loader:
             )
         self.expected.sampled += 1
 
+    def _plan_sms(
+        self, fake: SyntheticSubject, history: list[tuple[str, str, datetime]], active: dict[str, bool]
+    ) -> list[tuple[str, datetime]]:
+        """(purpose, sent at) of the SMS this subject was sent: service SMS in the month after an order or a
+        contract started; marketing SMS after the latest SMS consent, while it is in force."""
+        rnd = self.traffic_rng.random
+        limit = NOW - timedelta(minutes=1)
+        sent: list[tuple[str, datetime]] = []
+        if fake.relationships and rnd() < SERVICE_SMS_SHARE:
+            for _ in range(1 + int(rnd() * 3)):
+                rel = fake.relationships[int(rnd() * len(fake.relationships))]
+                start = max(datetime.combine(rel.started_on, clock_time(9), UTC), fake.received_at)
+                end = min(limit, start + timedelta(days=30))
+                if end > start:
+                    sent.append(("service", start + (end - start) * rnd()))
+        if active.get("sms") and rnd() < MARKETING_SMS_SHARE:
+            given = max(at for channel, action, at in history if channel == "sms" and action == "given")
+            for _ in range(1 + int(rnd() * 2)):
+                sent.append(("marketing", given + (limit - given) * rnd()))
+        return sorted(sent, key=lambda x: x[1])
+
+    def _sms(
+        self,
+        sid: str,
+        sms: list[tuple[str, datetime]],
+        key: bytes | None,
+        bulk: BulkInsert,
+        traffic: Traffic,
+        events: list[AuditEvent],
+    ) -> None:
+        """Sent and delivered SMS: the message log (text sealed as SqlMessages seals it, or already forgotten)
+        and its outbox row as delivery leaves it (public part only, the operator's answer)."""
+        cipher = AESGCM(key) if key is not None else None
+        sample = self.samples.get(sid)
+        for purpose, at in sms:
+            mid, oid = new_id(), new_id()
+            vendor = f"lm-{oid[-12:]}"
+            pick = int(self.traffic_rng.random() * len(SERVICE_TEXTS))
+            text = MARKETING_TEXT if purpose == "marketing" else SERVICE_TEXTS[pick]
+            kept = NOW - at <= KEEP_TEXT
+            sealed = None
+            if kept:
+                assert cipher is not None
+                sealed = seal(cipher, f"{sid}:message:{mid}", text)
+            done = at + timedelta(seconds=3)
+            traffic.messages.append(
+                (mid, sid, oid, "sms", purpose, bulk.instant(at), 1, "GSM-7", sealed, vendor, "delivered", 1001,
+                 None, bulk.instant(done))
+            )  # fmt: skip
+            public = {"message_id": mid, "purpose": purpose, "channel": "sms"}
+            result = {"messageId": vendor, "resultCode": 1005}
+            traffic.outbox.append(_delivered_row(oid, "sms", sid, public, result, at, done, bulk))
+            events.append(
+                AuditEvent("sms.send", sid, purpose, {"message": mid, "row": oid, "recipient": "linkmobility",
+                           "fields": ["phone"], "encoding": "GSM-7", "segments": 1})
+            )  # fmt: skip
+            events.append(
+                AuditEvent("outbox.deliver", sid, purpose, {"row": oid, "kind": "sms", "recipient": "linkmobility",
+                           "attempt": 1})
+            )  # fmt: skip
+            if sample is not None:
+                sample.messages += 1
+                sample.outbox += 1
+                sample.texts[mid] = text if kept else None
+
+    def _hubspot(
+        self,
+        sid: str,
+        values: dict[str, str],
+        history: list[tuple[str, str, datetime]],
+        objected: list[datetime],
+        bulk: BulkInsert,
+        traffic: Traffic,
+        events: list[AuditEvent],
+    ) -> None:
+        """What services.processors queues for HubSpot, delivered: a share on each email marketing consent,
+        an unsubscribe on each withdrawal and on an objection after it."""
+        shares = [at for channel, action, at in history if channel == "email" and action == "given"]
+        if not shares:
+            return
+        stops = [(at, "consent withdrawn") for channel, action, at in history
+                 if channel == "email" and action == "withdrawn"]  # fmt: skip
+        stops += [(at, "objection") for at in objected]
+        contact = f"{self.hubspot_ids + 10_000_001}"
+        self.hubspot_ids += 1
+        fields = [f for f in self.hubspot_fields if f in values]
+        sample = self.samples.get(sid)
+        rows = [(at, "hubspot.upsert", "share") for at in shares] + [
+            (at, "hubspot.unsubscribe", why) for at, why in stops
+        ]
+        for n, (at, kind, why) in enumerate(sorted(rows)):
+            oid = new_id()
+            if kind == "hubspot.upsert":
+                public: dict[str, Any] = {"purpose": "marketing", "legal_basis": "consent", "fields": fields,
+                                          "reason": why}  # fmt: skip
+                if n:
+                    public["hubspot_id"] = contact
+                action = "processor.share"
+                result: dict[str, Any] = {"hubspot_id": contact, "created": n == 0}
+            else:
+                public = {"purpose": "marketing", "fields": ["email"], "reason": why}
+                action = "processor.unsubscribe"
+                result = {"unsubscribed": True}
+            done = at + timedelta(seconds=5)
+            traffic.outbox.append(_delivered_row(oid, kind, sid, public, result, at, done, bulk))
+            details = {"recipient": "hubspot", "row": oid, "kind": kind, "fields": list(public["fields"])}
+            events.append(AuditEvent(action, sid, "marketing", details))
+            events.append(
+                AuditEvent("outbox.deliver", sid, "marketing", {"row": oid, "kind": kind, "recipient": "hubspot",
+                           "attempt": 1})
+            )  # fmt: skip
+            if sample is not None:
+                sample.outbox += 1
+
+    def _request(self, uow: Any, sid: str, received_at: datetime, events: list[AuditEvent]) -> None:
+        """An access request answered in the past, through SqlRequests.add (identity sealed under its own key)."""
+        rnd = self.traffic_rng.random
+        latest = NOW - timedelta(days=40)
+        if latest <= received_at:
+            return
+        at = received_at + (latest - received_at) * rnd()
+        tz = self.policy.controller.timezone
+        day = rq.received_on(at, tz)
+        done = at + timedelta(days=1 + int(rnd() * 20))
+        request = Request(
+            id=new_id(),
+            type=RequestType.ACCESS,
+            state=RequestState.COMPLETED,
+            subject_id=sid,
+            channel=Channel.EMAIL,
+            language="nb",
+            received_at=at,
+            received_date=day,
+            due_on=rq.answer_due(day),
+            opened_by="bench",
+            verified_at=at + timedelta(hours=2),
+            verified_by="bench",
+            verification_method=Verification.BANKID,
+            closed_at=done,
+            closed_by="bench",
+            outcome={"held": True, "files": {"data.json": "0" * 64, "letter.html": "0" * 64}},
+        )
+        uow.requests.add(request, {"subject": sid}, None)
+        audit = {"request": request.id, "type": "access"}
+        events.append(AuditEvent("request.open", sid, None, {**audit, "channel": "email"}))
+        events.append(AuditEvent("request.verify", sid, None, {"request": request.id, "method": "bankid"}))
+        events.append(AuditEvent("request.fulfil", sid, None, {**audit, "held": True}))
+        self.expected.requests += 1
+        if sid in self.samples:
+            self.samples[sid].requests += 1
+
     def _relationships(
         self, sid: str, fake: SyntheticSubject, key: bytes, events: list[AuditEvent], sqlite: bool
     ) -> Iterator[tuple[Any, ...]]:
@@ -277,9 +527,13 @@ class Loader:
         consent_rows: list[tuple[Any, ...]],
         block_rows: list[tuple[Any, ...]],
         events: list[AuditEvent],
-    ) -> None:
+    ) -> tuple[list[tuple[str, str, datetime]], list[datetime], dict[str, bool]]:
+        """The subject's consent ledger and blocks; returns the events (channel, action, at), the times of
+        objections after a consent, and the channels with marketing consent in force now."""
         rnd = self.rng.random
         limit = NOW - timedelta(minutes=1)
+        history: list[tuple[str, str, datetime]] = []
+        objections: list[datetime] = []
 
         def after(start: datetime, span: timedelta | None = None) -> datetime:
             end = limit if span is None else min(limit, start + span)
@@ -290,6 +544,7 @@ class Loader:
             method = METHODS[int(rnd() * len(METHODS))]
             row = (new_id(), sid, "marketing", channel, action, bulk.instant(at), method, "bench", "staff", self.notice)
             consent_rows.append(row)
+            history.append((channel, action, at))
             what = "consent.give" if action == "given" else "consent.withdraw"
             events.append(AuditEvent(what, sid, "marketing", {"channel": channel, "method": method}))
 
@@ -325,10 +580,13 @@ class Loader:
                 last = max(last, last_at)
             r = rnd()
             if r < OBJECTION_SHARE:
-                block("objection", "marketing", after(last), None)
+                objected = after(last)
+                block("objection", "marketing", objected, None)
+                objections.append(objected)
                 active = {}
             elif r < OBJECTION_SHARE + OBJECTION_LIFTED_SHARE:
                 objected = after(last)
+                objections.append(objected)
                 fresh = after(objected)
                 block("objection", "marketing", objected, fresh)
                 for channel in channels:  # the fresh consent, after the objection, for every channel
@@ -346,6 +604,7 @@ class Loader:
         for channel, state in active.items():
             if state:
                 self.expected.audience[channel] += 1
+        return history, objections, active
 
 
 def _day(value: Any, sqlite: bool) -> Any:
@@ -364,8 +623,10 @@ def _connection(uow: Any) -> Connection:
 # ---------------------------------------------------------------- checks
 
 
-def oracle_audience(conn: Connection, channel: str) -> int:
+def oracle_audience(conn: Connection, channel: str, among: list[str] | None = None) -> int:
     """The marketing audience counted the plain way, subject by subject, with correlated subqueries.
+
+    `among`: count only these subjects (how many of them the audience holds).
 
     A subject is in it when its latest marketing event on the channel is 'given', no restriction is in force,
     and no objection to marketing is in force or was set at or after that latest event (issue 3's rule).
@@ -391,6 +652,8 @@ def oracle_audience(conn: Connection, channel: str) -> int:
         .exists()
     )
     q = select(func.count()).select_from(t.subjects).where(latest_action == "given", ~blocked)
+    if among is not None:
+        return sum(int(conn.scalar(q.where(s.id.in_(among[i : i + 500]))) or 0) for i in range(0, len(among), 500))
     return int(conn.scalar(q) or 0)
 
 
@@ -404,6 +667,10 @@ def table_counts(conn: Connection) -> dict[str, int]:
         t.relationships,
         t.consent_events,
         t.subject_blocks,
+        t.messages,
+        t.outbox,
+        t.requests,
+        t.erasure_receipts,
         t.audit_log,
     )
     return {tab.name: int(conn.scalar(select(func.count()).select_from(tab)) or 0) for tab in tables}
@@ -418,8 +685,11 @@ def _check(runtime: Runtime, loader: Loader, before: dict[str, int], log: Callab
     wanted = {
         "subjects": exp.subjects,
         "lookups": exp.lookups,
-        "data_keys": exp.subjects,
+        "data_keys": exp.subjects + exp.requests,  # a request's identity is sealed under a key of its own
         "relationships": exp.relationships,
+        "messages": exp.messages,
+        "outbox": exp.outbox,
+        "requests": exp.requests,
         "consent_events": exp.consent_events,
         "subject_blocks": exp.blocks,
         "audit_log": before["audit_log"] + exp.audit_entries,
@@ -446,6 +716,17 @@ def _check(runtime: Runtime, loader: Loader, before: dict[str, int], log: Callab
             rels = [(r.type.value, r.started_on, r.ends_on, r.ended_on, r.description) for r in stored]
             if sorted(rels, key=repr) != sorted(want.relationships, key=repr):
                 raise SystemExit(f"subject {sid}'s relationships read back as {rels}, written {want.relationships}")
+            traffic = (
+                len(uow.messages.for_subject(sid)),
+                len(uow.outbox.for_subject(sid)),
+                len(uow.requests.for_subject(sid)),
+            )
+            texts = {mid: uow.messages.text(mid) for mid in want.texts}
+            if traffic != (want.messages, want.outbox, want.requests) or texts != want.texts:
+                raise SystemExit(
+                    f"subject {sid} reads back {traffic} messages, outbox rows, requests and texts {texts};"
+                    f" written {(want.messages, want.outbox, want.requests)} and {want.texts}"
+                )
     log(f"  checked: table counts, audience oracle {oracle}, {exp.sampled} normalised samples, {len(read)} read back")
     return {"counts": counts, "oracle_audience": oracle, "normalisation_samples": exp.sampled, "read_back": len(read)}
 
@@ -485,6 +766,18 @@ def _write_meta(runtime: Runtime, meta: dict[str, Any]) -> None:
         conn.execute(text(f"CREATE TABLE IF NOT EXISTS {META} (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)"))
         conn.execute(text(f"DELETE FROM {META} WHERE key = 'load'"))
         conn.execute(text(f"INSERT INTO {META} (key, value) VALUES ('load', :v)"), {"v": json.dumps(meta)})
+
+
+def note_erasures(runtime: Runtime, meta: dict[str, Any], erased: int, left_audience: dict[str, int]) -> None:
+    """The benchmark erased `erased` subjects, `left_audience[channel]` of them in the marketing audience:
+    the cached register's record of what it holds follows, so the audience check stays exact on later runs."""
+    audience = dict(meta.get("expected_audience", {}))
+    for channel, n in left_audience.items():
+        audience[channel] = audience.get(channel, 0) - n
+    meta["expected_audience"] = audience
+    meta["erased_by_bench"] = int(meta.get("erased_by_bench", 0)) + erased
+    stored = {k: v for k, v in meta.items() if k != "reused"}
+    _write_meta(runtime, stored)
 
 
 def ensure_register(

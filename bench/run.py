@@ -5,7 +5,7 @@ Environment:
   PERSONVERN_BENCH_DATABASE_URL  a PostgreSQL server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres
   BENCH_RUNS                     timed runs of each interactive operation (default 200, after 20 warm-up runs)
   BENCH_IMPORT_ROWS, BENCH_IMPORT_RUNS   the CLI import: rows in its file (100000) and runs (3)
-  BENCH_OPS                      a comma-separated subset of: import, lookup, consent, audience (default: all)
+  BENCH_OPS                      a comma-separated subset of: import, lookup, consent, audience, rights (default: all)
   BENCH_REBUILD=1                build the cached registers again
 """
 
@@ -32,8 +32,9 @@ from bench.common import (
 )
 from bench.load import ensure_register
 from bench.ops import Bench, Figure, audience, consent_changes, import_cli, lookups_and_show
+from bench.rights import rights_ops
 
-OPS = ("import", "lookup", "consent", "audience")
+OPS = ("import", "lookup", "consent", "audience", "rights")
 
 
 def log(message: str) -> None:
@@ -70,6 +71,9 @@ def run_backend(backend: Backend, subjects: int, ops: set[str]) -> dict[str, Any
         if "audience" in ops:
             log(f"{backend.name}: marketing audience")
             attempt("marketing audience", lambda: audience(bench, meta))
+        if "rights" in ops:  # last: its erasures leave the register smaller (and bench_meta says by how much)
+            log(f"{backend.name}: access package and erasure, {runs} runs each")
+            attempt("rights", lambda: rights_ops(bench, meta))
     finally:
         bench.close()
     for fig in figures:
