@@ -7,15 +7,15 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from babel.dates import format_date
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from personvern.policy.loader import EEA
 from personvern.policy.schema import Localised, Policy
-
-LOCALES = {"nb": "nb_NO", "en": "en_GB"}
+from personvern.reports.environment import LOCALES, environment
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,9 @@ class Letter:
     files: tuple[str, ...] = ()
 
 
-def _environment(policy: Policy, language: str) -> Environment:
-    env = Environment(
-        loader=PackageLoader("personvern.reports", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+@cache
+def _environment(language: str) -> Environment:
+    """The shared environment with this language's filters; compiled once per language, not per letter."""
     locale = LOCALES.get(language, "en_GB")
 
     def when(day: date | None) -> str:
@@ -90,6 +85,7 @@ def _environment(policy: Policy, language: str) -> Environment:
             return ""
         return localised if isinstance(localised, str) else localised.get(language)
 
+    env = environment().overlay()
     env.filters["when"] = when
     env.filters["tr"] = tr
     return env
@@ -97,7 +93,7 @@ def _environment(policy: Policy, language: str) -> Environment:
 
 def render_letter(policy: Policy, letter: Letter) -> str:
     """The letter as a standalone HTML page; it holds the person's values only in an access answer."""
-    env = _environment(policy, letter.language)
+    env = _environment(letter.language)
     template = env.get_template("letter.html.j2")
     return template.render(
         policy=policy,

@@ -28,7 +28,7 @@ from personvern.reports.package import KeptBecause, Letter, Received, data_json,
 from personvern.services import processors, retention
 from personvern.services.consent import set_objection, set_restriction
 from personvern.services.context import Context, new_id
-from personvern.services.erasure import erase_subject, facts_of
+from personvern.services.erasure import erase_subject
 from personvern.services.ports import Lookup, UnitOfWork
 from personvern.services.register import apply_changes
 
@@ -437,7 +437,8 @@ def access_package(
     sid = request.subject_id
     assert sid is not None
     today = _today(ctx)
-    requests = [_request_json(r) for r in uow.requests.for_subject(sid)]
+    held_requests = uow.requests.for_subject(sid)
+    requests = [_request_json(r) for r in held_requests]
     if subject is None:
         record = uow.archive.for_subject(sid)
         assert record is not None
@@ -452,12 +453,13 @@ def access_package(
             "requests": requests,
         }
         return data, replace(letter, kind=record.kind, values=values, source=None)
+    # The retention facts hold the person's consent ledger and blocks already: read once, used twice.
+    facts = uow.retention.facts([sid])[sid]
+    facts = replace(facts, open_request=any(r.open and r.id != request.id for r in held_requests))
     relationships = uow.relationships.for_subject(sid)
-    consents = uow.consents.for_subject(sid)
-    blocks = uow.blocks.for_subject(sid)
+    consents, blocks = list(facts.consents), list(facts.blocks)
     messages = uow.messages.for_subject(sid)
     transfers = processors.transfers(uow, sid)
-    facts = facts_of(uow, subject, besides=request.id)
     decision = decide(ctx.policy, facts, today)
     state = current_state(consents)
     consented = sorted({e.purpose for e in state.values() if e.action is ConsentAction.GIVEN})
