@@ -113,8 +113,11 @@ class FakeSubjects:
     def get(self, subject_id: str) -> Subject | None:
         return self._state.subjects.get(subject_id)
 
-    def get_many(self, subject_ids: Sequence[str]) -> list[Subject]:
-        return [self._state.subjects[i] for i in subject_ids if i in self._state.subjects]
+    def get_many(self, subject_ids: Sequence[str], fields: Collection[str] | None = None) -> list[Subject]:
+        found = [self._state.subjects[i] for i in subject_ids if i in self._state.subjects]
+        if fields is None:
+            return found
+        return [replace(s, values={k: v for k, v in s.values.items() if k in fields}) for s in found]
 
     def find(self, lookup: Lookup) -> list[str]:
         return [s.id for s in self._state.subjects.values() if self._key(s, lookup.field) == lookup.key]
@@ -138,9 +141,16 @@ class FakeSubjects:
         return {(s.kind, name) for s in self._state.subjects.values() for name in s.values}
 
     def erase(self, subject_id: str) -> None:
-        if self._state.subjects.pop(subject_id, None) is None:
-            raise NotFound(f"no subject with id {subject_id} in the register")
-        for rel_id in [r.id for r in self._state.relationships.values() if r.subject_id == subject_id]:
+        self.erase_many([subject_id])
+
+    def erase_many(self, subject_ids: Sequence[str]) -> None:
+        missing = [sid for sid in subject_ids if sid not in self._state.subjects]
+        if missing:
+            raise NotFound(f"no subject with id {missing[0]} in the register")
+        gone = set(subject_ids)
+        for sid in gone:
+            del self._state.subjects[sid]
+        for rel_id in [r.id for r in self._state.relationships.values() if r.subject_id in gone]:
             del self._state.relationships[rel_id]
 
     def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
@@ -330,6 +340,14 @@ class FakeOutbox:
         )
         return True
 
+    def for_subjects(self, subject_ids: Collection[str], kind: str) -> dict[str, list[OutboxRow]]:
+        out: dict[str, list[OutboxRow]] = {}
+        for sid in subject_ids:
+            rows = [r for r in self.for_subject(sid) if r.kind == kind]
+            if rows:
+                out[sid] = rows
+        return out
+
     def forget_subject(self, subject_id: str, error: str) -> int:
         ids = [
             r.id
@@ -342,6 +360,10 @@ class FakeOutbox:
                 row, state=OutboxState.DEAD, personal={}, last_error=error, lease_until=None
             )
         return len(ids)
+
+    def forget_subjects(self, subject_ids: Collection[str], error: str) -> dict[str, int]:
+        stopped = {sid: self.forget_subject(sid, error) for sid in subject_ids}
+        return {sid: n for sid, n in stopped.items() if n}
 
 
 class FakeMessages:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -53,6 +53,13 @@ class FakeRequests:
     def forget_personal(self, request_id: str) -> None:
         self._state.sealed.pop(request_id, None)
 
+    def forget_subjects(self, subject_ids: Collection[str]) -> int:
+        wanted = set(subject_ids)
+        ids = [r.id for r in self._state.requests.values() if r.subject_id in wanted]
+        for request_id in ids:
+            self.forget_personal(request_id)
+        return len(ids)
+
     def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
         found = [
             r
@@ -73,6 +80,10 @@ class FakeReceipts:
     def add(self, receipt: ErasureReceipt) -> None:
         self._state.receipts[receipt.id] = receipt
 
+    def add_many(self, receipts: Sequence[ErasureReceipt]) -> None:
+        for receipt in receipts:
+            self.add(receipt)
+
     def get(self, receipt_id: str) -> ErasureReceipt | None:
         return self._state.receipts.get(receipt_id)
 
@@ -90,12 +101,20 @@ class FakeArchive:
         assert self.for_subject(record.subject_id) is None, "a subject is archived once"
         self._state.archive[record.id] = (record, dict(values))
 
+    def add_many(self, records: Sequence[tuple[ArchiveRecord, Mapping[str, str]]]) -> None:
+        for record, values in records:
+            self.add(record, values)
+
     def get(self, record_id: str) -> ArchiveRecord | None:
         found = self._state.archive.get(record_id)
         return None if found is None else found[0]
 
     def for_subject(self, subject_id: str) -> ArchiveRecord | None:
         return next((r for r, _v in self._state.archive.values() if r.subject_id == subject_id), None)
+
+    def for_subjects(self, subject_ids: Collection[str]) -> dict[str, ArchiveRecord]:
+        wanted = set(subject_ids)
+        return {r.subject_id: r for r, _v in self._state.archive.values() if r.subject_id in wanted}
 
     def find(self, lookup: Lookup) -> list[ArchiveRecord]:
         spec = self._policy.fields[lookup.field]
@@ -117,3 +136,7 @@ class FakeArchive:
 
     def erase(self, record_id: str) -> None:
         self._state.archive.pop(record_id, None)
+
+    def erase_many(self, record_ids: Collection[str]) -> None:
+        for record_id in record_ids:
+            self.erase(record_id)

@@ -8,6 +8,7 @@ requires is kept restricted under a fresh key (Art. 17(3)(b)), everything else i
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,16 +39,21 @@ def facts_of(
     return replace(facts, open_request=open_request, erasure_requested=facts.erasure_requested or erasure_requested)
 
 
-def holds_for(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[Hold]:
-    """The legal obligations that outlive an erasure of this subject today (Art. 17(3)(b))."""
+def holds(ctx: Context, facts: Facts) -> list[Hold]:
+    """The legal obligations that outlive an erasure today of a subject with these facts (Art. 17(3)(b))."""
     today = local_day(ctx.clock.now(), ctx.policy)
     # An open request would keep everything; the erasure being carried out must not keep itself alive.
-    facts = replace(facts_of(uow, subject, erasure_requested=True), open_request=False)
+    facts = replace(facts, erasure_requested=True, open_request=False)
     return [
         Hold(r.rule, r.purpose or "", r.fields, r.until)
         for r in legal_holds(ctx.policy, facts, today)
         if r.fields is not None and r.until is not None
     ]
+
+
+def holds_for(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[Hold]:
+    """The legal obligations that outlive an erasure of this subject today (Art. 17(3)(b))."""
+    return holds(ctx, uow.retention.facts([subject.id])[subject.id])
 
 
 def erase_subject(
@@ -59,43 +65,78 @@ def erase_subject(
     request_id: str | None = None,
 ) -> ErasureReceipt:
     """Erase one person from the live register and the archive, inside the caller's transaction."""
-    now = ctx.clock.now()
-    subject = uow.subjects.get(subject_id)
-    archived = uow.archive.for_subject(subject_id)
-    if subject is None and archived is None:
-        raise NotFound(f"no subject with id {subject_id} in the register or the archive")
-    details: dict[str, Any] = {"policy": ctx.policy.version}
-    held_until = None
-    if subject is not None:
-        notices = processors.propagate_erasure(ctx, uow, subject)
-        details["processors"] = {n.recipient: n.action for n in notices}
-        details["outbox_rows_stopped"] = uow.outbox.forget_subject(subject_id, "the person's data was erased")
-        kept, held_until = combine(holds_for(ctx, uow, subject), set(subject.values))
-        details["fields_erased"] = sorted(set(subject.values) - kept)
-        if kept:
-            uow.subjects.shred(subject_id, kept, now)
-            # Kept only because a law requires it: restricted to that purpose (Art. 17(3)(b), 18(2)).
-            assert held_until is not None  # combine() gives an end with every kept field
-            why = f"erased except what bookkeeping law requires, held until {held_until.isoformat()}"
-            uow.blocks.add(Block(new_id(), subject_id, BlockKind.RESTRICTION, None, now, ctx.actor.name, why))
-            details["fields_held"] = sorted(kept)
-            details["held_until"] = held_until.isoformat() if held_until else None
-        else:
-            uow.subjects.erase(subject_id)
-    if archived is not None:
-        uow.archive.erase(archived.id)
-        details["archive_record_erased"] = archived.id
-    # What identified the person in their requests goes too; the requests themselves remain as the record.
-    for request in uow.requests.for_subject(subject_id):
-        uow.requests.forget_personal(request.id)
-    receipt = ErasureReceipt(new_id(), subject_id, request_id, now, cause, held_until, details)
-    uow.receipts.add(receipt)
-    if held_until is not None:
-        retention.refresh(ctx, uow, [subject_id])  # what is held is due when its hold ends, no sooner
-    ctx.record(
-        uow, AuditEvent("subject.erase", subject_id, None, {"receipt": receipt.id, "cause": cause.value, **details})
-    )
+    [receipt] = erase_many(ctx, uow, [subject_id], cause=cause, request_id=request_id)
     return receipt
+
+
+def erase_many(
+    ctx: Context,
+    uow: UnitOfWork,
+    subject_ids: Sequence[str],
+    *,
+    cause: ErasureCause,
+    request_id: str | None = None,
+    facts: Mapping[str, Facts] | None = None,
+) -> list[ErasureReceipt]:
+    """Erase these people from the live register and the archive, inside the caller's transaction; a receipt each.
+
+    Each person is erased exactly as alone (the same receipt, audit entries and processor notices), but the
+    statements are per few hundred people, not per person, and nothing is decrypted for a plain erasure: only
+    the email address of someone HubSpot may hold, and the values of someone a law requires to keep in part
+    (re-sealed under a fresh key, one by one: they are few). `facts`: the subjects' facts as read in this
+    transaction already (by the retention sweep); a subject left out of them is taken as not in the register.
+    """
+    ids = list(dict.fromkeys(subject_ids))
+    if not ids:
+        return []
+    now = ctx.clock.now()
+    known = uow.retention.facts(ids) if facts is None else facts
+    live = [sid for sid in ids if sid in known]
+    archived = uow.archive.for_subjects(ids)
+    for sid in ids:
+        if sid not in known and sid not in archived:
+            raise NotFound(f"no subject with id {sid} in the register or the archive")
+    present = {sid: set(found) for sid, found in uow.retention.stored_fields(live).items()} if live else {}
+    told = processors.propagate_erasures(ctx, uow, {sid: present.get(sid, set()) for sid in live})
+    stopped = uow.outbox.forget_subjects(live, "the person's data was erased") if live else {}
+    receipts: list[ErasureReceipt] = []
+    events: list[AuditEvent] = []
+    whole: list[str] = []
+    held: list[str] = []
+    for sid in ids:
+        details: dict[str, Any] = {"policy": ctx.policy.version}
+        held_until = None
+        if sid in known:
+            fields = present.get(sid, set())
+            details["processors"] = {n.recipient: n.action for n in told[sid].notices}
+            details["outbox_rows_stopped"] = stopped.get(sid, 0)
+            kept, held_until = combine(holds(ctx, known[sid]), fields)
+            details["fields_erased"] = sorted(fields - kept)
+            if kept:
+                uow.subjects.shred(sid, kept, now)
+                # Kept only because a law requires it: restricted to that purpose (Art. 17(3)(b), 18(2)).
+                assert held_until is not None  # combine() gives an end with every kept field
+                why = f"erased except what bookkeeping law requires, held until {held_until.isoformat()}"
+                uow.blocks.add(Block(new_id(), sid, BlockKind.RESTRICTION, None, now, ctx.actor.name, why))
+                details["fields_held"] = sorted(kept)
+                details["held_until"] = held_until.isoformat()
+                held.append(sid)
+            else:
+                whole.append(sid)
+            events += told[sid].events
+        if sid in archived:
+            details["archive_record_erased"] = archived[sid].id
+        receipt = ErasureReceipt(new_id(), sid, request_id, now, cause, held_until, details)
+        receipts.append(receipt)
+        events.append(AuditEvent("subject.erase", sid, None, {"receipt": receipt.id, "cause": cause.value, **details}))
+    uow.subjects.erase_many(whole)
+    uow.archive.erase_many([archived[sid].id for sid in ids if sid in archived])
+    # What identified the person in their requests goes too; the requests themselves remain as the record.
+    uow.requests.forget_subjects(ids)
+    uow.receipts.add_many(receipts)
+    retention.refresh(ctx, uow, held)  # what is held is due when its hold ends, no sooner
+    ctx.record(uow, *events)
+    return receipts
 
 
 def archive_subject(ctx: Context, uow: UnitOfWork, subject_id: str, reason: str) -> ArchiveRecord:
@@ -104,35 +145,60 @@ def archive_subject(ctx: Context, uow: UnitOfWork, subject_id: str, reason: str)
     The seed policy: surplus or outdated data may be archived where only the CEO can reach it. Processors
     no longer need it, so they are told to delete their copies (Art. 17(1)(a), 19).
     """
-    if not reason.strip():
-        raise invalid("reason", "archiving needs the reason (e.g. the retention rule that ended)")
-    subject = uow.subjects.get(subject_id)
-    if subject is None:
-        raise NotFound(f"no subject with id {subject_id} in the register")
-    if uow.archive.for_subject(subject_id) is not None:
-        raise Conflict(f"subject {subject_id} is already archived")
-    values = minimise(ctx.policy, subject.values)
-    record = ArchiveRecord(new_id(), subject_id, subject.kind, subject.received_at, ctx.clock.now(), reason.strip())
-    notices = processors.propagate_erasure(ctx, uow, subject)
-    uow.outbox.forget_subject(subject_id, "the person's data was archived")
-    uow.archive.add(record, values)
-    uow.subjects.erase(subject_id)
-    ctx.record(
-        uow,
-        AuditEvent(
-            "subject.archive",
-            subject_id,
-            None,
-            {
-                "record": record.id,
-                "reason": record.reason,
-                "fields_kept": sorted(values),
-                "fields_dropped": sorted(set(subject.values) - set(values)),
-                "processors": {n.recipient: n.action for n in notices},
-            },
-        ),
-    )
+    [record] = archive_many(ctx, uow, {subject_id: reason})
     return record
+
+
+def archive_many(ctx: Context, uow: UnitOfWork, reasons: Mapping[str, str]) -> list[ArchiveRecord]:
+    """`archive_subject` for many (subject id -> reason): the same record and audit entry each, in bulk.
+
+    Only the fields the archive keeps are decrypted (Art. 5(1)(c)), besides the email address of someone
+    HubSpot may hold; the rest leaves the register unread, with its key.
+    """
+    for reason in reasons.values():
+        if not reason.strip():
+            raise invalid("reason", "archiving needs the reason (e.g. the retention rule that ended)")
+    ids = list(reasons)
+    if not ids:
+        return []
+    subjects = {s.id: s for s in uow.subjects.get_many(ids, ctx.policy.archive.fields)}
+    for sid in ids:
+        if sid not in subjects:
+            raise NotFound(f"no subject with id {sid} in the register")
+    already = uow.archive.for_subjects(ids)
+    for sid in ids:
+        if sid in already:
+            raise Conflict(f"subject {sid} is already archived")
+    present = uow.retention.stored_fields(ids)
+    told = processors.propagate_erasures(ctx, uow, {sid: present.get(sid, set()) for sid in ids})
+    uow.outbox.forget_subjects(ids, "the person's data was archived")
+    now = ctx.clock.now()
+    records: list[tuple[ArchiveRecord, dict[str, str]]] = []
+    events: list[AuditEvent] = []
+    for sid in ids:
+        subject = subjects[sid]
+        values = minimise(ctx.policy, subject.values)
+        record = ArchiveRecord(new_id(), sid, subject.kind, subject.received_at, now, reasons[sid].strip())
+        records.append((record, values))
+        events += told[sid].events
+        events.append(
+            AuditEvent(
+                "subject.archive",
+                sid,
+                None,
+                {
+                    "record": record.id,
+                    "reason": record.reason,
+                    "fields_kept": sorted(values),
+                    "fields_dropped": sorted(present.get(sid, set()) - set(values)),
+                    "processors": {n.recipient: n.action for n in told[sid].notices},
+                },
+            )
+        )
+    uow.archive.add_many(records)
+    uow.subjects.erase_many(ids)
+    ctx.record(uow, *events)
+    return [record for record, _values in records]
 
 
 # ---------------------------------------------------------------- reading the archive

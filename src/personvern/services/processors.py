@@ -9,7 +9,7 @@ recipients without a connector. Every queued propagation is audited with the rec
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,9 +128,13 @@ def _receives(policy: Policy, purpose: str) -> bool:
     return recipient is not None and purpose in recipient.purposes
 
 
-def _audit(ctx: Context, uow: UnitOfWork, action: str, subject_id: str, purpose: str | None, row: OutboxRow) -> None:
+def _event(action: str, subject_id: str, purpose: str | None, row: OutboxRow) -> AuditEvent:
     details = {"recipient": HUBSPOT, "row": row.id, "kind": row.kind, "fields": list(_fields(row))}
-    ctx.record(uow, AuditEvent(action, subject_id, purpose, details))
+    return AuditEvent(action, subject_id, purpose, details)
+
+
+def _audit(ctx: Context, uow: UnitOfWork, action: str, subject_id: str, purpose: str | None, row: OutboxRow) -> None:
+    ctx.record(uow, _event(action, subject_id, purpose, row))
 
 
 def share_with_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, purpose: str) -> None:
@@ -253,6 +257,14 @@ def _update_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, concerned: 
     return ProcessorNotice(HUBSPOT, UPDATE_QUEUED)
 
 
+@dataclass(frozen=True)
+class Told:
+    """What an erasure told the recipients of one person, and the audit entries of the rows it queued."""
+
+    notices: list[ProcessorNotice]  # one per recipient
+    events: list[AuditEvent]  # to go into the chain before the person's own erasure or archiving entry
+
+
 def propagate_erasure(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[ProcessorNotice]:
     """Tell each recipient of an erasure (Art. 17(2), 19), in the caller's transaction; one notice per recipient.
 
@@ -260,28 +272,58 @@ def propagate_erasure(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[P
     survives that: it carries no subject id (the person's id is in its public part, so that its delivery is
     audited under it), only the email address sealed under the row's own key until HubSpot has it.
     """
-    notices = []
+    rows = _hubspot_rows(uow, subject.id)
+    told = _tell_of_erasure(ctx, uow, subject.id, subject.values, rows, subject.values.get(LOOKUP))
+    ctx.record(uow, *told.events)
+    return told.notices
+
+
+def propagate_erasures(ctx: Context, uow: UnitOfWork, present: Mapping[str, Collection[str]]) -> dict[str, Told]:
+    """`propagate_erasure` for many people, given the names of the fields each holds; the caller records the events.
+
+    Nothing is decrypted for a person HubSpot cannot hold: one query over the outbox finds the few it may hold
+    (most people were never shared with it), and only their email address is read, to find the contact by.
+    """
+    rows = uow.outbox.for_subjects(list(present), UPSERT)
+    holders = [sid for sid in present if _may_hold(rows.get(sid, ()))]
+    emails: dict[str, str] = {}
+    if holders:
+        found = uow.subjects.get_many(holders, [LOOKUP])
+        emails = {s.id: s.values[LOOKUP] for s in found if LOOKUP in s.values}
+    return {
+        sid: _tell_of_erasure(ctx, uow, sid, fields, rows.get(sid, []), emails.get(sid))
+        for sid, fields in present.items()
+    }
+
+
+def _tell_of_erasure(
+    ctx: Context, uow: UnitOfWork, subject_id: str, present: Collection[str], rows: list[OutboxRow], email: str | None
+) -> Told:
+    """One person's erasure towards each recipient; `rows`: its HubSpot upserts, `present`: the fields it holds."""
+    notices, events = [], []
     for name, declared in _recipients(ctx.policy):
         if name == HUBSPOT:
-            notices.append(_erase_hubspot(ctx, uow, subject))
-        elif name in RELAYS or not any(f in subject.values for f in declared):
+            notice, event = _erase_hubspot(ctx, uow, subject_id, rows, email)
+            notices.append(notice)
+            if event is not None:
+                events.append(event)
+        elif name in RELAYS or not any(f in present for f in declared):
             notices.append(ProcessorNotice(name, NOTHING_HELD))
         else:
             notices.append(ProcessorNotice(name, NO_CONNECTOR))
-    return notices
+    return Told(notices, events)
 
 
-def _erase_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject) -> ProcessorNotice:
-    rows = _hubspot_rows(uow, subject.id)
+def _erase_hubspot(
+    ctx: Context, uow: UnitOfWork, subject_id: str, rows: list[OutboxRow], email: str | None
+) -> tuple[ProcessorNotice, AuditEvent | None]:
     if not _may_hold(rows):
-        return ProcessorNotice(HUBSPOT, NOTHING_HELD)
+        return ProcessorNotice(HUBSPOT, NOTHING_HELD), None
     ids = _hubspot_ids(rows)
-    email = subject.values.get(LOOKUP)
     if email is None and not ids:
-        return ProcessorNotice(HUBSPOT, "tell by hand: no email address or HubSpot id to find the contact by")
-    public = {"subject": subject.id, "fields": [LOOKUP] if email else [], "hubspot_ids": ids, "reason": "erasure"}
+        return ProcessorNotice(HUBSPOT, "tell by hand: no email address or HubSpot id to find the contact by"), None
+    public = {"subject": subject_id, "fields": [LOOKUP] if email else [], "hubspot_ids": ids, "reason": "erasure"}
     personal = {LOOKUP: email} if email else {}
     due = ctx.clock.now() + ERASURE_DELAY
     row = outbox.enqueue(ctx, uow, DELETE, None, public, personal, due=due)
-    _audit(ctx, uow, "processor.erase", subject.id, None, row)
-    return ProcessorNotice(HUBSPOT, DELETION_QUEUED)
+    return ProcessorNotice(HUBSPOT, DELETION_QUEUED), _event("processor.erase", subject_id, None, row)

@@ -8,7 +8,7 @@ column types would adapt them, so rows written either way read back the same.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -33,6 +33,12 @@ class BulkInsert:
 
     def flag(self, value: bool) -> Any:
         return int(value) if self._sqlite else value
+
+    def day(self, value: date | None) -> Any:
+        """A date as the Date column type stores it on this database (SQLite: ISO text)."""
+        if value is None:
+            return None
+        return value.isoformat() if self._sqlite else value
 
     def __call__(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Row, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
 
 from personvern.domain.errors import IntegrityBroken
 from personvern.domain.outbox import OutboxRow, OutboxState
@@ -18,6 +18,13 @@ from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.store import tables as t
 from personvern.store.crypto import open_sealed, seal
 from personvern.store.repositories import KeyStore
+
+CHUNK = 500  # bound on the number of parameters in one IN (...) list
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _outbox_aad(row_id: str) -> str:
@@ -194,21 +201,42 @@ class SqlOutbox:
             self._keys.delete(row_id)  # nothing left for `outbox retry` to send
         return bool(done.rowcount)
 
-    def forget_subject(self, subject_id: str, error: str) -> int:
+    def for_subjects(self, subject_ids: Collection[str], kind: str) -> dict[str, list[OutboxRow]]:
         c = t.outbox.c
-        ids = list(
-            self._conn.scalars(select(c.id).where(c.subject_id == subject_id, c.state != OutboxState.DELIVERED.value))
-        )
-        for row_id in ids:
+        out: dict[str, list[OutboxRow]] = {}
+        for chunk in _chunks(sorted(subject_ids)):
+            q = select(t.outbox).where(c.subject_id.in_(chunk), c.kind == kind).order_by(c.created_at, c.id)
+            for r in self._conn.execute(q):
+                out.setdefault(r.subject_id, []).append(self._row(r))
+        return out
+
+    def forget_subject(self, subject_id: str, error: str) -> int:
+        return self.forget_subjects([subject_id], error).get(subject_id, 0)
+
+    def forget_subjects(self, subject_ids: Collection[str], error: str) -> dict[str, int]:
+        c = t.outbox.c
+        stopped: dict[str, int] = {}
+        rows: list[dict[str, Any]] = []
+        for chunk in _chunks(sorted(subject_ids)):
+            q = select(c.id, c.subject_id, c.payload).where(
+                c.subject_id.in_(chunk), c.state != OutboxState.DELIVERED.value
+            )
+            for row_id, sid, payload in self._conn.execute(q):
+                public = (json.loads(payload) if payload else {}).get("public", {})
+                rows.append({"row_id": row_id, "public_only": json.dumps({"public": public}, ensure_ascii=False)})
+                stopped[sid] = stopped.get(sid, 0) + 1
+        if rows:
+            # Few rows (most people have none undelivered): one statement, executed for each.
             self._conn.execute(
                 update(t.outbox)
-                .where(c.id == row_id)
+                .where(c.id == bindparam("row_id"))
                 .values(
-                    state=OutboxState.DEAD.value, payload=self._public_only(row_id), last_error=error, lease_until=None
-                )
+                    state=OutboxState.DEAD.value, payload=bindparam("public_only"), last_error=error, lease_until=None
+                ),
+                rows,
             )
-            self._keys.delete(row_id)
-        return len(ids)
+            self._keys.delete_many([r["row_id"] for r in rows])
+        return stopped
 
 
 def _message_aad(message: str, subject_id: str) -> str:

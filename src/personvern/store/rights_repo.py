@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,8 +18,16 @@ from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
 from personvern.services.ports import Lookup
 from personvern.store import tables as t
+from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import Vault, open_sealed, seal
 from personvern.store.repositories import KeyStore
+
+CHUNK = 500  # bound on the number of parameters in one IN (...) list
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _dump(data: Mapping[str, Any]) -> str:
@@ -98,6 +106,16 @@ class SqlRequests:
         )
         self._keys.delete(request_id)
 
+    def forget_subjects(self, subject_ids: Collection[str]) -> int:
+        rq = t.requests.c
+        ids: list[str] = []
+        for chunk in _chunks(sorted(subject_ids)):
+            ids += self._conn.scalars(select(rq.id).where(rq.subject_id.in_(chunk)))
+        for chunk in _chunks(ids):
+            self._conn.execute(update(t.requests).where(rq.id.in_(chunk)).values(identity_ct=None, details_ct=None))
+        self._keys.delete_many(ids)
+        return len(ids)
+
     def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
         q = select(*_REQUEST_COLUMNS).where(t.requests.c.state.in_([s.value for s in states]))
         if due_before is not None:
@@ -147,16 +165,25 @@ class SqlErasureReceipts:
         self._conn = conn
 
     def add(self, receipt: ErasureReceipt) -> None:
-        self._conn.execute(
-            insert(t.erasure_receipts).values(
-                id=receipt.id,
-                subject_id=receipt.subject_id,
-                request_id=receipt.request_id,
-                erased_at=receipt.erased_at,
-                cause=receipt.cause.value,
-                held_until=receipt.held_until,
-                details=_dump(receipt.details),
-            )
+        self.add_many([receipt])
+
+    def add_many(self, receipts: Sequence[ErasureReceipt]) -> None:
+        bulk = BulkInsert(self._conn)
+        bulk(
+            t.erasure_receipts,
+            ("id", "subject_id", "request_id", "erased_at", "cause", "held_until", "details"),
+            [
+                (
+                    r.id,
+                    r.subject_id,
+                    r.request_id,
+                    bulk.instant(r.erased_at),
+                    r.cause.value,
+                    bulk.day(r.held_until),
+                    _dump(r.details),
+                )
+                for r in receipts
+            ],
         )
 
     def get(self, receipt_id: str) -> ErasureReceipt | None:
@@ -185,25 +212,34 @@ class SqlArchive:
         self._policy = policy
 
     def add(self, record: ArchiveRecord, values: Mapping[str, str]) -> None:
-        cipher = AESGCM(self._keys.create([record.id], record.archived_at)[record.id])
-        self._conn.execute(
-            insert(t.archive_records).values(
-                id=record.id,
-                subject_id=record.subject_id,
-                kind=record.kind,
-                received_at=record.received_at,
-                archived_at=record.archived_at,
-                reason=record.reason,
-                values_ct=seal(cipher, f"archive:{record.id}", _dump(values)),
+        self.add_many([(record, values)])
+
+    def add_many(self, records: Sequence[tuple[ArchiveRecord, Mapping[str, str]]]) -> None:
+        if not records:
+            return
+        # A key of each record's own: erasing one archived person later shreds that record alone.
+        keys = self._keys.create([r.id for r, _v in records], records[0][0].archived_at)
+        bulk = BulkInsert(self._conn)
+        rows, lookups = [], []
+        for record, values in records:
+            rows.append(
+                (
+                    record.id,
+                    record.subject_id,
+                    record.kind,
+                    bulk.instant(record.received_at),
+                    bulk.instant(record.archived_at),
+                    record.reason,
+                    seal(AESGCM(keys[record.id]), f"archive:{record.id}", _dump(values)),
+                )
             )
-        )
-        lookups = [
-            {"record_id": record.id, "field": name, "digest": self._vault.blind(name, lookup_key(spec.type, value))}
-            for name, value in values.items()
-            if (spec := self._policy.fields.get(name)) is not None and spec.lookup
-        ]
-        if lookups:
-            self._conn.execute(insert(t.archive_lookups), lookups)
+            lookups += [
+                (record.id, name, self._vault.blind(name, lookup_key(spec.type, value)))
+                for name, value in values.items()
+                if (spec := self._policy.fields.get(name)) is not None and spec.lookup
+            ]
+        bulk(t.archive_records, ("id", "subject_id", "kind", "received_at", "archived_at", "reason", "values_ct"), rows)
+        bulk(t.archive_lookups, ("record_id", "field", "digest"), lookups)
 
     def get(self, record_id: str) -> ArchiveRecord | None:
         row = self._conn.execute(select(*_ARCHIVE_COLUMNS).where(t.archive_records.c.id == record_id)).first()
@@ -213,6 +249,13 @@ class SqlArchive:
         q = select(*_ARCHIVE_COLUMNS).where(t.archive_records.c.subject_id == subject_id)
         row = self._conn.execute(q).first()
         return None if row is None else _archived(row)
+
+    def for_subjects(self, subject_ids: Collection[str]) -> dict[str, ArchiveRecord]:
+        out: dict[str, ArchiveRecord] = {}
+        for chunk in _chunks(sorted(subject_ids)):
+            q = select(*_ARCHIVE_COLUMNS).where(t.archive_records.c.subject_id.in_(chunk))
+            out.update((r.subject_id, _archived(r)) for r in self._conn.execute(q))
+        return out
 
     def find(self, lookup: Lookup) -> list[ArchiveRecord]:
         digest = self._vault.blind(lookup.field, lookup.key)
@@ -239,9 +282,14 @@ class SqlArchive:
         return int(self._conn.scalar(select(func.count()).select_from(t.archive_records)) or 0)
 
     def erase(self, record_id: str) -> None:
-        self._conn.execute(delete(t.archive_lookups).where(t.archive_lookups.c.record_id == record_id))
-        self._conn.execute(delete(t.archive_records).where(t.archive_records.c.id == record_id))
-        self._keys.delete(record_id)
+        self.erase_many([record_id])
+
+    def erase_many(self, record_ids: Collection[str]) -> None:
+        ids = sorted(record_ids)
+        for chunk in _chunks(ids):
+            self._conn.execute(delete(t.archive_lookups).where(t.archive_lookups.c.record_id.in_(chunk)))
+            self._conn.execute(delete(t.archive_records).where(t.archive_records.c.id.in_(chunk)))
+        self._keys.delete_many(ids)
 
 
 _ARCHIVE_COLUMNS = [c for c in t.archive_records.c if c.name != "values_ct"]
