@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -109,3 +111,26 @@ def test_an_organisation_goes_with_its_last_member_only(ctx: Context, runtime: R
     with runtime.engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM organisations")) == 0
         assert conn.scalar(text("SELECT count(*) FROM erasure_receipts")) == 3
+
+
+def test_two_sweeps_reaching_one_batch_do_each_subject_once(ctx: Context, runtime: Runtime) -> None:
+    """Two workers may sweep at once (PostgreSQL): the second waits for the first's batch, then finds it gone.
+
+    Erasures only: nothing in the schema stops a second receipt for the same person, only the lock does.
+    """
+    ids = [register.add_subject(ctx, "business_representative", person(i) | ORG, {}).id for i in range(6)]
+    later = replace(ctx, clock=FixedClock(ctx.clock.now() + timedelta(days=1)))
+    day = today(later)
+    first, second = sweep.RunResult(day), sweep.RunResult(day)
+    other = threading.Thread(target=sweep.run_batch, args=(later, ids, day, ErasureCause.RETENTION, second))
+    with runtime.uow() as uow:
+        sweep._act(later, uow, ids, day, ErasureCause.RETENTION, first)
+        other.start()
+        time.sleep(0.5)
+        assert other.is_alive()  # waiting for the rows (PostgreSQL) or the write lock (SQLite)
+        uow.commit()
+    other.join(timeout=30)
+    assert (first.archived, first.erased) == (0, 6)
+    assert (second.archived, second.erased, second.skipped, second.failed) == (0, 0, 6, [])
+    with runtime.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM erasure_receipts")) == 6

@@ -82,6 +82,9 @@ class FakeSubjects:
     def exists(self, subject_id: str) -> bool:
         return subject_id in self._state.subjects
 
+    def lock(self, subject_ids: Collection[str]) -> set[str]:
+        return {sid for sid in subject_ids if sid in self._state.subjects}  # one unit of work at a time anyway
+
     def _key(self, subject: Subject, name: str) -> str | None:
         spec = self._policy.fields.get(name)
         value = subject.values.get(name)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -113,7 +114,13 @@ def latest(ends: Iterable[date | None]) -> date | None:
 
 def add(day: date, keep: Duration) -> date:
     """Calendar arithmetic (Regulation 1182/71 Art. 3(2)(c)): 29 February plus one year is 28 February."""
-    result: date = day + relativedelta(years=keep.years, months=keep.months, days=keep.days)
+    return _shifted(day, keep.years, keep.months, keep.days)
+
+
+@lru_cache(maxsize=65_536)
+def _shifted(day: date, years: int, months: int, days: int) -> date:
+    # Subjects received or bookkept on the same day share their period's end: a sweep computes it once.
+    result: date = day + relativedelta(years=years, months=months, days=days)
     return result
 
 

@@ -123,7 +123,7 @@ def erase_many(
                 held.append(sid)
             else:
                 whole.append(sid)
-            events += told[sid].events
+            events.extend(told[sid].events)
         if sid in archived:
             details["archive_record_erased"] = archived[sid].id
         receipt = ErasureReceipt(new_id(), sid, request_id, now, cause, held_until, details)
@@ -180,7 +180,7 @@ def archive_many(ctx: Context, uow: UnitOfWork, reasons: Mapping[str, str]) -> l
         values = minimise(ctx.policy, subject.values)
         record = ArchiveRecord(new_id(), sid, subject.kind, subject.received_at, now, reasons[sid].strip())
         records.append((record, values))
-        events += told[sid].events
+        events.extend(told[sid].events)
         events.append(
             AuditEvent(
                 "subject.archive",

@@ -57,6 +57,15 @@ class SubjectRepository(Protocol):
         """Whether the subject is in the register, without decrypting anything."""
         ...
 
+    def lock(self, subject_ids: Collection[str]) -> set[str]:
+        """Hold these subjects' rows until the transaction ends; those still in the register.
+
+        Another transaction that would change them (or their relationships, consent, blocks) waits, and one
+        that removed them first leaves them out (`FOR UPDATE` on PostgreSQL; on SQLite the transaction
+        already holds the only write lock).
+        """
+        ...
+
     def get_many(self, subject_ids: Sequence[str], fields: Collection[str] | None = None) -> list[Subject]:
         """These subjects (those in the register); `fields`: decrypt only these values, leave the others out."""
         ...

@@ -261,8 +261,8 @@ def _update_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, concerned: 
 class Told:
     """What an erasure told the recipients of one person, and the audit entries of the rows it queued."""
 
-    notices: list[ProcessorNotice]  # one per recipient
-    events: list[AuditEvent]  # to go into the chain before the person's own erasure or archiving entry
+    notices: tuple[ProcessorNotice, ...]  # one per recipient
+    events: tuple[AuditEvent, ...]  # to go into the chain before the person's own erasure or archiving entry
 
 
 def propagate_erasure(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[ProcessorNotice]:
@@ -275,7 +275,7 @@ def propagate_erasure(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[P
     rows = _hubspot_rows(uow, subject.id)
     told = _tell_of_erasure(ctx, uow, subject.id, subject.values, rows, subject.values.get(LOOKUP))
     ctx.record(uow, *told.events)
-    return told.notices
+    return list(told.notices)
 
 
 def propagate_erasures(ctx: Context, uow: UnitOfWork, present: Mapping[str, Collection[str]]) -> dict[str, Told]:
@@ -290,18 +290,32 @@ def propagate_erasures(ctx: Context, uow: UnitOfWork, present: Mapping[str, Coll
     if holders:
         found = uow.subjects.get_many(holders, [LOOKUP])
         emails = {s.id: s.values[LOOKUP] for s in found if LOOKUP in s.values}
-    return {
-        sid: _tell_of_erasure(ctx, uow, sid, fields, rows.get(sid, []), emails.get(sid))
-        for sid, fields in present.items()
-    }
+    recipients = list(_recipients(ctx.policy))
+    told: dict[str, Told] = {}
+    unshared: dict[frozenset[str], Told] = {}  # HubSpot never had them: the notices depend on the fields alone
+    for sid, fields in present.items():
+        if sid in rows:
+            told[sid] = _tell_of_erasure(ctx, uow, sid, fields, rows[sid], emails.get(sid), recipients)
+            continue
+        key = frozenset(fields)
+        if key not in unshared:
+            unshared[key] = _tell_of_erasure(ctx, uow, sid, fields, [], None, recipients)
+        told[sid] = unshared[key]
+    return told
 
 
 def _tell_of_erasure(
-    ctx: Context, uow: UnitOfWork, subject_id: str, present: Collection[str], rows: list[OutboxRow], email: str | None
+    ctx: Context,
+    uow: UnitOfWork,
+    subject_id: str,
+    present: Collection[str],
+    rows: list[OutboxRow],
+    email: str | None,
+    recipients: Sequence[tuple[str, Sequence[str]]] | None = None,
 ) -> Told:
     """One person's erasure towards each recipient; `rows`: its HubSpot upserts, `present`: the fields it holds."""
     notices, events = [], []
-    for name, declared in _recipients(ctx.policy):
+    for name, declared in recipients if recipients is not None else _recipients(ctx.policy):
         if name == HUBSPOT:
             notice, event = _erase_hubspot(ctx, uow, subject_id, rows, email)
             notices.append(notice)
@@ -311,7 +325,7 @@ def _tell_of_erasure(
             notices.append(ProcessorNotice(name, NOTHING_HELD))
         else:
             notices.append(ProcessorNotice(name, NO_CONNECTOR))
-    return Told(notices, events)
+    return Told(tuple(notices), tuple(events))
 
 
 def _erase_hubspot(

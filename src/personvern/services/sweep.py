@@ -110,7 +110,9 @@ def _act(ctx: Context, uow: UnitOfWork, ids: list[str], day: date, cause: Erasur
     read once for the lot, before any of it leaves the register, and the lot is archived and erased in bulk
     (Art. 5(1)(e), 17(1)(a)): a few dozen statements for a batch, whatever its size.
     """
-    facts = uow.retention.facts(ids)
+    # Locked first: a concurrent change to one of them waits for this batch, and a second sweep that reached
+    # the same batch finds them gone when its turn comes, instead of archiving or erasing them again.
+    facts = uow.retention.facts(uow.subjects.lock(ids))
     computed_on = today(ctx)
     reasons: dict[str, str] = {}
     erase: list[str] = []
@@ -125,9 +127,12 @@ def _act(ctx: Context, uow: UnitOfWork, ids: list[str], day: date, cause: Erasur
             kept[sid] = schedule
             result.skipped += 1
             continue
-        due = _due(ctx, Scheduled(sid, found.kind, schedule), day)
-        if due.step is Action.ARCHIVE:
-            reasons[sid] = f"retention rule {due.rule} ended on {due.since.isoformat()}"
+        # While a hold keeps some of the fields, the rest is erased now (and the held part archived later).
+        held = schedule.held_on(day)
+        step = _due(ctx, Scheduled(sid, found.kind, schedule), day).step if held else schedule.action
+        if step is Action.ARCHIVE:
+            assert schedule.retain_until is not None  # due_on() says so
+            reasons[sid] = f"retention rule {schedule.rule} ended on {schedule.retain_until.isoformat()}"
         else:
             erase.append(sid)
     # What is no longer due keeps the schedule its facts give; the rest leaves the register, or is scheduled

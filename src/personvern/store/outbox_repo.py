@@ -17,6 +17,7 @@ from personvern.domain.outbox import OutboxRow, OutboxState
 from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.store import tables as t
 from personvern.store.crypto import open_sealed, seal
+from personvern.store.ids import among
 from personvern.store.repositories import KeyStore
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
@@ -205,7 +206,11 @@ class SqlOutbox:
         c = t.outbox.c
         out: dict[str, list[OutboxRow]] = {}
         for chunk in _chunks(sorted(subject_ids)):
-            q = select(t.outbox).where(c.subject_id.in_(chunk), c.kind == kind).order_by(c.created_at, c.id)
+            q = (
+                select(t.outbox)
+                .where(among(self._conn, c.subject_id, chunk), c.kind == kind)
+                .order_by(c.created_at, c.id)
+            )
             for r in self._conn.execute(q):
                 out.setdefault(r.subject_id, []).append(self._row(r))
         return out
@@ -219,7 +224,7 @@ class SqlOutbox:
         rows: list[dict[str, Any]] = []
         for chunk in _chunks(sorted(subject_ids)):
             q = select(c.id, c.subject_id, c.payload).where(
-                c.subject_id.in_(chunk), c.state != OutboxState.DELIVERED.value
+                among(self._conn, c.subject_id, chunk), c.state != OutboxState.DELIVERED.value
             )
             for row_id, sid, payload in self._conn.execute(q):
                 public = (json.loads(payload) if payload else {}).get("public", {})

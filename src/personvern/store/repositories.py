@@ -20,6 +20,7 @@ from personvern.services.ports import Lookup, PolicyRecord
 from personvern.store import tables as t
 from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import Vault, open_sealed, seal
+from personvern.store.ids import among
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
 
@@ -52,7 +53,9 @@ class KeyStore:
         found: dict[str, bytes] = {}
         for chunk in _chunks(list(owners)):
             rows = self._conn.execute(
-                select(t.data_keys.c.owner_id, t.data_keys.c.wrapped).where(t.data_keys.c.owner_id.in_(chunk))
+                select(t.data_keys.c.owner_id, t.data_keys.c.wrapped).where(
+                    among(self._conn, t.data_keys.c.owner_id, chunk)
+                )
             )
             for owner, wrapped in rows:
                 found[owner] = self._vault.unwrap(owner, wrapped)
@@ -70,7 +73,7 @@ class KeyStore:
 
     def delete_many(self, owners: Sequence[str]) -> None:
         for chunk in _chunks(list(owners)):
-            self._conn.execute(delete(t.data_keys).where(t.data_keys.c.owner_id.in_(chunk)))
+            self._conn.execute(delete(t.data_keys).where(among(self._conn, t.data_keys.c.owner_id, chunk)))
 
 
 class SqlSubjects:
@@ -203,7 +206,9 @@ class SqlSubjects:
         for chunk in chunks:
             found = dict(
                 self._conn.execute(
-                    select(t.subjects.c.id, t.subjects.c.organisation_id).where(t.subjects.c.id.in_(chunk))
+                    select(t.subjects.c.id, t.subjects.c.organisation_id).where(
+                        among(self._conn, t.subjects.c.id, chunk)
+                    )
                 ).all()
             )
             missing = [sid for sid in chunk if sid not in found]
@@ -214,8 +219,8 @@ class SqlSubjects:
             # Belt and braces where a database ignores ON DELETE CASCADE: the values go explicitly too.
             # (Consent events, blocks and messages go by the cascade, as they always did.)
             for table in (t.subject_values, t.lookups, t.relationships):
-                self._conn.execute(delete(table).where(table.c.subject_id.in_(chunk)))
-            self._conn.execute(delete(t.subjects).where(t.subjects.c.id.in_(chunk)))
+                self._conn.execute(delete(table).where(among(self._conn, table.c.subject_id, chunk)))
+            self._conn.execute(delete(t.subjects).where(among(self._conn, t.subjects.c.id, chunk)))
             # The data keys last: without them nothing of these people can be decrypted again (crypto-shredding).
             self._keys.delete_many(chunk)
         self._drop_orphans(organisations)
@@ -274,7 +279,7 @@ class SqlSubjects:
         o = t.organisations.c
         member = select(t.subjects.c.id).where(t.subjects.c.organisation_id == o.id).exists()
         for chunk in _chunks(sorted(organisation_ids)):
-            self._conn.execute(delete(t.organisations).where(o.id.in_(chunk), ~member))
+            self._conn.execute(delete(t.organisations).where(among(self._conn, o.id, chunk), ~member))
 
     # -- reading
     def get(self, subject_id: str) -> Subject | None:
@@ -284,10 +289,17 @@ class SqlSubjects:
     def exists(self, subject_id: str) -> bool:
         return self._conn.execute(select(t.subjects.c.id).where(t.subjects.c.id == subject_id)).first() is not None
 
+    def lock(self, subject_ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(sorted(subject_ids)):
+            q = select(t.subjects.c.id).where(among(self._conn, t.subjects.c.id, chunk)).with_for_update()
+            found.update(self._conn.scalars(q))
+        return found
+
     def get_many(self, subject_ids: Sequence[str], fields: Collection[str] | None = None) -> list[Subject]:
         rows: dict[str, Any] = {}
         for chunk in _chunks(list(subject_ids)):
-            for row in self._conn.execute(select(t.subjects).where(t.subjects.c.id.in_(chunk))):
+            for row in self._conn.execute(select(t.subjects).where(among(self._conn, t.subjects.c.id, chunk))):
                 rows[row.id] = row
         if not rows:
             return []
@@ -296,7 +308,7 @@ class SqlSubjects:
         values: dict[str, dict[str, str]] = {sid: {} for sid in rows}
         ciphers = {sid: AESGCM(key) for sid, key in keys.items()}
         for chunk in _chunks(list(rows)):
-            q = select(t.subject_values).where(t.subject_values.c.subject_id.in_(chunk))
+            q = select(t.subject_values).where(among(self._conn, t.subject_values.c.subject_id, chunk))
             if fields is not None:
                 # Only what the caller needs is decrypted (Art. 5(1)(c), 32): an archive keeps a few fields.
                 q = q.where(t.subject_values.c.field.in_(sorted(fields)))

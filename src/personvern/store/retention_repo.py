@@ -18,6 +18,7 @@ from personvern.policy.schema import Policy
 from personvern.services.ports import ArchivedEntry, ReviewRecord, Scheduled
 from personvern.store import tables as t
 from personvern.store.consent_repo import _event
+from personvern.store.ids import among
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
 
@@ -90,24 +91,26 @@ class SqlRetention:
         out: dict[str, Facts] = {}
         for chunk in _chunks(sorted(subject_ids)):
             heads = list(
-                self._conn.execute(select(_S.id, _S.kind, _S.received_at, _S.retain_action).where(_S.id.in_(chunk)))
+                self._conn.execute(
+                    select(_S.id, _S.kind, _S.received_at, _S.retain_action).where(among(self._conn, _S.id, chunk))
+                )
             )
             if not heads:
                 continue
             rels: dict[str, dict[str, Relationship]] = defaultdict(dict)
-            for r in self._conn.execute(select(t.relationships).where(_R.subject_id.in_(chunk))):
+            for r in self._conn.execute(select(t.relationships).where(among(self._conn, _R.subject_id, chunk))):
                 rels[r.subject_id][r.id] = _relationship(r)
             for sid, found in self.organisation_relationships(chunk).items():
                 for rel in found:
                     rels[sid].setdefault(rel.id, rel)
             consents = defaultdict(list)
             c = t.consent_events.c
-            for row in self._conn.execute(select(t.consent_events).where(c.subject_id.in_(chunk))):
+            for row in self._conn.execute(select(t.consent_events).where(among(self._conn, c.subject_id, chunk))):
                 consents[row.subject_id].append(_event(row))
             blocks = defaultdict(list)
             b = t.subject_blocks.c
             q = select(b.id, b.subject_id, b.kind, b.purpose, b.set_at, b.set_by, b.lifted_at, b.lifted_by)
-            for row in self._conn.execute(q.where(b.subject_id.in_(chunk))):
+            for row in self._conn.execute(q.where(among(self._conn, b.subject_id, chunk))):
                 # The free-text reasons stay sealed: the engine needs only what kind of block, and when.
                 blocks[row.subject_id].append(
                     Block(
@@ -126,12 +129,14 @@ class SqlRetention:
             rq = t.requests.c
             open_ = [s.value for s in OPEN_STATES]
             for sid, type_ in self._conn.execute(
-                select(rq.subject_id, rq.type).where(rq.subject_id.in_(chunk), rq.state.in_(open_))
+                select(rq.subject_id, rq.type).where(among(self._conn, rq.subject_id, chunk), rq.state.in_(open_))
             ):
                 requests[sid].add(type_)
             receipts: dict[str, set[str]] = defaultdict(set)
             e = t.erasure_receipts.c
-            for sid, cause in self._conn.execute(select(e.subject_id, e.cause).where(e.subject_id.in_(chunk))):
+            for sid, cause in self._conn.execute(
+                select(e.subject_id, e.cause).where(among(self._conn, e.subject_id, chunk))
+            ):
                 receipts[sid].add(cause)
             for head in heads:
                 sid = head.id
@@ -158,7 +163,7 @@ class SqlRetention:
             members = dict(
                 self._conn.execute(
                     select(_S.id, _S.organisation_id).where(
-                        _S.id.in_(chunk), _S.kind.in_(self._business), _S.organisation_id.is_not(None)
+                        among(self._conn, _S.id, chunk), _S.kind.in_(self._business), _S.organisation_id.is_not(None)
                     )
                 ).all()
             )
@@ -232,14 +237,16 @@ class SqlRetention:
         out: dict[str, set[str]] = defaultdict(set)
         v = t.subject_values.c
         for chunk in _chunks(sorted(subject_ids)):
-            for sid, name in self._conn.execute(select(v.subject_id, v.field).where(v.subject_id.in_(chunk))):
+            for sid, name in self._conn.execute(
+                select(v.subject_id, v.field).where(among(self._conn, v.subject_id, chunk))
+            ):
                 out[sid].add(name)
         return dict(out)
 
     def scheduled(self, subject_ids: Collection[str]) -> dict[str, Scheduled]:
         out: dict[str, Scheduled] = {}
         for chunk in _chunks(sorted(subject_ids)):
-            for row in self._conn.execute(select(*_SCHEDULE_COLUMNS).where(_S.id.in_(chunk))):
+            for row in self._conn.execute(select(*_SCHEDULE_COLUMNS).where(among(self._conn, _S.id, chunk))):
                 out[row.id] = _scheduled(row)
         return out
 

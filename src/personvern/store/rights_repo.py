@@ -20,6 +20,7 @@ from personvern.services.ports import Lookup
 from personvern.store import tables as t
 from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import Vault, open_sealed, seal
+from personvern.store.ids import among
 from personvern.store.repositories import KeyStore
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
@@ -110,9 +111,11 @@ class SqlRequests:
         rq = t.requests.c
         ids: list[str] = []
         for chunk in _chunks(sorted(subject_ids)):
-            ids += self._conn.scalars(select(rq.id).where(rq.subject_id.in_(chunk)))
+            ids += self._conn.scalars(select(rq.id).where(among(self._conn, rq.subject_id, chunk)))
         for chunk in _chunks(ids):
-            self._conn.execute(update(t.requests).where(rq.id.in_(chunk)).values(identity_ct=None, details_ct=None))
+            self._conn.execute(
+                update(t.requests).where(among(self._conn, rq.id, chunk)).values(identity_ct=None, details_ct=None)
+            )
         self._keys.delete_many(ids)
         return len(ids)
 
@@ -253,7 +256,7 @@ class SqlArchive:
     def for_subjects(self, subject_ids: Collection[str]) -> dict[str, ArchiveRecord]:
         out: dict[str, ArchiveRecord] = {}
         for chunk in _chunks(sorted(subject_ids)):
-            q = select(*_ARCHIVE_COLUMNS).where(t.archive_records.c.subject_id.in_(chunk))
+            q = select(*_ARCHIVE_COLUMNS).where(among(self._conn, t.archive_records.c.subject_id, chunk))
             out.update((r.subject_id, _archived(r)) for r in self._conn.execute(q))
         return out
 
@@ -287,8 +290,8 @@ class SqlArchive:
     def erase_many(self, record_ids: Collection[str]) -> None:
         ids = sorted(record_ids)
         for chunk in _chunks(ids):
-            self._conn.execute(delete(t.archive_lookups).where(t.archive_lookups.c.record_id.in_(chunk)))
-            self._conn.execute(delete(t.archive_records).where(t.archive_records.c.id.in_(chunk)))
+            self._conn.execute(delete(t.archive_lookups).where(among(self._conn, t.archive_lookups.c.record_id, chunk)))
+            self._conn.execute(delete(t.archive_records).where(among(self._conn, t.archive_records.c.id, chunk)))
         self._keys.delete_many(ids)
 
 

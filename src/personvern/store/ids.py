@@ -1,0 +1,24 @@
+"""A list of ids as one bound parameter, so a query over a batch is one cached statement whatever its length.
+
+`column IN (?, ?, …)` costs a bound parameter per id: SQLAlchemy renders, and the PostgreSQL driver
+re-parses, a different statement for every length, which for a retention batch cost more than the
+database's own work. `= ANY(:ids)` (a PostgreSQL array) and `IN (SELECT value FROM json_each(:ids))`
+(SQLite's JSON table function) take the list as one value; both probe the column's index per id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+
+
+def among(conn: Connection, column: ColumnElement[Any], ids: Collection[str]) -> ColumnElement[bool]:
+    """`column IN ids`, with the ids bound as one parameter."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+    listed = func.json_each(bindparam(None, json.dumps(list(ids)), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
