@@ -86,8 +86,8 @@ def _environment(language: str) -> Environment:
         return localised if isinstance(localised, str) else localised.get(language)
 
     env = environment().overlay()
-    env.filters["when"] = when
-    env.filters["tr"] = tr
+    # An overlay shares its parent's filters dict: a copy of its own, or the last language's `when` wins everywhere.
+    env.filters = {**env.filters, "when": when, "tr": tr}
     return env
 
 
