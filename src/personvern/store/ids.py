@@ -19,6 +19,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 def among(conn: Connection, column: ColumnElement[Any], ids: Collection[str]) -> ColumnElement[bool]:
     """`column IN ids`, with the ids bound as one parameter."""
     if conn.dialect.name == "postgresql":
+        joined = ",".join(ids)
+        if joined.count(",") == len(ids) - 1:
+            # Our ids are hex: one comma-separated text, split by the server, spares the driver quoting each
+            # element of an array (most of the client's time on a batch of 500).
+            return column == any_(func.string_to_array(bindparam(None, joined, type_=String), ","))
         return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
     listed = func.json_each(bindparam(None, json.dumps(list(ids)), type_=String)).table_valued("value")
     return column.in_(select(listed.c.value))

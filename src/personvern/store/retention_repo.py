@@ -89,6 +89,7 @@ class SqlRetention:
     # -- facts
     def facts(self, subject_ids: Collection[str]) -> dict[str, Facts]:
         out: dict[str, Facts] = {}
+        organisation = self.organisation_relationships(subject_ids)
         for chunk in _chunks(sorted(subject_ids)):
             heads = list(
                 self._conn.execute(
@@ -100,8 +101,8 @@ class SqlRetention:
             rels: dict[str, dict[str, Relationship]] = defaultdict(dict)
             for r in self._conn.execute(select(t.relationships).where(among(self._conn, _R.subject_id, chunk))):
                 rels[r.subject_id][r.id] = _relationship(r)
-            for sid, found in self.organisation_relationships(chunk).items():
-                for rel in found:
+            for sid in chunk:
+                for rel in organisation.get(sid, ()):
                     rels[sid].setdefault(rel.id, rel)
             consents = defaultdict(list)
             c = t.consent_events.c
@@ -156,33 +157,26 @@ class SqlRetention:
     def organisation_relationships(self, subject_ids: Collection[str]) -> dict[str, list[Relationship]]:
         if not self._business:
             return {}
-        out: dict[str, list[Relationship]] = defaultdict(list)
+        # First the organisations of them all, then each one's orders and contracts once: a big organisation
+        # costs a walk over its members once per call (a sweep's batch, an import's), not once per chunk.
+        members: dict[str, str] = {}
         for chunk in _chunks(sorted(subject_ids)):
-            # First the organisations, then each one's orders and contracts once: a big organisation costs
-            # its relationships, not its members times the chunk.
-            members = dict(
-                self._conn.execute(
-                    select(_S.id, _S.organisation_id).where(
-                        among(self._conn, _S.id, chunk), _S.kind.in_(self._business), _S.organisation_id.is_not(None)
-                    )
-                ).all()
+            q = select(_S.id, _S.organisation_id).where(
+                among(self._conn, _S.id, chunk), _S.kind.in_(self._business), _S.organisation_id.is_not(None)
             )
-            if not members:
-                continue
-            by_org: dict[str, list[Relationship]] = defaultdict(list)
-            peer = t.subjects.alias("peer")
+            members.update((sid, org) for sid, org in self._conn.execute(q))
+        by_org: dict[str, list[Relationship]] = defaultdict(list)
+        peer = t.subjects.alias("peer")
+        for orgs in _chunks(sorted(set(members.values()))):
             q = (
                 select(peer.c.organisation_id.label("org"), t.relationships)
                 .select_from(peer)
                 .join(t.relationships, _R.subject_id == peer.c.id)
-                .where(peer.c.organisation_id.in_(sorted(set(members.values()))))
+                .where(peer.c.organisation_id.in_(orgs))
             )
             for row in self._conn.execute(q):
                 by_org[row.org].append(_relationship(row))
-            for sid, org in members.items():
-                if by_org.get(org):
-                    out[sid] = by_org[org]
-        return dict(out)
+        return {sid: by_org[org] for sid, org in members.items() if by_org.get(org)}
 
     def peers(self, subject_ids: Collection[str]) -> set[str]:
         if not self._business:
