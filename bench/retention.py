@@ -2,6 +2,7 @@
 
     python -m bench.retention                      # SQLite; 1 000 000 subjects, 100 000 due
     BENCH_SUBJECTS=200000 BENCH_DUE=20000 python -m bench.retention
+    BENCH_BATCH=500 python -m bench.retention      # the run in batches of 500 (default: the command's, sweep.BATCH)
     PERSONVERN_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres python -m bench.retention
 
 The register is built through the real import (so the import's rate with its retention schedules is measured
@@ -117,10 +118,13 @@ def measure(name: str, url: str, subjects: int, due: int) -> dict[str, Any]:
                 [{"l": date(2026, 6, 1), "i": i} for i in later],
             )
         run_ctx = replace(run_ctx, clock=FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC)))
+    # The batch `personvern retention run` uses (sweep.BATCH), unless BENCH_BATCH says otherwise.
+    batch = int(os.environ.get("BENCH_BATCH", str(sweep.BATCH)))
     started = time.perf_counter()
-    result = sweep.run(run_ctx, batch=500)
+    result = sweep.run(run_ctx, batch=batch)
     out["run_seconds"] = time.perf_counter() - started
     out["run_subjects"] = runs
+    out["run_batch"] = batch
     out["run_per_second"] = runs / out["run_seconds"]
     out["run"] = {
         "archived": result.archived,
@@ -129,7 +133,8 @@ def measure(name: str, url: str, subjects: int, due: int) -> dict[str, Any]:
         "failed": len(result.failed),
     }
     log(
-        f"{name}: run {out['run_seconds']:.1f} s for {runs} ({out['run_per_second']:.0f} subjects/s: {out['run']}); "
+        f"{name}: run {out['run_seconds']:.1f} s for {runs} in batches of {batch} "
+        f"({out['run_per_second']:.0f} subjects/s: {out['run']}); "
         f"bare DELETE {out['bare_delete_seconds']:.2f} s"
     )
     rt.close()
