@@ -51,11 +51,6 @@ def holds(ctx: Context, facts: Facts) -> list[Hold]:
     ]
 
 
-def holds_for(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[Hold]:
-    """The legal obligations that outlive an erasure of this subject today (Art. 17(3)(b))."""
-    return holds(ctx, uow.retention.facts([subject.id])[subject.id])
-
-
 def erase_subject(
     ctx: Context,
     uow: UnitOfWork,
@@ -78,7 +73,7 @@ def erase_many(
     request_id: str | None = None,
     facts: Mapping[str, Facts] | None = None,
 ) -> list[ErasureReceipt]:
-    """Erase these people from the live register and the archive, inside the caller's transaction; a receipt each.
+    """Erase these people from the live register and the archive (Art. 17), in the caller's transaction; a receipt each.
 
     Each person is erased exactly as alone (the same receipt, audit entries and processor notices), but the
     statements are per few hundred people, not per person, and nothing is decrypted for a plain erasure: only
@@ -96,7 +91,7 @@ def erase_many(
     for sid in ids:
         if sid not in known and sid not in archived:
             raise NotFound(f"no subject with id {sid} in the register or the archive")
-    present = {sid: set(found) for sid, found in uow.retention.stored_fields(live).items()} if live else {}
+    present = uow.retention.stored_fields(live) if live else {}
     told = processors.propagate_erasures(ctx, uow, {sid: present.get(sid, set()) for sid in live})
     stopped = uow.outbox.forget_subjects(live, "the person's data was erased") if live else {}
     receipts: list[ErasureReceipt] = []

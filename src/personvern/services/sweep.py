@@ -108,7 +108,7 @@ def _act(ctx: Context, uow: UnitOfWork, ids: list[str], day: date, cause: Erasur
     The schedule is computed again from the facts first: a change that reached a subject by a path that
     did not refresh it (an open request, say) must never be overtaken by an older schedule. The facts are
     read once for the lot, before any of it leaves the register, and the lot is archived and erased in bulk
-    (Art. 5(1)(e), 17(1)(a)): a few dozen statements for a batch, whatever its size.
+    (Art. 5(1)(e), 17(1)(a)): a few dozen statements per 500 subjects, not a score per subject.
     """
     # Locked first: a concurrent change to one of them waits for this batch, and a second sweep that reached
     # the same batch finds them gone when its turn comes, instead of archiving or erasing them again.
