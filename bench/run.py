@@ -5,7 +5,11 @@ Environment:
   PERSONVERN_BENCH_DATABASE_URL  a PostgreSQL server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres
   BENCH_RUNS                     timed runs of each interactive operation (default 200, after 20 warm-up runs)
   BENCH_IMPORT_ROWS, BENCH_IMPORT_RUNS   the CLI import: rows in its file (100000) and runs (3)
-  BENCH_OPS                      a comma-separated subset of: import, lookup, consent, audience, rights (default: all)
+  BENCH_OPS                      a comma-separated subset of: import, lookup, consent, audience, audit, outbox,
+                                 review, rights (default: all)
+  BENCH_VERIFY_RUNS              audit verify: runs over the whole chain (3)
+  BENCH_OUTBOX_ROUNDS, BENCH_OUTBOX_MESSAGES   outbox delivery: rounds (5) of how many SMS (1000)
+  BENCH_REVIEW_RUNS              the annual review: runs over the whole register (3)
   BENCH_REBUILD=1                build the cached registers again
 """
 
@@ -20,6 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.batch import OPERATIONS as BATCH_OPERATIONS
 from bench.common import (
     RESULTS_FILE,
     Backend,
@@ -34,7 +39,7 @@ from bench.load import ensure_register
 from bench.ops import Bench, Figure, audience, consent_changes, import_cli, lookups_and_show
 from bench.rights import rights_ops
 
-OPS = ("import", "lookup", "consent", "audience", "rights")
+OPS = ("import", "lookup", "consent", "audience", "audit", "outbox", "review", "rights")
 
 
 def log(message: str) -> None:
@@ -71,6 +76,14 @@ def run_backend(backend: Backend, subjects: int, ops: set[str]) -> dict[str, Any
         if "audience" in ops:
             log(f"{backend.name}: marketing audience")
             attempt("marketing audience", lambda: audience(bench, meta))
+        for name, what in (
+            ("audit", "audit verify over the whole chain"),
+            ("outbox", "outbox delivery to a local fake LINK Mobility"),
+            ("review", "the annual review"),
+        ):
+            if name in ops:
+                log(f"{backend.name}: {what}")
+                attempt(what, lambda measure=BATCH_OPERATIONS[name]: measure(bench))
         if "rights" in ops:  # last: its erasures leave the register smaller (and bench_meta says by how much)
             log(f"{backend.name}: access package and erasure, {runs} runs each")
             attempt("rights", lambda: rights_ops(bench, meta))
@@ -97,7 +110,12 @@ def table(backend: str, subjects: int, figures: list[dict[str, Any]], register: 
             lines.append((f["operation"], state, "", "", "", "", "", "", f["target"].split(";")[0], why[:70]))
             continue
         rate = f["rate"]
-        if "rows_per_second_median" in rate:
+        if "unit" in rate:  # a throughput: items per second (the seconds per item are in results.json)
+            unit = rate["unit"]
+            med = f"{rate['per_second_median']:,} {unit}/s"
+            slow = f"{rate['per_second_slowest']:,} {unit}/s"
+            floor = f"{rate['floor_per_second']:,} {unit}/s"
+        elif "rows_per_second_median" in rate:
             med = f"{rate['rows_per_second_median']:,} rows/s"
             slow = f"{rate['rows_per_second_slowest']:,} rows/s"
             floor = f"{rate['floor_rows_per_second']:,} rows/s"
@@ -117,7 +135,9 @@ def table(backend: str, subjects: int, figures: list[dict[str, Any]], register: 
                 slow,
                 floor,
                 ratio,
-                fmt_seconds(f["floor_with_audit"]),
+                f"{rate['floor_with_audit_per_second']:,} {rate['unit']}/s"
+                if "floor_with_audit_per_second" in rate
+                else fmt_seconds(f["floor_with_audit"]),
                 ratio_a,
                 fmt_bytes(f["peak_memory"]),
                 f["target"].split(";")[0],
