@@ -1,8 +1,8 @@
 """A `retention run` killed half-way (SIGKILL, a real process) and started again ends as one uninterrupted run.
 
-Each subject is archived or erased in a transaction of its own batch: after the kill, the subjects whose
-transaction committed are gone from the register (archived, or erased with a receipt), the others are
-untouched and still due. The second run does the rest, and nothing is done twice.
+Each subject is archived or erased in a transaction of its own batch (one subject, or 50 in bulk): after the
+kill, the subjects whose transaction committed are gone from the register (archived, or erased with a
+receipt), the others are untouched and still due. The second run does the rest, and nothing is done twice.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def _done(url: str) -> int:
     )
 
 
-def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("batch", [1, 50])
+def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_path: Path, batch: int) -> None:  # type: ignore[no-untyped-def]
     if not SCRIPT.exists():
         pytest.skip(f"the console script is not installed at {SCRIPT}")
     url = pv_ready.db_url
@@ -56,7 +57,7 @@ def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_
     assert plan["due"] == total
 
     env = {k: v for k, v in os.environ.items() if k != "PERSONVERN_NOW"}
-    argv = [str(SCRIPT), "retention", "run", "--batch", "1", "--json", "--now", SWEEP, "--db", url]
+    argv = [str(SCRIPT), "retention", "run", "--batch", str(batch), "--json", "--now", SWEEP, "--db", url]
     first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # Wait until some subjects are done, then kill it without warning.
@@ -68,6 +69,7 @@ def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_
     assert first.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     done_at_kill = _done(url)
     assert 0 < done_at_kill < total, done_at_kill
+    assert done_at_kill % batch == 0, done_at_kill  # whole batches: each is one transaction
     # Nothing is half done: every subject is either whole in the register or gone with its archive/receipt.
     live = {sid for (sid,) in sql(url, "SELECT id FROM subjects")}
     assert len(live) + done_at_kill == total
