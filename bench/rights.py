@@ -154,10 +154,19 @@ def rights_ops(bench: Bench, meta: dict[str, Any]) -> list[Figure]:
     has_rel = select(r.id).where(r.subject_id == s.id).exists()
     has_order = select(r.id).where(r.subject_id == s.id, r.type == "order").exists()
     has_contract = select(r.id).where(r.subject_id == s.id, r.type == "contract").exists()
+    # A representative counts its organisation's orders and contracts (the bookkeeping hold keeps its fields
+    # for five years after them): a full erasure needs a representative of an organisation without any.
+    peer = t.subjects.alias("peer")
+    org_rel = (
+        select(r.id)
+        .select_from(peer.join(t.relationships, r.subject_id == peer.c.id))
+        .where(peer.c.organisation_id == s.organisation_id)
+        .exists()
+    )
 
-    # Three disjoint samples: representatives (no relationship: a full erasure), one-time customers with an
-    # order (the bookkeeping hold keeps some fields), and any subject for the access packages.
-    reps = _sample(bench, 3 * per, (s.kind == REPRESENTATIVE) & ~has_rel, set())
+    # Three disjoint samples: representatives (no relationship, nor their organisation: a full erasure), one-time
+    # customers with an order (the bookkeeping hold keeps some fields), and any subject for the access packages.
+    reps = _sample(bench, 3 * per, (s.kind == REPRESENTATIVE) & ~has_rel & ~org_rel, set())
     orders = _sample(bench, per, has_order & ~has_contract, set(reps))  # a contract in force refuses erasure
     access_ids = _sample(bench, 3 * per, s.id.is_not(None), set(reps) | set(orders))
     erase_fulfil, erase_direct, erase_floor = reps[:per], reps[per : 2 * per], reps[2 * per : 3 * per]
@@ -296,7 +305,11 @@ def rights_ops(bench: Bench, meta: dict[str, Any]) -> list[Figure]:
         fig.peak_memory = peaks[key]
         fig.meets_target = fig.median is not None and fig.median <= 0.020
         fig.checks = {**checks_erasure, "statements_per_call": _summary(statements[key])}
-        subjects = "representatives (no order or contract: a full erasure)" if key != "erase_order" else "see above"
+        subjects = (
+            "representatives (no order or contract, nor their organisation: a full erasure)"
+            if key != "erase_order"
+            else "see above"
+        )
         fig.notes = [
             f"service: {note}; subjects: {subjects}",
             "floor: DELETE by subject id from subject_values, lookups, relationships, consent_events, messages,"
