@@ -162,7 +162,11 @@ class SqlRetention:
         members: dict[str, str] = {}
         for chunk in _chunks(sorted(subject_ids)):
             q = select(_S.id, _S.organisation_id).where(
-                among(self._conn, _S.id, chunk), _S.kind.in_(self._business), _S.organisation_id.is_not(None)
+                # A plain IN list on the primary key: with json_each here SQLite's planner walked the kind
+                # index (~400k rows at 1M), making one access package take 0.7 s.
+                _S.id.in_(chunk),
+                _S.kind.in_(self._business),
+                _S.organisation_id.is_not(None),
             )
             members.update((sid, org) for sid, org in self._conn.execute(q))
         by_org: dict[str, list[Relationship]] = defaultdict(list)
