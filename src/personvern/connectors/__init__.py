@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from personvern.domain.outbox import OutboxRow
@@ -17,3 +19,19 @@ class Connector(Protocol):
     kind: str
 
     def deliver(self, row: OutboxRow) -> dict[str, Any]: ...
+
+
+def retry_after(header: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds or as an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable."""
+    if not header:
+        return None
+    value = header.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - now).total_seconds(), 0.0)

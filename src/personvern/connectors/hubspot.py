@@ -21,12 +21,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn, Protocol
 from urllib.parse import quote
 
 import httpx
 
+from personvern.connectors import retry_after as retry_after_header
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import OutboxRow
 
@@ -304,7 +304,11 @@ class HubSpot:
         body = _json(response)
         where = _where(status, body)
         if status in {408, 423, 429} or status >= 500:
-            retry_after = self._retry_after(response, body) if status == 429 else self._header_seconds(response)
+            retry_after = (
+                self._retry_after(response, body)
+                if status == 429
+                else retry_after_header(response.headers.get("Retry-After"), self._clock.now())
+            )
             raise TemporaryFailure(f"HubSpot answered {where} to {what}", retry_after)
         if status == 401:
             raise PermanentFailure(f"HubSpot refused the token: check PERSONVERN_HUBSPOT_TOKEN ({where})")
@@ -326,28 +330,12 @@ class HubSpot:
 
     def _retry_after(self, response: httpx.Response, body: dict[str, Any]) -> float | None:
         """How long a 429 asks us to wait: Retry-After, else the limit HubSpot names, else its window headers."""
-        seconds = self._header_seconds(response)
+        seconds = retry_after_header(response.headers.get("Retry-After"), self._clock.now())
         if seconds is not None:
             return seconds
         if str(body.get("policyName", "")).upper() == "DAILY":
             return DAILY_WAIT
         return _window(response.headers, only_if_used_up=False)
-
-    def _header_seconds(self, response: httpx.Response) -> float | None:
-        """Retry-After as seconds or as an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable."""
-        header = response.headers.get("Retry-After")
-        if not header:
-            return None
-        value = header.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max((when - self._clock.now()).total_seconds(), 0.0)
 
 
 # ---------------------------------------------------------------- reading HubSpot's answers

@@ -6,11 +6,11 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
 
+from personvern.connectors import retry_after as retry_after_header
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import OutboxRow
 from personvern.domain.sms import MessageStatus, result_code
@@ -120,7 +120,7 @@ class LinkMobility:
         status = response.status_code
         body = _json(response)
         code = _code(body)
-        retry_after = self._retry_after(response.headers.get("Retry-After"))
+        retry_after = retry_after_header(response.headers.get("Retry-After"), self._clock.now())
         if 200 <= status < 300:
             if code == THROTTLED:
                 raise TemporaryFailure("LINK Mobility is throttling (result code 3)", retry_after)
@@ -144,21 +144,6 @@ class LinkMobility:
                 reason = f"LINK Mobility refused the request{described}"
             raise PermanentFailure(f"{reason} ({where})")
         raise PermanentFailure(f"LINK Mobility answered {where}: check PERSONVERN_LINKMOBILITY_URL")
-
-    def _retry_after(self, header: str | None) -> float | None:
-        """Retry-After as seconds or as an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable."""
-        if not header:
-            return None
-        value = header.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max((when - self._clock.now()).total_seconds(), 0.0)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
