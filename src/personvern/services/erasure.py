@@ -19,24 +19,9 @@ from personvern.domain.consent import Block, BlockKind
 from personvern.domain.erasure import ErasureCause, ErasureReceipt, Hold, combine
 from personvern.domain.errors import Conflict, Forbidden, NotFound, invalid
 from personvern.domain.retention import Facts, legal_holds, local_day
-from personvern.domain.subjects import Subject
 from personvern.services import processors, retention
 from personvern.services.context import Context, new_id
 from personvern.services.ports import UnitOfWork
-
-ERASED = "erased at the data subject's request or when no reason to keep it was left"
-
-
-def facts_of(
-    uow: UnitOfWork, subject: Subject, *, erasure_requested: bool = False, besides: str | None = None
-) -> Facts:
-    """What the retention rules know about one subject, as the retention sweep reads them (by id, no scan).
-
-    `besides`: a request being answered now, which is not a reason to keep the data it answers about.
-    """
-    facts = uow.retention.facts([subject.id])[subject.id]
-    open_request = any(r.open and r.id != besides for r in uow.requests.for_subject(subject.id))
-    return replace(facts, open_request=open_request, erasure_requested=facts.erasure_requested or erasure_requested)
 
 
 def holds(ctx: Context, facts: Facts) -> list[Hold]:
