@@ -737,12 +737,15 @@ def _check(runtime: Runtime, loader: Loader, before: dict[str, int], log: Callab
 META = "bench_meta"
 
 
-def schema_fingerprint() -> str:
-    """A hash of the migrations: a migration edited in place (same revision id) still forces a rebuild."""
+def schema_fingerprint(up_to: str | None = None) -> str:
+    """A hash of the migrations up to revision `up_to` (default: all); a migration edited in place (same
+    revision id) changes it and forces a rebuild, while a migration added later is applied in place."""
     folder = resources.files("personvern.store.migrations") / "versions"
     digest = hashlib.sha256()
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".py"):
+        if entry.name.endswith(".py") and entry.name[:1].isdigit():
+            if up_to is not None and entry.name.split("_", 1)[0] > up_to:
+                continue
             digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -787,7 +790,7 @@ def ensure_register(
     database = register_name(subjects)
     meta = None if rebuild else read_meta(backend, database)
     fresh = meta is not None and meta.get("loader_version") == LOADER_VERSION and meta.get("subjects") == subjects
-    if meta and fresh and meta.get("schema") != schema_fingerprint():
+    if meta and fresh and meta.get("schema") != schema_fingerprint(meta.get("schema_revision")):
         log(f"{backend.name}: the migrations changed since {database} was built; building it again")
         fresh = False
     if meta and fresh:
@@ -795,7 +798,9 @@ def ensure_register(
         runtime, report = initialise(backend.settings(database))
         runtime.close()
         log(f"{backend.name}: reusing {database} (loaded in {meta['load_seconds']:.1f} s on {meta['loaded_on']})")
-        return {**meta, "reused": True, "schema_revision": report.revision}
+        # Recorded as now upgraded (note_erasures writes it back), so the next run checks the new migrations too.
+        upgraded = {"schema_revision": report.revision, "schema": schema_fingerprint(report.revision)}
+        return {**meta, "reused": True, **upgraded}
     return build_register(backend, subjects, seed, log)
 
 
@@ -840,7 +845,7 @@ def build_register(backend: Backend, subjects: int, seed: int, log: Callable[[st
             "subjects_per_second": round(subjects / load_seconds),
             "loaded_on": datetime.now(UTC).isoformat(timespec="seconds"),
             "schema_revision": report.revision,
-            "schema": schema_fingerprint(),
+            "schema": schema_fingerprint(report.revision),
             "expected_audience": loader.expected.audience,
             "relationship_ends": loader.expected.relationship_ends,
             **checks,

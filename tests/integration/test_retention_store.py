@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from personvern.bootstrap import FixedClock, Runtime
 from personvern.domain.retention import Action, Schedule
-from personvern.services import consent, register, sweep
+from personvern.services import consent, register, retention, sweep
 from personvern.store import tables as t
 from personvern.store.retention_repo import due_query
 
@@ -45,6 +45,26 @@ def test_facts_gather_relationships_of_the_organisation_consent_blocks_and_reque
         scheduled[rep].schedule.hold_fields,  # type: ignore[union-attr]
     )
     assert scheduled[customer].schedule is not None and scheduled[customer].schedule.action is Action.ARCHIVE
+
+
+def test_imported_schedules_are_stored_with_the_rows_as_a_recomputation_finds_them(runtime: Runtime) -> None:
+    ctx = runtime.context()
+    customer = register.add_subject(ctx, "contract_customer", {**_person(1), **ORG}, {}).id
+    register.start_relationship(ctx, customer, "contract", date(2026, 1, 1), date(2027, 6, 30), "Kontor 3")
+    other = {"organisation_number": "923609016", "organisation_name": "Annen AS"}
+    rows = [(2, {**_person(2), **ORG}), (3, {**_person(3), **other})]
+    assert register.import_subjects(ctx, "business_representative", rows, {}) == 2
+    register.import_subjects(ctx, "one_time_customer", [(2, _person(4))], {})
+    with runtime.uow() as uow:
+        ids = [s.id for s in uow.subjects.list(None, None, 100, 0) if s.id != customer]
+        stored = uow.retention.scheduled(ids)
+        assert sorted(s.schedule.retain_until for s in stored.values()) == [  # type: ignore[union-attr]
+            date(2026, 11, 25),
+            date(2026, 11, 25),
+            date(2027, 6, 30),  # the representative of the customer's organisation
+        ]
+        retention.refresh(ctx, uow, ids)
+        assert uow.retention.scheduled(ids) == stored
 
 
 def test_save_groups_alike_and_due_pages_by_the_index(runtime: Runtime) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from types import TracebackType
@@ -14,6 +14,7 @@ from personvern.domain.audit import verify_chain as _verify_chain
 from personvern.domain.consent import Block, ConsentEvent, marketing_block_reason
 from personvern.domain.errors import Conflict, NotFound
 from personvern.domain.outbox import OutboxRow, OutboxState
+from personvern.domain.retention import Schedule
 from personvern.domain.sms import Message, MessageStatus
 from personvern.domain.subjects import Relationship, Subject
 from personvern.domain.values import lookup_key
@@ -106,12 +107,15 @@ class FakeSubjects:
                 if spec.unique and key is not None and held.setdefault((name, key), s.id) != s.id:
                     raise Conflict("a unique value (email, phone or national id) is already in the register")
 
-    def add(self, subjects: Sequence[Subject]) -> None:
+    def add(self, subjects: Sequence[Subject], schedules: Mapping[str, Schedule] | None = None) -> None:
         """All or nothing, like one bulk insert."""
         for s in subjects:
             assert s.id not in self._state.subjects, f"subject {s.id} added twice"
         self._check_unique(subjects)
         self._state.subjects.update((s.id, s) for s in subjects)
+        for s in subjects:
+            if schedules and s.id in schedules:
+                self._state.retention.schedules[s.id] = (schedules[s.id], s.created_at)
 
     def get(self, subject_id: str) -> Subject | None:
         return self._state.subjects.get(subject_id)

@@ -82,6 +82,19 @@ def test_import_computes_every_schedule_in_the_same_transaction(ceo: Context, fa
     assert set(factory.state.retention.schedules) == set(factory.state.subjects)
 
 
+def test_imported_representatives_count_their_organisations_contract(
+    ceo: Context, factory: FakeUnitOfWorkFactory
+) -> None:
+    customer = add_subject(ceo, "contract_customer", {**person(1), **ORG}, {})
+    start_relationship(ceo, customer.id, "contract", date(2026, 1, 1), ends_on=date(2027, 6, 30))
+    other_org = {"organisation_number": "923609016", "organisation_name": "Annen AS"}
+    rows = [(2, {**person(2), **ORG}), (3, {**person(3), **other_org})]  # the second's has no contract
+    assert import_subjects(ceo, "business_representative", rows, {}) == 2
+    by_phone = {s.values["phone"]: s.id for s in factory.state.subjects.values()}
+    assert schedule(factory, by_phone["+4790000002"]).retain_until == date(2027, 6, 30)
+    assert schedule(factory, by_phone["+4790000003"]).retain_until == NOW.date()
+
+
 def test_a_representative_is_kept_by_the_organisations_contract(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
     customer = add_subject(ceo, "contract_customer", {**person(1), **ORG}, {})
     start_relationship(ceo, customer.id, "contract", date(2026, 1, 1), ends_on=date(2027, 6, 30))

@@ -51,7 +51,10 @@ class Lookup:
 
 
 class SubjectRepository(Protocol):
-    def add(self, subjects: Sequence[Subject]) -> None: ...
+    def add(self, subjects: Sequence[Subject], schedules: Mapping[str, Schedule] | None = None) -> None:
+        """Insert the subjects, all or none; `schedules` are stored with the rows, computed at `created_at`."""
+        ...
+
     def get(self, subject_id: str) -> Subject | None: ...
     def exists(self, subject_id: str) -> bool:
         """Whether the subject is in the register, without decrypting anything."""

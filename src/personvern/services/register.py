@@ -26,7 +26,7 @@ from personvern.policy.schema import FieldType, Policy
 from personvern.services import processors
 from personvern.services.context import Context, new_id
 from personvern.services.ports import Lookup, UnitOfWork
-from personvern.services.retention import refresh, refresh_new
+from personvern.services.retention import new_schedules, refresh, refresh_organisations
 
 IMPORT_BATCH = 5000
 
@@ -87,8 +87,8 @@ def add_subject(
     subject = Subject(new_id(), kind, checked.values, source, received_at or now, now, now)
     with ctx.uow() as uow:
         _refuse_duplicates(uow, ctx.policy, checked.values, None)
-        uow.subjects.add([subject])
-        refresh_new(ctx, uow, [subject])
+        uow.subjects.add([subject], new_schedules(ctx, [subject]))
+        refresh_organisations(ctx, uow, [subject])
         ctx.record(uow, _created(subject, reasons))
         uow.commit()
     return subject
@@ -314,11 +314,11 @@ def import_subjects(
                     events.append(AuditEvent("subject.create", subject.id, "service", details[fields]))
             if not problems and not clash:
                 try:
-                    uow.subjects.add(subjects)
+                    uow.subjects.add(subjects, new_schedules(ctx, subjects))
                 except Conflict:
                     clash = True
                 else:
-                    refresh_new(ctx, uow, subjects)
+                    refresh_organisations(ctx, uow, subjects)
                     ctx.record(uow, *events)
                     imported += len(subjects)
             if progress is not None:

@@ -36,31 +36,42 @@ def refresh(ctx: Context, uow: UnitOfWork, subject_ids: Collection[str], *, orga
     uow.retention.save({sid: schedule_for(ctx.policy, f, day) for sid, f in facts.items()}, ctx.clock.now())
 
 
-def refresh_new(ctx: Context, uow: UnitOfWork, subjects: Sequence[Subject]) -> None:
-    """The schedules of subjects just added, in bulk (an import writes 5 000 at a time).
+def new_schedules(ctx: Context, subjects: Sequence[Subject]) -> dict[str, Schedule]:
+    """The schedules of subjects about to be added, stored with their rows (an import adds 5 000 at a time).
 
-    A new subject has no relationship, consent, block or request of its own yet, so nothing is read per
-    subject: subjects of one kind received at one instant share one decision. Only a business kind asks for
-    the orders and contracts of its organisation, one query per few hundred subjects.
+    A new subject has no relationship, consent, block or request of its own yet, so nothing is read:
+    subjects of one kind received at one instant share one decision. A business subject whose organisation
+    already has orders or contracts is corrected after the insert by `refresh_organisations`.
     """
-    if not subjects:
-        return
     day = today(ctx)
-    business = [s.id for s in subjects if s.kind in ctx.policy.kinds and ctx.policy.kinds[s.kind].business]
-    organisation = uow.retention.organisation_relationships(business) if business else {}
     alike: dict[tuple[str, datetime], Schedule] = {}
     out: dict[str, Schedule] = {}
     for s in subjects:
-        rels = organisation.get(s.id)
-        if rels:
-            out[s.id] = schedule_for(ctx.policy, Facts(s.kind, s.received_at, rels, (), ()), day)
-            continue
         key = (s.kind, s.received_at)
         found = alike.get(key)
         if found is None:
             found = alike[key] = schedule_for(ctx.policy, Facts(s.kind, s.received_at, (), (), ()), day)
         out[s.id] = found
-    uow.retention.save(out, ctx.clock.now())
+    return out
+
+
+def refresh_organisations(ctx: Context, uow: UnitOfWork, subjects: Sequence[Subject]) -> None:
+    """Business subjects just added to an organisation with orders or contracts: those count for them too.
+
+    One query per few hundred business subjects; the others keep the schedule `new_schedules` gave them.
+    """
+    business = [s for s in subjects if s.kind in ctx.policy.kinds and ctx.policy.kinds[s.kind].business]
+    if not business:
+        return
+    organisation = uow.retention.organisation_relationships([s.id for s in business])
+    day = today(ctx)
+    out = {
+        s.id: schedule_for(ctx.policy, Facts(s.kind, s.received_at, rels, (), ()), day)
+        for s in business
+        if (rels := organisation.get(s.id))
+    }
+    if out:
+        uow.retention.save(out, ctx.clock.now())
 
 
 def refresh_stale(ctx: Context, limit: int | None = None) -> int:

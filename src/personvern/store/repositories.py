@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from personvern.domain.audit import AuditEvent, ChainReport, canonical_details, entry_hash, verify_chain
 from personvern.domain.errors import Conflict, IntegrityBroken, NotFound
+from personvern.domain.retention import Schedule
 from personvern.domain.subjects import Relationship, RelationshipType, Subject
 from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
@@ -28,6 +29,15 @@ CHUNK = 500  # bound on the number of parameters in one IN (...) list
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# The retention schedule's columns on `subjects`, as `SqlRetention.save` writes them.
+SCHEDULE_COLUMNS = ("retain_until", "retain_action", "retain_rule", "hold_until", "hold_fields", "retention_at")
+
+
+def _schedule_columns(bulk: BulkInsert, s: Schedule, at: datetime) -> tuple[Any, ...]:
+    held = ",".join(sorted(s.hold_fields)) if s.hold_fields is not None else None
+    return (bulk.day(s.retain_until), s.action.value, s.rule, bulk.day(s.hold_until), held, bulk.instant(at))
 
 
 class KeyStore:
@@ -84,14 +94,24 @@ class SqlSubjects:
         self._policy = policy
 
     # -- writing
-    def add(self, subjects: Sequence[Subject]) -> None:
+    def add(self, subjects: Sequence[Subject], schedules: Mapping[str, Schedule] | None = None) -> None:
         if not subjects:
             return
         at = subjects[0].created_at
+        schedules = schedules or {}
         keys = self._keys.create([s.id for s in subjects], at)
         orgs = self._organisations([s for s in subjects], at)
         bulk = BulkInsert(self._conn)
         subject_rows, value_rows, lookup_rows = [], [], []
+        stored: dict[int, tuple[Any, ...]] = {id(None): (None,) * len(SCHEDULE_COLUMNS)}  # few distinct schedules
+
+        def schedule_of(subject_id: str) -> tuple[Any, ...]:
+            sch = schedules.get(subject_id)
+            found = stored.get(id(sch))
+            if found is None and sch is not None:
+                found = stored[id(sch)] = _schedule_columns(bulk, sch, at)
+            return found or ()
+
         for s in subjects:
             subject_rows.append(
                 (
@@ -102,6 +122,7 @@ class SqlSubjects:
                     bulk.instant(s.created_at),
                     bulk.instant(s.updated_at),
                     orgs.get(s.id),
+                    *schedule_of(s.id),
                 )
             )
             cipher = AESGCM(keys[s.id])
@@ -111,7 +132,7 @@ class SqlSubjects:
                 lookup_rows.append((s.id, row["field"], row["digest"], bulk.flag(row["is_unique"])))
         bulk(
             t.subjects,
-            ("id", "kind", "source", "received_at", "created_at", "updated_at", "organisation_id"),
+            ("id", "kind", "source", "received_at", "created_at", "updated_at", "organisation_id", *SCHEDULE_COLUMNS),
             subject_rows,
         )
         bulk(t.subject_values, ("subject_id", "field", "ciphertext"), value_rows)
