@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,20 @@ def test_audit_chain_detects_tampering(runtime: Runtime) -> None:
         conn.execute(t.audit_log.update().where(t.audit_log.c.seq == 3).values(purpose="marketing"))
     report = verify_audit(runtime.uow, runtime.actor)
     assert (report.ok, report.broken_at) == (False, 3)
+
+
+@pytest.mark.parametrize("garbage", [False, True])
+def test_audit_chain_detects_an_altered_time(runtime: Runtime, garbage: bool) -> None:
+    _add_people(runtime)
+    with runtime.engine.begin() as conn:
+        at = conn.scalar(select(t.audit_log.c.at).where(t.audit_log.c.seq == 2))
+        if garbage and runtime.engine.dialect.name == "sqlite":  # SQLite keeps any text in a DATETIME column
+            conn.exec_driver_sql("UPDATE audit_log SET at = 'yesterday' WHERE seq = 2")
+        else:
+            conn.execute(t.audit_log.update().where(t.audit_log.c.seq == 2).values(at=at + timedelta(microseconds=1)))
+    report = verify_audit(runtime.uow, runtime.actor)
+    assert (report.ok, report.broken_at) == (False, 2)
+    assert report.problem is not None and "altered" in report.problem
 
 
 def test_audit_chain_detects_a_removed_tail(runtime: Runtime) -> None:

