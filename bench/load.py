@@ -743,8 +743,8 @@ def schema_fingerprint(up_to: str | None = None) -> str:
     folder = resources.files("personvern.store.migrations") / "versions"
     digest = hashlib.sha256()
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".py") and entry.name[:1].isdigit():
-            if up_to is not None and entry.name.split("_", 1)[0] > up_to:
+        if entry.name.endswith(".py"):
+            if up_to is not None and entry.name[:1].isdigit() and entry.name.split("_", 1)[0] > up_to:
                 continue
             digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
     return digest.hexdigest()[:16]
