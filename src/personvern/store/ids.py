@@ -18,6 +18,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 def among(conn: Connection, column: ColumnElement[Any], ids: Collection[str]) -> ColumnElement[bool]:
     """`column IN ids`, with the ids bound as one parameter."""
+    if len(ids) == 1:
+        # One subject (a look-up, an access package, an erasure): a plain equality, which every planner reads
+        # as one index probe and SQLAlchemy caches, instead of building the table function each call.
+        return column == next(iter(ids))
     if conn.dialect.name == "postgresql":
         joined = ",".join(ids)
         if joined.count(",") == len(ids) - 1:
