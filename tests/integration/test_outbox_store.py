@@ -20,6 +20,8 @@ from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.services import outbox, register
 from personvern.services.context import Context
 from personvern.store import tables as t
+from personvern.store.outbox_repo import drop_texts_statement
+from tests.integration.test_retention_store import _plan
 from tests.integration.test_store import _every_stored_value
 from tests.unit.fakes import FixedClock
 
@@ -205,3 +207,15 @@ def test_forgetting_a_subject_destroys_its_undelivered_rows(runtime: Runtime, ct
     assert (row.state, row.last_error) == ("dead", "the subject was erased")
     assert "sealed" not in json.loads(row.payload)
     assert not has_key(runtime, row_id)
+
+
+def test_dropping_old_texts_reads_only_the_texts_still_held(runtime: Runtime, ctx: Context, clock: FixedClock) -> None:
+    queue(ctx, 3)
+    plan = _plan(runtime, drop_texts_statement(clock.now()))
+    assert "ix_messages_text_held" in plan, plan
+    with ctx.uow() as uow:
+        assert uow.messages.drop_texts_before(clock.now()) == 0  # sent just now: kept
+        assert uow.messages.drop_texts_before(clock.now() + timedelta(seconds=1)) == 3
+        assert uow.messages.drop_texts_before(clock.now() + timedelta(seconds=1)) == 0
+        assert [uow.messages.text(f"m{i}") for i in range(3)] == [None, None, None]
+        uow.commit()

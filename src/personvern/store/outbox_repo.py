@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, func, insert, or_, select, update
 
 from personvern.domain.errors import IntegrityBroken
 from personvern.domain.outbox import OutboxRow, OutboxState
@@ -305,11 +305,7 @@ class SqlMessages:
         return [self._message(r) for r in self._conn.execute(q)]
 
     def drop_texts_before(self, cutoff: datetime) -> int:
-        c = t.messages.c
-        result = self._conn.execute(
-            update(t.messages).where(c.created_at < cutoff, c.text_ct.is_not(None)).values(text_ct=None)
-        )
-        return int(result.rowcount or 0)
+        return int(self._conn.execute(drop_texts_statement(cutoff)).rowcount or 0)
 
     def text(self, message_id: str) -> str | None:
         r = self._conn.execute(
@@ -341,3 +337,9 @@ class SqlMessages:
         if vendor_message_id is not None:
             values["vendor_message_id"] = vendor_message_id
         self._conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**values))
+
+
+def drop_texts_statement(cutoff: datetime) -> Update:
+    """Texts older than the cutoff dropped; its condition is `ix_messages_text_held`'s, so only held texts are read."""
+    c = t.messages.c
+    return update(t.messages).where(c.created_at < cutoff, c.text_ct.is_not(None)).values(text_ct=None)
