@@ -121,6 +121,12 @@ class FakeRetention:
             keys = [k for k in keys if k > after]
         return [self._scheduled(sid) for _d, sid in keys[:limit]]
 
+    def due_keys(self, today: date, after: tuple[date, str] | None, limit: int) -> list[tuple[date, str]]:
+        return [
+            (item.schedule.retain_until, item.subject_id)  # type: ignore[misc, union-attr]
+            for item in self.due(today, after, limit)
+        ]
+
     def count_due(self, today: date) -> int:
         return sum(1 for s in self._live().values() if s.due_on(today))
 

@@ -366,6 +366,10 @@ class RetentionStore(Protocol):
         """Subjects with retain_until <= today, by (retain_until, id) after `after`: an index range scan."""
         ...
 
+    def due_keys(self, today: date, after: tuple[date, str] | None, limit: int) -> list[tuple[date, str]]:
+        """`due` without the schedules: (retain_until, id) of each, for a run that decides each one again."""
+        ...
+
     def count_due(self, today: date) -> int: ...
     def stored_fields(self, subject_ids: Collection[str]) -> dict[str, set[str]]:
         """The names of the fields each subject holds a value for (names only, nothing decrypted)."""

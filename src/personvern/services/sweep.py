@@ -206,15 +206,13 @@ def run(
     after: tuple[date, str] | None = None
     while True:
         with ctx.uow() as uow:
-            items = uow.retention.due(day, after, batch)
-        if not items:
+            keys = uow.retention.due_keys(day, after, batch)  # run_batch decides each one again from its facts
+        if not keys:
             break
-        run_batch(ctx, [i.subject_id for i in items], day, cause, result)
+        run_batch(ctx, [sid for _until, sid in keys], day, cause, result)
         if progress is not None:
-            progress(len(items))
-        last = items[-1]
-        assert last.schedule is not None and last.schedule.retain_until is not None
-        after = (last.schedule.retain_until, last.subject_id)
+            progress(len(keys))
+        after = keys[-1]
     with ctx.uow() as uow:
         uow.retention.sweep_finished(
             sweep_id, ctx.clock.now(), result.archived, result.erased + result.held, len(result.failed)

@@ -68,9 +68,11 @@ def _scheduled(row: Any) -> Scheduled:
     return Scheduled(row.id, row.kind, _schedule(row))
 
 
-def due_query(today: date, after: tuple[date, str] | None, limit: int, dialect: str) -> Select[Any]:
+def due_query(
+    today: date, after: tuple[date, str] | None, limit: int, dialect: str, columns: Sequence[Any] = _SCHEDULE_COLUMNS
+) -> Select[Any]:
     """Subjects due by `today`, a page after `after`: a range scan on ix_subjects_retain_until, no sort."""
-    q = select(*_SCHEDULE_COLUMNS).where(_S.retain_until <= today)
+    q = select(*columns).where(_S.retain_until <= today)
     if after is not None:
         # Keyset paging on (retain_until, id): PostgreSQL takes the row comparison as an index bound.
         q = q.where(
@@ -227,6 +229,10 @@ class SqlRetention:
     def due(self, today: date, after: tuple[date, str] | None, limit: int) -> list[Scheduled]:
         q = due_query(today, after, limit, self._conn.dialect.name)
         return [_scheduled(row) for row in self._conn.execute(q)]
+
+    def due_keys(self, today: date, after: tuple[date, str] | None, limit: int) -> list[tuple[date, str]]:
+        q = due_query(today, after, limit, self._conn.dialect.name, (_S.retain_until, _S.id))
+        return [(until, sid) for until, sid in self._conn.execute(q)]
 
     def count_due(self, today: date) -> int:
         return int(self._conn.scalar(select(func.count()).where(_S.retain_until <= today)) or 0)
