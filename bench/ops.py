@@ -779,7 +779,8 @@ def consent_changes(bench: Bench) -> list[Figure]:
     pairs_floor = 2 * (bench.warmup + bench.runs)
     grown = {k: after[k] - before[k] for k in before}
     # An email consent shares the person with HubSpot (services.processors): an outbox row with a key of its
-    # own and an audit entry; the withdrawal calls the undelivered share off, audited too. The floor has neither.
+    # own and an audit entry; the withdrawal calls the undelivered share off, audited too, and deletes its key
+    # (nothing is left to send). The floor has neither.
     o, a = t.outbox.c, t.audit_log.c
     with rt.engine.connect() as conn:
         shares = dict(
@@ -799,7 +800,6 @@ def consent_changes(bench: Bench) -> list[Figure]:
         "consent_events": 2 * (pairs_service + pairs_floor),
         "audit_log": 2 * (pairs_service + bench.warmup + bench.runs) + processor_audits,
         "outbox": shared,
-        "data_keys": shared,
     }
     others = {k: v for k, v in grown.items() if k not in want and v}
     if any(grown[k] != v for k, v in want.items()) or others:

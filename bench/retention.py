@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench.common import commit, load_average
 from personvern.bootstrap import FixedClock, Runtime, Settings, initialise
 from personvern.services import register, sweep
 
@@ -169,7 +170,7 @@ def main() -> int:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-    print(json.dumps(results, indent=2))
+    print(json.dumps({"commit": commit(), "load_average_at_end": load_average(), "results": results}, indent=2))
     return 0
 
 
