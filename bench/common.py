@@ -21,8 +21,9 @@ from sqlalchemy import create_engine, make_url, text
 from personvern.bootstrap import Settings
 
 BENCH_DIR = Path(__file__).resolve().parent
-DATA_DIR = BENCH_DIR / ".data"
-RESULTS_FILE = BENCH_DIR / "results.json"
+# Where the cached registers and the results go; the test suite's smoke run points both elsewhere.
+DATA_DIR = Path(os.environ.get("BENCH_DATA_DIR") or BENCH_DIR / ".data")
+RESULTS_FILE = Path(os.environ.get("BENCH_RESULTS") or BENCH_DIR / "results.json")
 
 # The benchmark's clock: fixed, so audit entries and consent times are reproducible and always in the past.
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

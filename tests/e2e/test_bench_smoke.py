@@ -1,0 +1,96 @@
+"""`make bench` at a toy size: every operation runs and passes its own checks, so the benchmark cannot rot unseen.
+
+The figures of so small a register mean nothing and are not looked at; what is tested is that each measured
+operation still does what the benchmark checks it did (counts before and after, the floors' agreement).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+from tests.conftest import PG_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBJECTS = 3001  # an odd size, so the cached register is never a real benchmark's
+TOY = {
+    "BENCH_SUBJECTS": str(SUBJECTS),
+    "BENCH_RUNS": "4",
+    "BENCH_IMPORT_ROWS": "300",
+    "BENCH_IMPORT_RUNS": "1",
+    "BENCH_VERIFY_RUNS": "1",
+    "BENCH_OUTBOX_ROUNDS": "1",
+    "BENCH_OUTBOX_MESSAGES": "20",
+    "BENCH_REVIEW_RUNS": "1",
+    "BENCH_REBUILD": "1",
+}
+
+
+def _run_bench(tmp_path: Path, server: str | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONVERN_", "BENCH_"))}
+    env |= TOY | {"BENCH_DATA_DIR": str(tmp_path / "data"), "BENCH_RESULTS": str(tmp_path / "results.json")}
+    if server:
+        env["PERSONVERN_BENCH_DATABASE_URL"] = server
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((tmp_path / "results.json").read_text())
+
+
+def _check(results: dict, backend: str) -> None:
+    operations = results["backends"][backend]["operations"]
+    failed = {o["operation"]: o.get("failed") for o in operations if o.get("failed") or o.get("skipped")}
+    assert failed == {}, failed
+    names = {o["operation"] for o in operations}
+    expected_names = (
+        "import",
+        "look-up by email",
+        "give consent",
+        "marketing audience count (sms)",
+        "audit verify",
+        "outbox delivery",
+        "annual review",
+        "access package (fulfil)",
+        "erasure (erase_subject)",
+    )
+    for expected in expected_names:
+        assert any(n.startswith(expected) for n in names), (expected, names)
+    assert all(o["median"] > 0 and o["floor"] > 0 for o in operations)
+
+
+def test_make_bench_runs_and_checks_itself(tmp_path: Path) -> None:
+    """On SQLite, and on PostgreSQL too when the test server is configured (as in CI)."""
+    url = os.environ.get(PG_ENV)
+    admin = create_engine(make_url(url), isolation_level="AUTOCOMMIT") if url else None
+    try:
+        results = _run_bench(tmp_path, url)
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                for database in (f"pv_bench_{SUBJECTS}", "pv_bench_import", "pv_bench_import_floor"):
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            admin.dispose()
+    _check(results, "sqlite")
+    if url:
+        _check(results, "postgresql")
+
+
+def test_the_retention_bench_runs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONVERN_", "BENCH_"))}
+    env |= {"BENCH_SUBJECTS": "400", "BENCH_DUE": "40", "BENCH_RETENTION_DIR": str(tmp_path)}
+    if os.environ.get(PG_ENV):
+        env["PERSONVERN_BENCH_DATABASE_URL"] = os.environ[PG_ENV]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.retention"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = json.loads(done.stdout[done.stdout.index("{\n") :])
+    for result in out["results"]:
+        assert result["run"] == {"archived": 20, "erased": 20, "held": 0, "failed": 0}, result
+    assert len(out["results"]) == (2 if os.environ.get(PG_ENV) else 1)
