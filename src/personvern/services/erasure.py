@@ -43,9 +43,10 @@ def erase_subject(
     *,
     cause: ErasureCause,
     request_id: str | None = None,
+    reschedule: bool = True,
 ) -> ErasureReceipt:
     """Erase one person from the live register and the archive, inside the caller's transaction."""
-    [receipt] = erase_many(ctx, uow, [subject_id], cause=cause, request_id=request_id)
+    [receipt] = erase_many(ctx, uow, [subject_id], cause=cause, request_id=request_id, reschedule=reschedule)
     return receipt
 
 
@@ -57,6 +58,7 @@ def erase_many(
     cause: ErasureCause,
     request_id: str | None = None,
     facts: Mapping[str, Facts] | None = None,
+    reschedule: bool = True,
 ) -> list[ErasureReceipt]:
     """Erase these people from the live register and the archive (Art. 17), in the caller's transaction; a receipt each.
 
@@ -65,6 +67,8 @@ def erase_many(
     the email address of someone HubSpot may hold, and the values of someone a law requires to keep in part
     (re-sealed under a fresh key, one by one: they are few). `facts`: the subjects' facts as read in this
     transaction already (by the retention sweep); a subject left out of them is taken as not in the register.
+    `reschedule=False`: the caller recomputes the schedule of those held itself, later in the transaction (an
+    erasure request does, once the request is closed: an open request is itself a reason to keep).
     """
     ids = list(dict.fromkeys(subject_ids))
     if not ids:
@@ -114,7 +118,8 @@ def erase_many(
     # What identified the person in their requests goes too; the requests themselves remain as the record.
     uow.requests.forget_subjects(ids)
     uow.receipts.add_many(receipts)
-    retention.refresh(ctx, uow, held)  # what is held is due when its hold ends, no sooner
+    if reschedule:
+        retention.refresh(ctx, uow, held)  # what is held is due when its hold ends, no sooner
     ctx.record(uow, *events)
     return receipts
 

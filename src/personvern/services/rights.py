@@ -367,7 +367,8 @@ def _carry_out(
     elif kind is RequestType.ERASURE:
         if subject is not None:
             outcome["orders_ended"] = _end_orders(ctx, uow, sid)
-        receipt = erase_subject(ctx, uow, sid, cause=ErasureCause.REQUEST, request_id=request.id)
+        # Scheduled once, by fulfil_request after the request is closed, rather than here and again there.
+        receipt = erase_subject(ctx, uow, sid, cause=ErasureCause.REQUEST, request_id=request.id, reschedule=False)
         d = receipt.details
         letter = replace(
             letter,
