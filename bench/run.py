@@ -6,7 +6,8 @@ Environment:
   BENCH_RUNS                     timed runs of each interactive operation (default 200, after 20 warm-up runs)
   BENCH_IMPORT_ROWS, BENCH_IMPORT_RUNS   the CLI import: rows in its file (100000) and runs (3)
   BENCH_OPS                      a comma-separated subset of: import, lookup, consent, audience, audit, outbox,
-                                 review, rights (default: all)
+                                 review, retention, rights (default: all)
+  BENCH_DUE, BENCH_BATCH         retention: subjects due (a tenth), and the run's batch (the command's)
   BENCH_VERIFY_RUNS              audit verify: runs over the whole chain (3)
   BENCH_OUTBOX_ROUNDS, BENCH_OUTBOX_MESSAGES   outbox delivery: rounds (5) of how many SMS (1000)
   BENCH_REVIEW_RUNS              the annual review: runs over the whole register (3)
@@ -37,9 +38,10 @@ from bench.common import (
 )
 from bench.load import ensure_register
 from bench.ops import Bench, Figure, audience, consent_changes, import_cli, lookups_and_show
+from bench.retention import retention_figures
 from bench.rights import rights_ops
 
-OPS = ("import", "lookup", "consent", "audience", "audit", "outbox", "review", "rights")
+OPS = ("import", "lookup", "consent", "audience", "audit", "outbox", "review", "retention", "rights")
 
 
 def log(message: str) -> None:
@@ -84,6 +86,8 @@ def run_backend(backend: Backend, subjects: int, ops: set[str]) -> dict[str, Any
             if name in ops:
                 log(f"{backend.name}: {what}")
                 attempt(what, lambda measure=BATCH_OPERATIONS[name]: measure(bench))
+        if "retention" in ops:  # on a register of its own: a run leaves it smaller
+            attempt("retention", lambda: retention_figures(backend, subjects, log))
         if "rights" in ops:  # last: its erasures leave the register smaller (and bench_meta says by how much)
             log(f"{backend.name}: access package and erasure, {runs} runs each")
             attempt("rights", lambda: rights_ops(bench, meta))
