@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, String, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, DateTime, String, delete, func, insert, select, type_coerce, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
 from personvern.domain.audit import AuditEvent, ChainReport, canonical_details, entry_hash, verify_chain
@@ -483,9 +484,14 @@ class SqlAuditLog:
     def verify(self) -> ChainReport:
         c = t.audit_log.c
         sqlite = self._conn.dialect.name == "sqlite"
-        # SQLite keeps the time as UTC text; parsing it in one C call instead of through the column type's two
-        # Python-level steps makes the whole-chain check about a fifth faster.
-        at = type_coerce(c.at, String) if sqlite else c.at
+        # The time as UTCDateTime would give it, without its Python-level step per row (a fifth or more of the
+        # whole-chain check): SQLite keeps UTC text, parsed here in one C call; PostgreSQL's driver gives an
+        # aware datetime in the session's zone, which this transaction sets to UTC.
+        if sqlite:
+            at: Any = type_coerce(c.at, String)
+        else:
+            self._conn.execute(sql_text("SET LOCAL TIME ZONE 'UTC'"))
+            at = type_coerce(c.at, DateTime(timezone=True))
         q = select(c.seq, at, c.actor, c.role, c.action, c.subject_id, c.purpose, c.details, c.prev_hash, c.hash)
         result = self._conn.execution_options(yield_per=10_000).execute(q.order_by(c.seq))
         report = verify_chain(_utc_rows(result) if sqlite else (tuple(row) for row in result))
