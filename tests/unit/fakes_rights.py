@@ -35,7 +35,7 @@ class FakeRequests:
         self._state.requests[request.id] = request
         self._state.sealed[request.id] = (dict(identity), None if details is None else dict(details))
 
-    def get(self, request_id: str) -> Request | None:
+    def get(self, request_id: str, lock: bool = False) -> Request | None:
         return self._state.requests.get(request_id)
 
     def save(self, request: Request) -> None:

@@ -178,8 +178,10 @@ def _reschedule(ctx: Context, uow: UnitOfWork, subject_id: str | None) -> None:
 # ---------------------------------------------------------------- moving it along
 
 
-def _load(uow: UnitOfWork, request_id: str) -> Request:
-    request = uow.requests.get(request_id)
+def _load(uow: UnitOfWork, request_id: str, *, lock: bool = False) -> Request:
+    """The request; `lock` (every step that moves it along): two handlers of one request take turns, the second
+    seeing what the first did, so a request is never fulfilled twice."""
+    request = uow.requests.get(request_id, lock=lock)
     if request is None:
         raise NotFound(f"no request with id {request_id}")
     return request
@@ -194,7 +196,7 @@ def _step(
 ) -> Request:
     ctx.actor.require(Permission.REQUEST_HANDLE)
     with ctx.uow() as uow:
-        request = change(_load(uow, request_id))
+        request = change(_load(uow, request_id, lock=True))
         uow.requests.save(request)
         ctx.record(uow, AuditEvent(action, request.subject_id, None, {"request": request.id, **(details or {})}))
         if not request.open:
@@ -301,7 +303,7 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
     ctx.actor.require(Permission.REQUEST_HANDLE)
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        request = _load(uow, request_id)
+        request = _load(uow, request_id, lock=True)
         if not request.open:
             raise Conflict(f"request {request.id} is {request.state.value}; it cannot be fulfilled")
         rq.require_verified(request, "fulfilled")

@@ -80,8 +80,9 @@ class SqlRequests:
     def save(self, request: Request) -> None:
         self._conn.execute(update(t.requests).where(t.requests.c.id == request.id).values(**self._columns(request)))
 
-    def get(self, request_id: str) -> Request | None:
-        row = self._conn.execute(select(*_REQUEST_COLUMNS).where(t.requests.c.id == request_id)).first()
+    def get(self, request_id: str, lock: bool = False) -> Request | None:
+        q = select(*_REQUEST_COLUMNS).where(t.requests.c.id == request_id)
+        row = self._conn.execute(q.with_for_update() if lock else q).first()
         return None if row is None else _request(row)
 
     def _sealed(self, request_id: str, column: str) -> dict[str, Any] | None:
