@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -32,13 +33,15 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-# The retention schedule's columns on `subjects`, as `SqlRetention.save` writes them.
-SCHEDULE_COLUMNS = ("retain_until", "retain_action", "retain_rule", "hold_until", "hold_fields", "retention_at")
+# The retention schedule's columns on `subjects` (besides `retention_at`, when it was computed). Both writers,
+# the bulk insert of new subjects and `SqlRetention.save`, store a Schedule through `schedule_values`.
+SCHEDULE_COLUMNS = ("retain_until", "retain_action", "retain_rule", "hold_until", "hold_fields")
 
 
-def _schedule_columns(bulk: BulkInsert, s: Schedule, at: datetime) -> tuple[Any, ...]:
+def schedule_values(s: Schedule) -> tuple[Any, ...]:
+    """A schedule as the values of SCHEDULE_COLUMNS (the held fields comma-separated, as `_schedule` reads them)."""
     held = ",".join(sorted(s.hold_fields)) if s.hold_fields is not None else None
-    return (bulk.day(s.retain_until), s.action.value, s.rule, bulk.day(s.hold_until), held, bulk.instant(at))
+    return (s.retain_until, s.action.value, s.rule, s.hold_until, held)
 
 
 class KeyStore:
@@ -104,16 +107,15 @@ class SqlSubjects:
         orgs = self._organisations([s for s in subjects], at)
         bulk = BulkInsert(self._conn)
         subject_rows, value_rows, lookup_rows = [], [], []
-        stored: dict[int, tuple[Any, ...]] = {id(None): (None,) * len(SCHEDULE_COLUMNS)}  # few distinct schedules
+        unscheduled = (None,) * (len(SCHEDULE_COLUMNS) + 1)
 
-        def schedule_of(subject_id: str) -> tuple[Any, ...]:
-            sch = schedules.get(subject_id)
-            found = stored.get(id(sch))
-            if found is None and sch is not None:
-                found = stored[id(sch)] = _schedule_columns(bulk, sch, at)
-            return found or ()
+        @cache  # subjects added together share a few schedules: each adapted once
+        def stored(sch: Schedule) -> tuple[Any, ...]:
+            until, action, rule, hold_until, held = schedule_values(sch)
+            return (bulk.day(until), action, rule, bulk.day(hold_until), held, bulk.instant(at))
 
         for s in subjects:
+            sch = schedules.get(s.id)
             subject_rows.append(
                 (
                     s.id,
@@ -123,7 +125,7 @@ class SqlSubjects:
                     bulk.instant(s.created_at),
                     bulk.instant(s.updated_at),
                     orgs.get(s.id),
-                    *schedule_of(s.id),
+                    *(unscheduled if sch is None else stored(sch)),
                 )
             )
             cipher = AESGCM(keys[s.id])
@@ -133,7 +135,17 @@ class SqlSubjects:
                 lookup_rows.append((s.id, row["field"], row["digest"], bulk.flag(row["is_unique"])))
         bulk(
             t.subjects,
-            ("id", "kind", "source", "received_at", "created_at", "updated_at", "organisation_id", *SCHEDULE_COLUMNS),
+            (
+                "id",
+                "kind",
+                "source",
+                "received_at",
+                "created_at",
+                "updated_at",
+                "organisation_id",
+                *SCHEDULE_COLUMNS,
+                "retention_at",
+            ),
             subject_rows,
         )
         bulk(t.subject_values, ("subject_id", "field", "ciphertext"), value_rows)

@@ -19,6 +19,7 @@ from personvern.services.ports import ArchivedEntry, ReviewRecord, Scheduled
 from personvern.store import tables as t
 from personvern.store.consent_repo import _event
 from personvern.store.ids import among
+from personvern.store.repositories import SCHEDULE_COLUMNS, schedule_values
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
 
@@ -205,17 +206,9 @@ class SqlRetention:
         # Subjects decided alike (an import batch, for one) share one UPDATE per chunk of ids.
         groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for sid, s in schedules.items():
-            held = ",".join(sorted(s.hold_fields)) if s.hold_fields is not None else None
-            groups[(s.retain_until, s.action.value, s.rule, s.hold_until, held)].append(sid)
-        for (until, action, rule, hold_until, held), ids in groups.items():
-            values = {
-                "retain_until": until,
-                "retain_action": action,
-                "retain_rule": rule,
-                "hold_until": hold_until,
-                "hold_fields": held,
-                "retention_at": at,
-            }
+            groups[schedule_values(s)].append(sid)
+        for key, ids in groups.items():
+            values = {**dict(zip(SCHEDULE_COLUMNS, key, strict=True)), "retention_at": at}
             for chunk in _chunks(ids):
                 self._conn.execute(update(t.subjects).where(_S.id.in_(chunk)).values(**values))
 
