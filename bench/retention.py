@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
-from bench.common import Backend, commit, load_average
+from bench.common import Backend, commit, load_average, traced_peak
 from bench.load import table_counts
 from bench.ops import Figure
 from personvern.bootstrap import FixedClock, Runtime, initialise
@@ -141,12 +141,7 @@ def _plan(rt: Runtime, day: date, due: int) -> Figure:
         if planned != due:
             raise SystemExit(f"retention plan: it listed {planned} due, not {due}")
     fig.settle(op, floor)
-    tracemalloc.start()
-    try:
-        sum(1 for _ in sweep.plan(rt.context()))
-        fig.peak_memory = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    fig.peak_memory, _ = traced_peak(lambda: sum(1 for _ in sweep.plan(rt.context())))
     fig.meets_target = fig.median <= 5 if due >= 100_000 else None
     fig.checks = {"listed_each_run": due}
     fig.notes = [
@@ -217,13 +212,11 @@ def _run(rt: Runtime, day: date, due: int, batch: int, log: Callable[[str], None
 
 
 def main() -> int:
-    from bench.common import Backend as B
-
     subjects = int(os.environ.get("BENCH_SUBJECTS", "1000000"))
-    backends = [B("sqlite")]
+    backends = [Backend("sqlite")]
     server = os.environ.get("PERSONVERN_BENCH_DATABASE_URL")
     if server:
-        backends.append(B("postgresql", server))
+        backends.append(Backend("postgresql", server))
     out = {"commit": commit(), "results": {}}
     for backend in backends:
         out["results"][backend.name] = [asdict(f) for f in retention_figures(backend, subjects)]

@@ -32,15 +32,19 @@ TOY = {
 }
 
 
-def _run_bench(tmp_path: Path, server: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONVERN_", "BENCH_"))}
-    env |= TOY | {"BENCH_DATA_DIR": str(tmp_path / "data"), "BENCH_RESULTS": str(tmp_path / "results.json")}
-    if server:
-        env["PERSONVERN_BENCH_DATABASE_URL"] = server
+def _bench(module: str, settings: dict[str, str]) -> str:
+    """`python -m module` with only these settings (none of this shell's), which must end well; its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONVERN_", "BENCH_"))} | settings
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _run_bench(tmp_path: Path, server: str | None) -> dict:
+    settings = TOY | {"BENCH_DATA_DIR": str(tmp_path / "data"), "BENCH_RESULTS": str(tmp_path / "results.json")}
+    _bench("bench.run", settings | ({"PERSONVERN_BENCH_DATABASE_URL": server} if server else {}))
     return json.loads((tmp_path / "results.json").read_text())
 
 
@@ -90,13 +94,9 @@ def test_make_bench_runs_and_checks_itself(tmp_path: Path) -> None:
 
 
 def test_the_retention_bench_runs_alone(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONVERN_", "BENCH_"))}
-    env |= {"BENCH_SUBJECTS": "400", "BENCH_DUE": "40", "BENCH_BATCH": "10", "BENCH_DATA_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.retention"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = json.loads(done.stdout[done.stdout.index("{\n") :])
+    settings = {"BENCH_SUBJECTS": "400", "BENCH_DUE": "40", "BENCH_BATCH": "10", "BENCH_DATA_DIR": str(tmp_path)}
+    stdout = _bench("bench.retention", settings)
+    out = json.loads(stdout[stdout.index("{\n") :])
     plan, run = out["results"]["sqlite"]
     assert plan["checks"]["listed_each_run"] == 40 and plan["median"] > 0 and plan["floor"] > 0
     assert (run["checks"]["archived"], run["checks"]["erased"], run["checks"]["batches"]) == (20, 20, 4)
