@@ -97,7 +97,8 @@ class SubjectRepository(Protocol):
     def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
         """Erase all but the `keep` fields and the relationships; re-seal those under a fresh data key.
 
-        The old key goes, so a backup's copy of any erased value can no longer be read either.
+        The old key goes, so nothing in the database can read an erased value again (a backup taken before
+        still can, with today's master key, until the key store lives apart: README, "Keys and erasure").
         """
         ...
 

@@ -37,7 +37,8 @@ class SqlOutbox:
 
     The personal part is sealed under a data key of the row's own, not the subject's: a row may have to
     outlive the subject (telling a processor to erase them), and deleting the row's key on delivery
-    shreds every copy of the personal part, backups included.
+    shreds the personal part in the database. (A backup taken before still holds the wrapped key, which
+    today's master key opens, until the key store lives apart: README, "Keys and erasure".)
     """
 
     def __init__(self, conn: Connection, keys: KeyStore) -> None:
@@ -156,7 +157,7 @@ class SqlOutbox:
             )
         )
         if done.rowcount:
-            self._keys.delete(row_id)  # crypto-shredding: the personal part is gone from backups too
+            self._keys.delete(row_id)  # crypto-shredding: the personal part is gone from the database
         return bool(done.rowcount)
 
     def _leased(self, row_id: str, lease: datetime | None) -> Any:
