@@ -214,6 +214,15 @@ class Outbox(Protocol):
         """Stop one pending row whose basis is gone: dead, personal part destroyed. False if it is not pending."""
         ...
 
+    def dead_with_personal(self) -> list[OutboxRow]:
+        """Dead rows that still hold their sealed personal part (kept for `outbox retry`), oldest first, unopened."""
+        ...
+
+    def forget_dead(self, notes: Mapping[str, str], marks: Mapping[str, Any]) -> list[str]:
+        """Destroy the personal part and its key of these dead rows (id -> the note that becomes `last_error`),
+        adding `marks` to their public part; rows no longer dead are left alone. Returns the ids done."""
+        ...
+
 
 class MessageLog(Protocol):
     """Messages sent to subjects: metadata, and the text sealed under the subject's data key."""
@@ -270,6 +279,10 @@ class RequestRepository(Protocol):
 
     def forget_subjects(self, subject_ids: Collection[str]) -> int:
         """`forget_personal` for every request about these subjects; returns how many requests there were."""
+        ...
+
+    def unmatched_with_identity(self, states: Collection[RequestState]) -> list[Request]:
+        """Requests in these states that matched nobody and still hold a sealed part, oldest answer first."""
         ...
 
     def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:

@@ -203,6 +203,35 @@ class SqlOutbox:
             self._keys.delete(row_id)  # nothing left for `outbox retry` to send
         return bool(done.rowcount)
 
+    def dead_with_personal(self) -> list[OutboxRow]:
+        c = t.outbox.c
+        # The LIKE narrows the scan to payloads that hold a sealed part (this module writes them); parsed below.
+        q = (
+            select(t.outbox)
+            .where(c.state == OutboxState.DEAD.value, c.payload.like('%"sealed"%'))
+            .order_by(c.created_at, c.id)
+        )
+        return [self._row(r) for r in self._conn.execute(q) if "sealed" in json.loads(r.payload or "{}")]
+
+    def forget_dead(self, notes: Mapping[str, str], marks: Mapping[str, Any]) -> list[str]:
+        c = t.outbox.c
+        done: list[str] = []
+        for row_id, note in notes.items():
+            payload = self._conn.scalar(
+                select(c.payload).where(c.id == row_id, c.state == OutboxState.DEAD.value).with_for_update()
+            )
+            if payload is None:
+                continue  # retried (or gone) meanwhile
+            public = {**(json.loads(payload) or {}).get("public", {}), **marks}
+            self._conn.execute(
+                update(t.outbox)
+                .where(c.id == row_id)
+                .values(payload=json.dumps({"public": public}, ensure_ascii=False), last_error=note)
+            )
+            done.append(row_id)
+        self._keys.delete_many(done)
+        return done
+
     def for_subjects(self, subject_ids: Collection[str], kind: str) -> dict[str, list[OutboxRow]]:
         c = t.outbox.c
         out: dict[str, list[OutboxRow]] = {}
