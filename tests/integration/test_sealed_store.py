@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from personvern.bootstrap import Runtime
@@ -11,8 +12,19 @@ from personvern.domain.subjects import RelationshipType
 from personvern.services import outbox, register, rights, sealed, sweep
 from personvern.services.context import Context
 from personvern.store import tables as t
-from tests.integration.test_outbox_store import clock, ctx, has_key, queue, stored_row  # noqa: F401
+from tests.integration.test_outbox_store import has_key, queue, stored_row
 from tests.unit.fakes import FixedClock
+
+
+@pytest.fixture
+def clock(runtime: Runtime) -> FixedClock:
+    assert runtime.settings.now is not None
+    return FixedClock(runtime.settings.now)
+
+
+@pytest.fixture
+def ctx(runtime: Runtime, clock: FixedClock) -> Context:
+    return Context(runtime.policy.policy, runtime.uow, clock, runtime.actor)
 
 
 def test_dead_rows_and_a_strangers_identity_are_forgotten_when_the_policy_says(

@@ -87,9 +87,7 @@ OVERCLAIMS = (
 
 @pytest.mark.parametrize("lang", ["nb", "en"])
 @pytest.mark.parametrize("order", [False, True], ids=["all_erased", "bookkeeping_held"])
-def test_the_erasure_letter_claims_nothing_about_backups_that_is_not_true(
-    ceo: Context, lang: str, order: bool
-) -> None:
+def test_the_erasure_letter_claims_nothing_about_backups_that_is_not_true(ceo: Context, lang: str, order: bool) -> None:
     sid = add_kari(ceo)
     if order:
         register.start_relationship(ceo, sid, RelationshipType.ORDER, None, None)

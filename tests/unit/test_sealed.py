@@ -26,7 +26,8 @@ def test_a_dead_rows_personal_part_ends_by_the_policy(policy: Policy) -> None:
     upsert = undelivered_end(policy, row("hubspot.upsert"))
     assert upsert is not None and (upsert.at, upsert.rule) == (NOW + timedelta(days=30), "undelivered.keep")
     deletion = undelivered_end(policy, row("hubspot.delete"))
-    assert deletion is not None and (deletion.at, deletion.rule) == (NOW + timedelta(days=90), "undelivered.keep_deletion")
+    assert deletion is not None and deletion.rule == "undelivered.keep_deletion"
+    assert deletion.at == NOW + timedelta(days=90)
     sms = undelivered_end(policy, row("sms"))
     assert sms is not None and (sms.at, sms.rule) == (NOW + timedelta(days=30), "undelivered.keep")
     assert undelivered_end(policy, row("sms", OutboxState.PENDING)) is None  # still being tried

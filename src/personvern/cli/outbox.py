@@ -65,14 +65,16 @@ def list_(
             table.add_column(col, no_wrap=col != "last error")
         for r in listing.rows:
             when = "" if r.state.value != "pending" else r.next_attempt_at.isoformat(timespec="seconds")
-            error = r.last_error or ""
-            until = listing.personal_until.get(r.id)
-            if until is not None:
-                todo = listing.by_hand.get(r.id)
-                error += f" [personal part kept until {until.isoformat(timespec='minutes')} for a retry"
-                error += f"; then {todo}]" if todo else "; then forgotten]"
-            table.add_row(r.id, r.kind, r.state.value, str(r.attempts), when, error)
+            table.add_row(r.id, r.kind, r.state.value, str(r.attempts), when, r.last_error or "")
         c.print(table)
+        for row_id, until in listing.personal_until.items():
+            # The policy's [undelivered] time: until then `outbox retry` can still send it; then it is forgotten.
+            then = listing.by_hand.get(row_id, "it can no longer be retried")
+            c.print(
+                f"{row_id}: personal part kept until {until.isoformat(timespec='minutes')} for a retry; then {then}",
+                markup=False,
+                soft_wrap=True,
+            )
 
     env.emit({"total": listing.total, "rows": [row_json(r, listing) for r in listing.rows]}, human)
 
