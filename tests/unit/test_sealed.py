@@ -11,6 +11,8 @@ from personvern.domain.outbox import OutboxRow, OutboxState
 from personvern.domain.requests import Channel, Request, RequestState, RequestType
 from personvern.domain.sealed import undelivered_end, unmatched_end
 from personvern.policy.schema import Duration, MessageRetention, Policy
+from personvern.reports.notice import render_notice
+from personvern.reports.record import build_record, render_record
 from personvern.services import outbox, rights, sealed, sweep
 from personvern.services.context import Context
 from tests.unit.conftest import NOW
@@ -123,3 +125,14 @@ def test_the_run_forgets_dead_rows_and_strangers_identities_when_their_time_ends
     assert sealed.plan(ceo) == []
     events = [e.action for e in factory.audit_entries()]
     assert events.count("outbox.forget") == 2 and events.count("request.forget") == 1
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_the_notice_and_the_record_state_these_times(policy: Policy, lang: str) -> None:
+    text = render_notice(policy, lang, "md").text
+    days = "dager" if lang == "nb" else "days"
+    assert f"30 {days}" in text and f"90 {days}" in text
+    assert ("3 måneder" if lang == "nb" else "3 months") in text
+    html = render_record(build_record(policy, "0" * 64, lang, NOW, {}, []), "html")
+    for period in (f"30 {days}", f"90 {days}", "3 måneder" if lang == "nb" else "3 months"):
+        assert period in html
