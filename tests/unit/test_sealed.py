@@ -13,7 +13,7 @@ from personvern.domain.sealed import undelivered_end, unmatched_end
 from personvern.policy.schema import Duration, MessageRetention, Policy
 from personvern.reports.notice import render_notice
 from personvern.reports.record import build_record, render_record
-from personvern.services import outbox, rights, sealed, sweep
+from personvern.services import outbox, review, rights, sealed, sweep
 from personvern.services.context import Context
 from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
@@ -136,3 +136,11 @@ def test_the_notice_and_the_record_state_these_times(policy: Policy, lang: str) 
     html = render_record(build_record(policy, "0" * 64, lang, NOW, {}, []), "html")
     for period in (f"30 {days}", f"90 {days}", "3 måneder" if lang == "nb" else "3 months"):
         assert period in html
+
+
+def test_the_workers_daily_sweep_reminds_of_a_deletion_left_to_do_by_hand(ceo: Context, clock: FixedClock) -> None:
+    deletion = _dead(ceo, "hubspot.delete", {"email": "kari@example.no"}, {"subject": "s1", "hubspot_ids": []})
+    clock.advance(days=91)
+    duty = review.daily(ceo)
+    assert duty.swept is not None and duty.swept.by_hand == [deletion]
+    assert any("must now be done by hand" in r and "outbox list --dead" in r for r in duty.reminders)
