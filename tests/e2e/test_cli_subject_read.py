@@ -202,3 +202,23 @@ def test_list_refuses_bad_filters(pv_ready, unchanged):
             with cases.case(name):
                 assert_refused(pv_ready("subject", "list", *args), code, *needles)
     cases.check()
+
+
+def test_a_role_may_look_people_up_only_by_a_field_it_may_read(pv_ready, unchanged):
+    """The auditor may not read phone numbers, so it may not find people by one (Art. 5(1)(b), 25(2)); the refusal
+    is the same whether the number is someone's, nobody's or not a number, so it tells nothing either."""
+    add(pv_ready, 1, REPRESENTATIVE, org=ORG_A)
+    answers = []
+    with unchanged():
+        for number in ("+47 " + phone(1), "+47 " + phone(7), "not a number"):
+            result = pv_ready("subject", "show", "--phone", number, "--role", "auditor")
+            assert_refused(result, 6, "auditor", "phone")
+            assert result.stdout == ""
+            answers.append(result.stderr)
+    assert answers[0] == answers[1] == answers[2]
+    assert "Nordmann" not in answers[0] and "person1" not in answers[0]
+    # A field the auditor reads is a field it may search by.
+    assert pv_ready.json("subject", "show", "--email", "person1@example.no", "--role", "auditor")["values"]
+    assert pv_ready.json("subject", "list", "--organisation", ORG_A, "--role", "auditor")["total"] == 1
+    # Staff reads phone numbers, and so finds people by them.
+    assert pv_ready.json("subject", "show", "--phone", phone(1), "--role", "staff")["values"]["phone"] == e164(1)

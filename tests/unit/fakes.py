@@ -347,6 +347,24 @@ class FakeOutbox:
         )
         return True
 
+    def dead_with_personal(self) -> list[OutboxRow]:
+        rows = sorted(
+            (r for r in self._state.outbox.values() if r.state is OutboxState.DEAD and r.personal),
+            key=lambda r: (r.created_at, r.id),
+        )
+        return [replace(r, personal=None) for r in rows]
+
+    def forget_dead(self, notes: Mapping[str, str], marks: Mapping[str, Any]) -> list[str]:
+        done = []
+        for row_id, note in notes.items():
+            row = self._state.outbox.get(row_id)
+            if row is None or row.state is not OutboxState.DEAD:
+                continue
+            public = {**row.public, **marks}
+            self._state.outbox[row_id] = replace(row, personal={}, public=public, last_error=note)
+            done.append(row_id)
+        return done
+
     def for_subjects(self, subject_ids: Collection[str], kind: str) -> dict[str, list[OutboxRow]]:
         out: dict[str, list[OutboxRow]] = {}
         for sid in subject_ids:

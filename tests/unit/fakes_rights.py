@@ -60,6 +60,14 @@ class FakeRequests:
             self.forget_personal(request_id)
         return len(ids)
 
+    def unmatched_with_identity(self, states: Collection[RequestState]) -> list[Request]:
+        found = [
+            r
+            for r in self._state.requests.values()
+            if r.subject_id is None and r.state in states and r.id in self._state.sealed
+        ]
+        return sorted(found, key=lambda r: (r.closed_at or r.received_at, r.id))
+
     def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
         found = [
             r

@@ -68,3 +68,15 @@ def test_auditor_sees_only_the_bookkeeping_fields(policy: Policy) -> None:
 def test_other_readers_see_every_field(policy: Policy, role: str) -> None:
     actor = Actor("a", role)
     assert all(actor.sees_field(spec.purposes) for spec in policy.fields.values())
+
+
+def test_a_role_looks_people_up_only_by_fields_it_may_read(policy: Policy) -> None:
+    auditor = Actor("someone", "auditor")
+    auditor.require_lookup("email", policy.fields["email"].purposes)
+    auditor.require_lookup("organisation_number", policy.fields["organisation_number"].purposes)
+    for name in ("phone", "national_id"):
+        with pytest.raises(Forbidden, match=f"role 'auditor' may not look people up by {name}"):
+            auditor.require_lookup(name, policy.fields[name].purposes)
+    for role in ("ceo", "staff"):
+        for name, spec in policy.lookup_fields().items():
+            Actor("someone", role).require_lookup(name, spec.purposes)

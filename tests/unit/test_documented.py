@@ -42,3 +42,18 @@ def _commands(group: typer.Typer, prefix: str = "") -> list[str]:
 def test_every_command_is_shown_in_the_readme() -> None:
     for name in _commands(app):
         assert f"personvern {name}" in README, name
+
+
+def test_the_readme_does_not_say_a_backup_cannot_bring_an_erased_person_back() -> None:
+    """The wrapped data keys live in the same database and the master key never changes: a backup taken before an
+    erasure, with today's key file, recovers the person. The README says so, not the opposite (issue 12)."""
+    flat = " ".join(README.split())
+    for claim in (
+        "cannot bring them back",
+        "every erased value in old backups are gone",
+        "every erased value in any backup",
+        "gone from backups",
+    ):
+        assert claim not in flat, claim
+    keys = flat.split("## Keys and erasure", 1)[1].split("## ", 1)[0]
+    assert "backup taken before" in keys and "brings" in keys

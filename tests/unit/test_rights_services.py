@@ -69,6 +69,37 @@ def test_erasure_keeps_what_bookkeeping_requires(
     assert "Bokføringsloven" in done.files["letter.html"].decode()
 
 
+# What an erasure cannot promise while the wrapped data keys live in the database and the master key never
+# changes: a backup taken before it, with today's key file, still holds the person (issue 12, defect 6).
+OVERCLAIMS = (
+    "no copy",
+    "noen kopi",
+    "ingen kopi",
+    "cannot be recovered",
+    "can never",
+    "kan aldri",
+    "ikke gjenopprett",
+    "gone from",
+    "every copy",
+    "alle kopier",
+)
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+@pytest.mark.parametrize("order", [False, True], ids=["all_erased", "bookkeeping_held"])
+def test_the_erasure_letter_claims_nothing_about_backups_that_is_not_true(ceo: Context, lang: str, order: bool) -> None:
+    sid = add_kari(ceo)
+    if order:
+        register.start_relationship(ceo, sid, RelationshipType.ORDER, None, None)
+    opened = rights.open_request(ceo, "erasure", subject_id=sid, language=lang)
+    rights.verify_request(ceo, opened.request.id, "known_email")
+    letter = rights.fulfil_request(ceo, opened.request.id).files["letter.html"].decode().lower()
+    for claim in OVERCLAIMS:
+        assert claim not in letter, claim
+    # It says what is true instead: copies in backups taken before the erasure are not touched by it.
+    assert ("sikkerhetskopier" if lang == "nb" else "backup copies") in letter
+
+
 def test_erasure_of_an_archived_person(ceo: Context, factory: FakeUnitOfWorkFactory, as_role) -> None:
     sid = add_kari(ceo)
     with factory() as uow:

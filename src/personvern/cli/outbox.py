@@ -22,9 +22,17 @@ from personvern.services import outbox
 outbox_app = typer.Typer(help="The outbox: SMS and other side effects waiting for delivery.", no_args_is_help=True)
 
 
-def row_json(row: OutboxRow) -> dict[str, Any]:
-    """A row as anyone with outbox access may see it: ids, state and errors, never the personal part."""
+def row_json(row: OutboxRow, listing: outbox.OutboxListing | None = None) -> dict[str, Any]:
+    """A row as anyone with outbox access may see it: ids, state and errors, never the personal part.
+
+    A dead row still holding its personal part says until when (the policy's [undelivered] time), and, for a
+    processor deletion, what must be done by hand if it is not retried by then.
+    """
+    extra: dict[str, Any] = {}
+    if listing is not None:
+        extra = {"personal_until": listing.personal_until.get(row.id), "by_hand": listing.by_hand.get(row.id)}
     return {
+        **extra,
         "id": row.id,
         "kind": row.kind,
         "subject_id": row.subject_id,
@@ -59,8 +67,16 @@ def list_(
             when = "" if r.state.value != "pending" else r.next_attempt_at.isoformat(timespec="seconds")
             table.add_row(r.id, r.kind, r.state.value, str(r.attempts), when, r.last_error or "")
         c.print(table)
+        for row_id, until in listing.personal_until.items():
+            # The policy's [undelivered] time: until then `outbox retry` can still send it; then it is forgotten.
+            then = listing.by_hand.get(row_id, "it can no longer be retried")
+            c.print(
+                f"{row_id}: personal part kept until {until.isoformat(timespec='minutes')} for a retry; then {then}",
+                markup=False,
+                soft_wrap=True,
+            )
 
-    env.emit({"total": listing.total, "rows": [row_json(r) for r in listing.rows]}, human)
+    env.emit({"total": listing.total, "rows": [row_json(r, listing) for r in listing.rows]}, human)
 
 
 @command(outbox_app, "retry")

@@ -155,6 +155,19 @@ def render(c: Console, p: Policy, lang: str) -> None:
         period = f"{rule.keep.describe(lang)} from {rule.counts_from.value}" if rule.keep and rule.counts_from else ""
         retention.add_row(name, rule.purpose, rule.holds_while.value, period, ", ".join(rule.fields or ["all"]))
     c.print(retention)
+    if p.messages is not None:
+        c.print(f"Message texts: kept {p.messages.keep_text.describe(lang)}", markup=False)
+    c.print(
+        f"Undelivered outbox rows (dead): personal part kept {p.undelivered.keep.describe(lang)} from queuing "
+        f"(an SMS never past its text), a processor deletion {p.undelivered.keep_deletion.describe(lang)}, "
+        "then forgotten",
+        markup=False,
+    )
+    c.print(
+        f"Requests that matched nobody: the identity given kept {p.requests.keep_unmatched.describe(lang)} "
+        "after the answer",
+        markup=False,
+    )
 
     expiry = ", ".join(f"{k}: {v.value}" for k, v in p.archive.on_expiry.items())
     c.print(

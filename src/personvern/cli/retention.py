@@ -15,8 +15,9 @@ from rich.table import Table
 
 from personvern.cli.common import Env, command, err_console
 from personvern.domain.errors import invalid
-from personvern.services import sweep
+from personvern.services import sealed, sweep
 from personvern.services.retention import today
+from personvern.services.sealed import SealedDue
 from personvern.services.sweep import Due, RunResult
 
 retention_app = typer.Typer(
@@ -109,8 +110,10 @@ def plan(
             elif len(shown) < limit:
                 shown.append(d)
     day = today(context)
+    parts = sealed.plan(context)
 
     def human(c: Console) -> None:
+        _sealed_table(c, day.isoformat(), parts)
         if not count:
             c.print(f"nothing is due on {day.isoformat()}")
             return
@@ -127,7 +130,40 @@ def plan(
         if csv_file is not None:
             c.print(f"wrote {count} row(s) to {csv_file}", markup=False)
 
-    env.emit({"day": day, "due": count, "subjects": rows}, human)
+    env.emit(
+        {
+            "day": day,
+            "due": count,
+            "subjects": rows,
+            "outbox": [sealed_json(p) for p in parts if p.what == "outbox"],
+            "requests": [sealed_json(p) for p in parts if p.what == "request"],
+        },
+        human,
+    )
+
+
+def sealed_json(p: SealedDue) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": p.id, "kind" if p.what == "outbox" else "type": p.kind, "rule": p.rule}
+    out["since"] = p.since
+    if p.what == "outbox":
+        out["by_hand"] = p.by_hand
+    return out
+
+
+def _sealed_table(c: Console, day: str, parts: list[SealedDue]) -> None:
+    """Sealed parts past the policy's time: a dead row's personal part, a stranger's identity; never a value."""
+    if not parts:
+        return
+    table = Table(title=f"Sealed parts due on {day}: {len(parts)}", title_justify="left")
+    for col in ("what", "id", "kind", "rule", "since", "then"):
+        table.add_column(col, no_wrap=col != "then")
+    for p in parts:
+        what = "dead outbox row" if p.what == "outbox" else "request that matched nobody"
+        then = "forget its personal part" if p.what == "outbox" else "forget the identity given"
+        if p.by_hand:
+            then += f"; to do by hand: {p.by_hand}"
+        table.add_row(what, p.id, p.kind, p.rule, p.since.isoformat(), then)
+    c.print(table)
 
 
 @contextmanager
@@ -150,6 +186,9 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "erased_except_held": result.held,
         "skipped": result.skipped,
         "failed": [{"subject_id": sid, "error": why} for sid, why in result.failed],
+        "outbox_personal_forgotten": result.outbox_forgotten,
+        "request_identities_forgotten": result.requests_forgotten,
+        "by_hand": result.by_hand,
     }
 
 
@@ -162,6 +201,16 @@ def run_summary(result: RunResult) -> str:
         line += f", no longer due {result.skipped}"
     if result.failed:
         line += f", failed {len(result.failed)}" + "".join(f"\n  {sid}: {why}" for sid, why in result.failed)
+    if result.outbox_forgotten or result.requests_forgotten:
+        line += (
+            f"\nforgot the personal part of {result.outbox_forgotten} dead outbox row(s) and the identity of "
+            f"{result.requests_forgotten} answered request(s) that matched nobody"
+        )
+    if result.by_hand:
+        line += "".join(
+            f"\nto do by hand: outbox row {row_id} (a processor deletion never delivered): see `outbox list --dead`"
+            for row_id in result.by_hand
+        )
     return line
 
 

@@ -70,6 +70,15 @@ class Actor:
         limit = ROLE_PURPOSES.get(self.role)
         return limit is None or bool(limit.intersection(field_purposes))
 
+    def require_lookup(self, field: str, field_purposes: list[str]) -> None:
+        """Finding people by a field is reading it: a role may search only by fields it may see (Art. 5(1)(b)).
+
+        Checked before the value is even parsed, so the refusal is the same for a value someone holds, one
+        nobody holds and one that is malformed: the answer tells nothing about who is in the register.
+        """
+        if not self.sees_field(field_purposes):
+            raise Forbidden(f"role {self.role!r} may not look people up by {field}: it may not read that field")
+
 
 def check_role(role: str) -> None:
     if role not in ROLE_PERMISSIONS:

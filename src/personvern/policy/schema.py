@@ -192,12 +192,41 @@ class Duration(Strict):
         """The instant this long before `at`, in calendar months and years (Regulation 1182/71 Art. 3)."""
         return at - relativedelta(years=self.years, months=self.months, days=self.days)
 
+    def after(self, at: datetime) -> datetime:
+        """The instant this long after `at`, counted the same way."""
+        return at + relativedelta(years=self.years, months=self.months, days=self.days)
+
 
 class MessageRetention(Strict):
     """How long the text of a message sent to a subject is kept; its metadata stays with the subject."""
 
     keep_text: Duration
     description: Localised
+
+
+class UndeliveredRetention(Strict):
+    """How long an outbox row that was given up on (dead) keeps the personal part it was to deliver.
+
+    Counted from when the row was queued. Until then `outbox retry` can still send it once the cause is
+    fixed; after that the part and its key are destroyed and the row stays dead without it (Art. 5(1)(e)).
+    An SMS's number and text never outlive `[messages] keep_text` either. A deletion a processor was to
+    carry out (Art. 17(2)) gets its own, longer time: forgetting the address means it can never be retried,
+    so the CEO is told to do it by hand.
+    """
+
+    keep: Duration = Field(default_factory=lambda: Duration(days=30))
+    keep_deletion: Duration = Field(default_factory=lambda: Duration(days=90))
+
+
+class RequestRetention(Strict):
+    """How long the identity given with a request that matched nobody is kept once the request is answered.
+
+    The time in which the person may complain of the answer (Art. 77), so that the company can show what it
+    was asked and answered; after it the identity and its key go. The request itself (type, dates, outcome)
+    stays, without anything that names the person.
+    """
+
+    keep_unmatched: Duration = Field(default_factory=lambda: Duration(months=3))
 
 
 class RetentionRule(Strict):
@@ -269,6 +298,9 @@ class Policy(Strict):
     review: Review
     risks: dict[Name, Risk] = Field(default_factory=dict)
     messages: MessageRetention | None = None  # None: message texts are kept as long as their subject
+    # Sealed parts that outlive their use: a dead outbox row's personal part, and a stranger's identity.
+    undelivered: UndeliveredRetention = Field(default_factory=UndeliveredRetention)
+    requests: RequestRetention = Field(default_factory=RequestRetention)
     # Whether giving the data is required and what follows if it is not given (Art. 13(2)(e)); None: the
     # notice derives it from which fields are always collected and which purposes rest on consent.
     mandatory: Localised | None = None

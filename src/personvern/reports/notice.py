@@ -294,6 +294,17 @@ def _retention(w: _Words) -> Section:
     blocks = [Block(w.t("retention")), Block(items=tuple(items))]
     if p.messages is not None:
         blocks.append(Block(w.t("messages", duration=p.messages.keep_text.describe(w.lang))))
+    undelivered = p.undelivered
+    blocks.append(
+        Block(
+            w.t(
+                "undelivered",
+                duration=undelivered.keep.describe(w.lang),
+                deletion=undelivered.keep_deletion.describe(w.lang),
+            )
+        )
+    )
+    blocks.append(Block(w.t("unmatched", duration=p.requests.keep_unmatched.describe(w.lang))))
     after = tuple(
         w.t(
             "after_archive" if action is ExpiryAction.ARCHIVE else "after_erase",

@@ -144,6 +144,22 @@ PHRASES: dict[str, tuple[str, str]] = {
         "Teksten i meldinger vi sender deg, lagres i {duration}; deretter lagrer vi bare når og hvorfor de ble sendt.",
         "The text of messages we send you is kept for {duration}; after that we keep only when and why they were sent.",
     ),
+    "undelivered": (
+        "En melding eller et oppdrag til en databehandler som ikke kom fram, beholdes i inntil {duration} fra det "
+        "ble lagt i kø, så vi kan prøve igjen (en SMS aldri lenger enn teksten). En beskjed til en databehandler om "
+        "å slette opplysninger om deg beholdes i inntil {deletion}; kommer den ikke fram, sletter vi hos "
+        "databehandleren for hånd.",
+        "A message or a call to a processor that could not be delivered is kept for up to {duration} from when it "
+        "was queued, so that we can try again (an SMS never longer than its text). A request to a processor to "
+        "erase your data is kept for up to {deletion}; if it cannot be delivered, we have the data erased there by "
+        "hand.",
+    ),
+    "unmatched": (
+        "Ber du om noe og vi ikke har opplysninger om deg, lagrer vi e-postadressen eller telefonnummeret du oppga, "
+        "i {duration} etter svaret, så vi kan vise hva vi svarte om du klager; deretter slettes det.",
+        "If you ask us something and we hold nothing about you, we keep the email address or phone number you gave "
+        "for {duration} after our answer, so that we can show what we answered if you complain; then it is erased.",
+    ),
     "after": (
         "Når ingen av grunnene gjelder lenger, blir opplysningene arkivert eller slettet:",
         "When none of the reasons holds any longer, the data is archived or erased:",

@@ -171,6 +171,9 @@ def build_record(
                 for key, rule in policy.retention.items()
             ],
             "message_texts": None if policy.messages is None else policy.messages.keep_text.describe(lang),
+            "undelivered": policy.undelivered.keep.describe(lang),
+            "undelivered_deletions": policy.undelivered.keep_deletion.describe(lang),
+            "unmatched_requests": policy.requests.keep_unmatched.describe(lang),
             "when_no_reason": {
                 policy.kinds[kind].label.get(lang): phrase(lang, action.value)
                 for kind, action in policy.archive.on_expiry.items()

@@ -71,6 +71,18 @@ PHRASES: dict[str, tuple[str, str]] = {
     "description": ("Beskrivelse", "Description"),
     "all_fields": ("alle", "all"),
     "messages": ("Meldingstekster", "Message texts"),
+    "undelivered": (
+        "Meldinger og oppdrag som ikke kom fram, fra de ble lagt i kø (en SMS aldri lenger enn teksten)",
+        "Messages and processor calls never delivered, from when queued (an SMS never longer than its text)",
+    ),
+    "undelivered_deletions": (
+        "Slettebeskjeder til databehandlere som ikke kom fram; deretter slettes det for hånd",
+        "Deletions a processor was never told of; then done by hand",
+    ),
+    "unmatched_requests": (
+        "Identitet oppgitt i henvendelser fra personer vi ikke har opplysninger om, etter svaret",
+        "Identity given with requests from people we hold nothing about, after the answer",
+    ),
     "after": ("Når ingen grunn gjelder", "When no reason holds"),
     "archive": ("arkiveres", "archived"),
     "erase": ("slettes", "erased"),

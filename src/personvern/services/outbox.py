@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +11,9 @@ from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import Conflict, NotFound
 from personvern.domain.outbox import Decision, Draw, OutboxRow, OutboxState, RetryPolicy, after_failure
+from personvern.domain.sealed import FORGOTTEN
 from personvern.domain.sms import FINAL_STATUSES, Message, MessageStatus, next_status
+from personvern.services import sealed
 from personvern.services.context import Context, new_id
 from personvern.services.ports import UnitOfWork
 
@@ -49,6 +51,9 @@ def enqueue(
 class OutboxListing:
     total: int
     rows: list[OutboxRow]
+    # Dead rows listed that still hold their personal part: when it goes, and what is then left to do by hand.
+    personal_until: dict[str, datetime] = field(default_factory=dict)
+    by_hand: dict[str, str] = field(default_factory=dict)
 
 
 def list_outbox(ctx: Context, dead_only: bool = False, everything: bool = False, limit: int = 100) -> OutboxListing:
@@ -61,7 +66,17 @@ def list_outbox(ctx: Context, dead_only: bool = False, everything: bool = False,
     else:
         states = [OutboxState.PENDING, OutboxState.DEAD]
     with ctx.uow() as uow:
-        return OutboxListing(uow.outbox.count(states), uow.outbox.in_states(states, limit))
+        rows = uow.outbox.in_states(states, limit)
+        listing = OutboxListing(uow.outbox.count(states), rows)
+        if any(r.state is OutboxState.DEAD for r in rows):
+            shown = {r.id: r for r in rows}
+            for row_id, end in sealed.ends_of_dead(ctx, uow).items():
+                if row_id in shown:
+                    listing.personal_until[row_id] = end.at
+                    todo = sealed.by_hand(ctx, shown[row_id])
+                    if todo is not None:
+                        listing.by_hand[row_id] = todo
+        return listing
 
 
 def retry_dead(ctx: Context, row_id: str) -> OutboxRow:
@@ -72,6 +87,12 @@ def retry_dead(ctx: Context, row_id: str) -> OutboxRow:
         row = uow.outbox.get(row_id)
         if row is None:
             raise NotFound(f"no outbox row with id {row_id}")
+        forgotten = row.public.get(FORGOTTEN)
+        if forgotten is not None:
+            raise Conflict(
+                f"outbox row {row_id} lost its personal part on {forgotten} (the policy's [undelivered] time was "
+                "over): there is nothing left to send; do what it was to do by hand"
+            )
         if row.state is not OutboxState.DEAD or not uow.outbox.revive(row_id, now):
             raise Conflict(f"outbox row {row_id} is {row.state.value}; only a dead row can be retried")
         message = uow.messages.for_outbox(row_id)

@@ -97,7 +97,8 @@ class SubjectRepository(Protocol):
     def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
         """Erase all but the `keep` fields and the relationships; re-seal those under a fresh data key.
 
-        The old key goes, so a backup's copy of any erased value can no longer be read either.
+        The old key goes, so nothing in the database can read an erased value again (a backup taken before
+        still can, with today's master key, until the key store lives apart: README, "Keys and erasure").
         """
         ...
 
@@ -213,6 +214,15 @@ class Outbox(Protocol):
         """Stop one pending row whose basis is gone: dead, personal part destroyed. False if it is not pending."""
         ...
 
+    def dead_with_personal(self) -> list[OutboxRow]:
+        """Dead rows that still hold their sealed personal part (kept for `outbox retry`), oldest first, unopened."""
+        ...
+
+    def forget_dead(self, notes: Mapping[str, str], marks: Mapping[str, Any]) -> list[str]:
+        """Destroy the personal part and its key of these dead rows (id -> the note that becomes `last_error`),
+        adding `marks` to their public part; rows no longer dead are left alone. Returns the ids done."""
+        ...
+
 
 class MessageLog(Protocol):
     """Messages sent to subjects: metadata, and the text sealed under the subject's data key."""
@@ -269,6 +279,10 @@ class RequestRepository(Protocol):
 
     def forget_subjects(self, subject_ids: Collection[str]) -> int:
         """`forget_personal` for every request about these subjects; returns how many requests there were."""
+        ...
+
+    def unmatched_with_identity(self, states: Collection[RequestState]) -> list[Request]:
+        """Requests in these states that matched nobody and still hold a sealed part, oldest answer first."""
         ...
 
     def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:

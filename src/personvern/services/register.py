@@ -111,6 +111,12 @@ def require_subject(uow: UnitOfWork, subject_id: str) -> None:
         raise NotFound(f"no subject with id {subject_id} in the register")
 
 
+def require_lookup(ctx: Context, name: str) -> None:
+    """Refuse a search by a field the actor's role may not read (a field the policy lacks: by nobody's rule)."""
+    spec = ctx.policy.fields.get(name)
+    ctx.actor.require_lookup(name, spec.purposes if spec is not None else [])
+
+
 def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | None, phone: str | None) -> str:
     """Find the one subject meant by an id, an email or a phone number; never echo the value back."""
     given = [x for x in (subject_id, email, phone) if x]
@@ -121,6 +127,7 @@ def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | 
         return subject_id
     name, field_type, value = ("email", FieldType.EMAIL, email) if email else ("phone", FieldType.PHONE, phone)
     assert value is not None
+    require_lookup(ctx, name)
     try:
         key = lookup_key(field_type, normalise(field_type, value, ctx.policy.default_region))
     except BadValue as exc:
@@ -173,6 +180,7 @@ def list_subjects(
         raise invalid("offset", "must not be negative")
     org: Lookup | None = None
     if organisation_number is not None:
+        require_lookup(ctx, "organisation_number")
         try:
             org = Lookup("organisation_number", normalise(FieldType.ORGANISATION_NUMBER, organisation_number))
         except BadValue as exc:

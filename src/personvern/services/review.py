@@ -265,4 +265,10 @@ def daily(ctx: Context) -> Daily:
         return Daily(None, [f"retention sweep skipped: {exc}"])
     if note is not None:
         reminders.append(note)
+    if swept is not None and swept.by_hand:
+        # Art. 17(2): a processor never told of an erasure must be told by hand; the worker no longer can.
+        reminders.append(
+            f"{len(swept.by_hand)} processor deletion(s) were never delivered and must now be done by hand: "
+            "see `personvern outbox list --dead`"
+        )
     return Daily(swept, reminders)

@@ -30,7 +30,7 @@ from personvern.services.consent import set_objection, set_restriction
 from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_subject
 from personvern.services.ports import Lookup, UnitOfWork
-from personvern.services.register import apply_changes
+from personvern.services.register import apply_changes, require_lookup
 
 MAX_REASON = 1000
 
@@ -73,6 +73,7 @@ def _identity(ctx: Context, email: str | None, phone: str | None, subject_id: st
     name, value = given[0]
     if name == "subject":
         return name, value.strip()
+    require_lookup(ctx, name)  # only the CEO handles requests today; the rule holds whoever may one day
     field_type = FieldType.EMAIL if name == "email" else FieldType.PHONE
     try:
         return name, normalise(field_type, value, ctx.policy.default_region)

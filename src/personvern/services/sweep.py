@@ -11,6 +11,7 @@ from personvern.domain.audit import AuditEvent
 from personvern.domain.erasure import ErasureCause
 from personvern.domain.errors import PersonvernError, invalid
 from personvern.domain.retention import Action, Schedule, schedule_for
+from personvern.services import sealed
 from personvern.services.context import Context, new_id
 from personvern.services.erasure import archive_many, erase_many
 from personvern.services.ports import Scheduled, UnitOfWork
@@ -96,6 +97,11 @@ class RunResult:
     held: int = 0  # erased but for fields a law requires, kept restricted until the hold ends
     skipped: int = 0  # no longer due when its turn came (its facts changed meanwhile)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (subject id, what went wrong)
+    # Sealed parts past the policy's time (services/sealed.py): dead outbox rows' personal parts, and the
+    # identities of answered requests that matched nobody; deletions the CEO must now do by hand (row ids).
+    outbox_forgotten: int = 0
+    requests_forgotten: int = 0
+    by_hand: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -190,7 +196,8 @@ def run(
     start: Callable[[int], None] | None = None,
     cause: ErasureCause = ErasureCause.RETENTION,
 ) -> RunResult:
-    """Archive or erase every subject due today (Art. 5(1)(e), 17(1)(a)), in batches, resumable after a kill."""
+    """Archive or erase every subject due today (Art. 5(1)(e), 17(1)(a)), in batches, resumable after a kill;
+    then destroy the sealed parts whose time is over (services/sealed.py)."""
     ctx.actor.require(Permission.RETENTION_RUN)
     if batch < 1:
         raise invalid("batch", "must be at least 1")
@@ -213,6 +220,8 @@ def run(
         if progress is not None:
             progress(len(keys))
         after = keys[-1]
+    parts = sealed.forget(ctx)
+    result.outbox_forgotten, result.requests_forgotten, result.by_hand = parts.outbox, parts.requests, parts.by_hand
     with ctx.uow() as uow:
         uow.retention.sweep_finished(
             sweep_id, ctx.clock.now(), result.archived, result.erased + result.held, len(result.failed)
@@ -230,6 +239,8 @@ def run(
                     "held": result.held,
                     "skipped": result.skipped,
                     "failed": [sid for sid, _why in result.failed],
+                    "outbox_forgotten": result.outbox_forgotten,
+                    "requests_forgotten": result.requests_forgotten,
                 },
             ),
         )

@@ -37,7 +37,8 @@ class SqlOutbox:
 
     The personal part is sealed under a data key of the row's own, not the subject's: a row may have to
     outlive the subject (telling a processor to erase them), and deleting the row's key on delivery
-    shreds every copy of the personal part, backups included.
+    shreds the personal part in the database. (A backup taken before still holds the wrapped key, which
+    today's master key opens, until the key store lives apart: README, "Keys and erasure".)
     """
 
     def __init__(self, conn: Connection, keys: KeyStore) -> None:
@@ -156,7 +157,7 @@ class SqlOutbox:
             )
         )
         if done.rowcount:
-            self._keys.delete(row_id)  # crypto-shredding: the personal part is gone from backups too
+            self._keys.delete(row_id)  # crypto-shredding: the personal part is gone from the database
         return bool(done.rowcount)
 
     def _leased(self, row_id: str, lease: datetime | None) -> Any:
@@ -201,6 +202,35 @@ class SqlOutbox:
         if done.rowcount:
             self._keys.delete(row_id)  # nothing left for `outbox retry` to send
         return bool(done.rowcount)
+
+    def dead_with_personal(self) -> list[OutboxRow]:
+        c = t.outbox.c
+        # The LIKE narrows the scan to payloads that hold a sealed part (this module writes them); parsed below.
+        q = (
+            select(t.outbox)
+            .where(c.state == OutboxState.DEAD.value, c.payload.like('%"sealed"%'))
+            .order_by(c.created_at, c.id)
+        )
+        return [self._row(r) for r in self._conn.execute(q) if "sealed" in json.loads(r.payload or "{}")]
+
+    def forget_dead(self, notes: Mapping[str, str], marks: Mapping[str, Any]) -> list[str]:
+        c = t.outbox.c
+        done: list[str] = []
+        for row_id, note in notes.items():
+            payload = self._conn.scalar(
+                select(c.payload).where(c.id == row_id, c.state == OutboxState.DEAD.value).with_for_update()
+            )
+            if payload is None:
+                continue  # retried (or gone) meanwhile
+            public = {**(json.loads(payload) or {}).get("public", {}), **marks}
+            self._conn.execute(
+                update(t.outbox)
+                .where(c.id == row_id)
+                .values(payload=json.dumps({"public": public}, ensure_ascii=False), last_error=note)
+            )
+            done.append(row_id)
+        self._keys.delete_many(done)
+        return done
 
     def for_subjects(self, subject_ids: Collection[str], kind: str) -> dict[str, list[OutboxRow]]:
         c = t.outbox.c

@@ -280,7 +280,7 @@ class SqlSubjects:
         self._conn.execute(
             delete(t.lookups).where(t.lookups.c.subject_id == subject_id, t.lookups.c.field.not_in(kept))
         )
-        # A fresh key for what stays: the old one, and so every erased value in any backup, is gone.
+        # A fresh key for what stays: the old one goes from the database (not from backups taken before).
         self._keys.delete(subject_id)
         cipher = AESGCM(self._keys.create([subject_id], at)[subject_id])
         if kept:

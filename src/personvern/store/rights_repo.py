@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from personvern.domain.archive import ArchiveRecord
@@ -119,6 +119,19 @@ class SqlRequests:
             )
         self._keys.delete_many(ids)
         return len(ids)
+
+    def unmatched_with_identity(self, states: Collection[RequestState]) -> list[Request]:
+        rq = t.requests.c
+        q = (
+            select(*_REQUEST_COLUMNS)
+            .where(
+                rq.subject_id.is_(None),
+                rq.state.in_([s.value for s in states]),
+                or_(rq.identity_ct.is_not(None), rq.details_ct.is_not(None)),
+            )
+            .order_by(rq.closed_at, rq.id)
+        )
+        return [_request(r) for r in self._conn.execute(q)]
 
     def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
         q = select(*_REQUEST_COLUMNS).where(t.requests.c.state.in_([s.value for s in states]))
