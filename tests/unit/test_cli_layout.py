@@ -1,4 +1,4 @@
-"""The CLI's one way of printing rows: a table only when every value fits whole, else stacked blocks; text, never markup."""
+"""The CLI's one way of printing rows: a table only when every value fits whole, else blocks; text, not markup."""
 
 from __future__ import annotations
 

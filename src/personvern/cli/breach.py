@@ -286,7 +286,7 @@ def list_(
                     told,
                 )
             )
-        columns = ["id", "discovered", Column("status", wrap=True), "risk", "people", Column("told", wrap=True)]
+        columns = ("id", "discovered", Column("status", wrap=True), "risk", "people", Column("told", wrap=True))
         print_rows(c, columns, rows, title=title)
 
     env.emit({"now": now, "breaches": [breach_json(b, now) for b in found]}, human)

@@ -52,7 +52,7 @@ def list_(
     listing = outbox.list_outbox(env.runtime().context(), dead_only=dead, everything=all_, limit=limit)
 
     def human(c: Console) -> None:
-        columns = ["id", "kind", "state", "attempts", "next attempt", Column("last error", wrap=True)]
+        columns = ("id", "kind", "state", "attempts", "next attempt", Column("last error", wrap=True))
         rows = [
             (
                 r.id,

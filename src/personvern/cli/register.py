@@ -122,14 +122,14 @@ def list_(
 
     def human(c: Console) -> None:
         names = ("full_name", "email", "phone", "organisation_name")
-        columns = [
+        columns = (
             "id",
             "kind",
             Column("full_name", wrap=True),
             "email",
             "phone",
             Column("organisation_name", wrap=True),
-        ]
+        )
         rows = [(v.subject.id, v.subject.kind, *(v.values.get(f, "") for f in names)) for v in views]
         print_rows(c, columns, rows, title=f"{len(views)} of {total} subjects")
 

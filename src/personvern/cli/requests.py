@@ -387,7 +387,7 @@ def archive_list(
     total, records = erasure.list_archive(env.runtime().context(), limit, offset)
 
     def human(c: Console) -> None:
-        columns = ["id", "subject", "kind", "archived", Column("reason", wrap=True)]
+        columns = ("id", "subject", "kind", "archived", Column("reason", wrap=True))
         rows = [(r.id, r.subject_id, r.kind, r.archived_at.date().isoformat(), r.reason) for r in records]
         print_rows(c, columns, rows, title=f"{len(records)} of {total} archived records")
 

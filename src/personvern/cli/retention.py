@@ -114,7 +114,7 @@ def plan(
         if not count:
             c.print(f"nothing is due on {day.isoformat()}")
             return
-        columns = ["subject", "kind", "action", "rule", "since", Column("fields due", wrap=True), "held until", "then"]
+        columns = ("subject", "kind", "action", "rule", "since", Column("fields due", wrap=True), "held until", "then")
         rows = [
             (
                 d.subject_id,
