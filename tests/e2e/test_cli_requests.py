@@ -350,7 +350,7 @@ def test_request_show_reads_as_labelled_lines_not_python(pv_ready, tmp_path):
 
     access = verified(pv_ready, "access", "--email", values(1)["email"])
     out = show(access["id"])
-    assert out.startswith(f"request {access['id']}: access to the data (Art. 15), verified\n")
+    assert out.startswith(f"request {access['id']}: access (Art. 15), verified\n")
     assert line(out, "identity") == f"email {values(1)['email']}"
     assert line(out, "due") == "2026-02-28 (13 days left)"
     files = fulfil(pv_ready, access["id"], tmp_path / "a")
@@ -382,7 +382,7 @@ def test_request_show_reads_as_labelled_lines_not_python(pv_ready, tmp_path):
     )
     out = show(late["id"])
     assert line(out, "rejected") == "asked for the same twice"
-    assert out.startswith(f"request {late['id']}: access to the data (Art. 15), rejected\n")
+    assert out.startswith(f"request {late['id']}: access (Art. 15), rejected\n")
 
     objection = verified(pv_ready, "objection", "--subject", sid)
     fulfil(pv_ready, objection["id"], tmp_path / "o")

@@ -152,7 +152,7 @@ def show(env: Env, request_id: Annotated[str, typer.Argument(help="The request's
         data["erasure_receipt"] = receipt_json(view.receipt)
 
     def human(c: Console) -> None:
-        c.print(f"request {r.id}: {ARTICLES[r.type.value]}, {r.state.value.replace('_', ' ')}", markup=False)
+        c.print(f"request {r.id}: {RIGHTS[r.type.value]}, {r.state.value.replace('_', ' ')}", markup=False)
         print_fields(c, [*_request_lines(view), *_outcome_lines(r, view.receipt)])
 
     env.emit(data, human)
@@ -167,10 +167,10 @@ def receipt_json(receipt: ErasureReceipt) -> dict[str, Any]:
     }
 
 
-# What each kind of request asks for, as the person would say it.
-ARTICLES = {
-    "access": "access to the data (Art. 15)",
-    "portability": "the data to take elsewhere (Art. 20)",
+# Each kind of request by its name and the article that gives the right.
+RIGHTS = {
+    "access": "access (Art. 15)",
+    "portability": "data portability (Art. 20)",
     "rectification": "rectification (Art. 16)",
     "erasure": "erasure (Art. 17)",
     "restriction": "restriction of processing (Art. 18)",
@@ -203,7 +203,7 @@ def _request_lines(view: rights.RequestView) -> list[tuple[str, str | None]]:
     return [
         ("subject", subject),
         ("identity", identity),
-        ("channel", f"{r.channel.value.replace('_', ' ')}; answered in {r.language}"),
+        ("channel", f"{r.channel.value.replace('_', ' ')}; the answer in {r.language}"),
         ("received", r.received_date.isoformat()),
         ("due", due),
         ("extended", f"on {_at(r.extended_at)}: {r.extension_reason}" if r.extended_at else None),
