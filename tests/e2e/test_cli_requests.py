@@ -331,3 +331,70 @@ def test_a_change_in_the_register_reaches_hubspot_too(pv_ready):
     assert kinds == ["hubspot.upsert", "hubspot.upsert"]
     audit = [a for (a,) in sql(pv_ready.db_url, "SELECT action FROM audit_log ORDER BY seq")]
     assert audit[-1].startswith("processor.")
+
+
+def test_request_show_reads_as_labelled_lines_not_python(pv_ready, tmp_path):
+    sid = add(pv_ready, 1)
+    pv_ready.json("relationship", "start", sid, "--type", "order", "--now", "2025-06-01T10:00:00+00:00")
+
+    def show(request_id: str) -> str:
+        result = pv_ready("request", "show", request_id, "--now", ANSWER)
+        assert result.exit_code == 0, result.stderr
+        for python in ("{", "}", "[", "]", "': ", "True", "False", "None"):
+            assert python not in result.stdout, f"{python!r} in:\n{result.stdout}"
+        return str(result.stdout)
+
+    def line(out: str, label: str) -> str:
+        [found] = [x for x in out.splitlines() if x.startswith(f"{label}:")]
+        return found.removeprefix(f"{label}:").strip()
+
+    access = verified(pv_ready, "access", "--email", values(1)["email"])
+    out = show(access["id"])
+    assert out.startswith(f"request {access['id']}: access (Art. 15), verified\n")
+    assert line(out, "identity") == f"email {values(1)['email']}"
+    assert line(out, "due") == "2026-02-28 (13 days left)"
+    files = fulfil(pv_ready, access["id"], tmp_path / "a")
+    hashes = pv_ready.json("request", "show", access["id"])["outcome"]["files"]
+    out = show(access["id"])
+    assert line(out, "outcome") == "the person's data is in the answer's files"
+    assert line(out, "files") == f"data.json    sha256 {hashes['data.json']}"
+    assert f"          letter.html  sha256 {hashes['letter.html']}" in out.splitlines()
+    assert files["files"] == ["data.json", "letter.html"]
+
+    fix = verified(pv_ready, "rectification", "--subject", sid, set="full_name=Kari Retta")
+    assert line(show(fix["id"]), "corrections") == "full_name → Kari Retta"
+    fulfil(pv_ready, fix["id"], tmp_path / "r")
+    assert line(show(fix["id"]), "fields changed") == "full_name"
+
+    late = open_request(pv_ready, "access", "--subject", sid)
+    pv_ready.json("request", "extend", late["id"], "--reason", "many requests at once", "--now", LATER)
+    assert line(show(late["id"]), "extended").endswith(": many requests at once")
+    pv_ready.json(
+        "request",
+        "reject",
+        late["id"],
+        "--reason",
+        "asked for the same twice",
+        "--out",
+        str(tmp_path / "x"),
+        "--now",
+        ANSWER,
+    )
+    out = show(late["id"])
+    assert line(out, "rejected") == "asked for the same twice"
+    assert out.startswith(f"request {late['id']}: access (Art. 15), rejected\n")
+
+    objection = verified(pv_ready, "objection", "--subject", sid)
+    fulfil(pv_ready, objection["id"], tmp_path / "o")
+    assert line(show(objection["id"]), "purpose") == "marketing"
+    assert line(show(objection["id"]), "objection").endswith("set: no more marketing")
+
+    erasure = verified(pv_ready, "erasure", "--subject", sid)
+    fulfil(pv_ready, erasure["id"], tmp_path / "e")
+    out = show(erasure["id"])
+    receipt = pv_ready.json("request", "show", erasure["id"])["erasure_receipt"]
+    assert line(out, "identity") == "forgotten with the erasure"
+    assert line(out, "fields erased") == ", ".join(receipt["details"]["fields_erased"])
+    assert line(out, "fields held").startswith("email, full_name, until 2031-01-01: the law requires them kept")
+    assert line(out, "processors told").startswith("auditor: tell by hand")
+    assert line(out, "receipt").startswith(f"erasure receipt {receipt['id']}, ")

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command
+from personvern.cli.layout import Column, print_rows
 from personvern.domain.breaches import Breach, Notification, Status, hours
 from personvern.domain.errors import invalid
 from personvern.reports.breach import instant
@@ -271,22 +271,23 @@ def list_(
 
     def human(c: Console) -> None:
         title = f"{len(found)} {'overdue ' if overdue else ''}breach(es) at {instant(now)}"
-        table = Table(title=title, title_justify="left")
-        for col in ("id", "discovered", "status", "risk", "people", "told"):
-            table.add_column(col, no_wrap=col in ("id", "discovered"))
+        rows = []
         for b in found:
             told = f"{sum(int(n.outcome.get('queued', 0)) for n in b.to_subjects)} by SMS" if b.to_subjects else ""
             if b.subjects_must_be_told:
                 told = "MUST BE TOLD (Art. 34)"
-            table.add_row(
-                b.id,
-                instant(b.discovered_at),
-                status_text(b, now),
-                b.risk.value if b.risk else "not assessed",
-                "" if b.people is None else str(b.people),
-                told,
+            rows.append(
+                (
+                    b.id,
+                    instant(b.discovered_at),
+                    status_text(b, now),
+                    b.risk.value if b.risk else "not assessed",
+                    b.people,
+                    told,
+                )
             )
-        c.print(table)
+        columns = ("id", "discovered", Column("status", wrap=True), "risk", "people", Column("told", wrap=True))
+        print_rows(c, columns, rows, title=title)
 
     env.emit({"now": now, "breaches": [breach_json(b, now) for b in found]}, human)
 

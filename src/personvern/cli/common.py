@@ -75,8 +75,10 @@ class Env:
         if self.json:
             sys.stdout.write(json.dumps(data, default=_jsonable, ensure_ascii=False, indent=2) + "\n")
         else:
-            # Piped output has no terminal width to follow; 160 columns keeps ids and tables whole.
-            width = None if sys.stdout.isatty() else 160
+            # The width rows are laid out for (cli/layout.py): COLUMNS when set (Rich reads it), else the
+            # terminal's; piped output has no terminal to follow, and 160 columns keeps most tables as tables.
+            follow = sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit()
+            width = None if follow else 160
             human(Console(highlight=False, soft_wrap=True, width=width))
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from personvern.cli.common import Env, command
+from personvern.cli.layout import print_rows
 from personvern.domain.consent import MARKETING, Block, ConsentEvent, channel_field
 from personvern.services import consent
 from personvern.services.consent import ConsentRecorded, Ledger
@@ -165,11 +165,9 @@ def show(
         if not ledger.events:
             c.print("no consent events")
             return
-        table = Table(title="ledger (receipts: --receipt EVENT_ID)", title_justify="left")
-        for col in ("event", "at", "purpose", "channel", "action", "method", "recorded by", "notice"):
-            table.add_column(col, no_wrap=col in {"event", "at"})
-        for e in ledger.events:
-            table.add_row(
+        columns = ("event", "at", "purpose", "channel", "action", "method", "recorded by", "notice")
+        rows = [
+            (
                 e.id,
                 e.at.isoformat(),
                 e.purpose,
@@ -179,7 +177,9 @@ def show(
                 f"{e.recorded_by} ({e.role})",
                 e.notice_sha256[:12],
             )
-        c.print(table)
+            for e in ledger.events
+        ]
+        print_rows(c, columns, rows, title="ledger (receipts: --receipt EVENT_ID)")
 
     env.emit(ledger_json(ledger), human)
 
@@ -235,11 +235,7 @@ def audience(
 
     def human(c: Console) -> None:
         shown = f"subjects {offset + 1}-{offset + len(members)}" if members else "no subjects"
-        table = Table(title=f"{shown} who may be reached by {channel} now", title_justify="left")
-        table.add_column("id", no_wrap=True, min_width=32)
-        table.add_column(field, no_wrap=True)
-        for m in members:
-            table.add_row(m.subject_id, m.address or "")
-        c.print(table)
+        rows = [(m.subject_id, m.address) for m in members]
+        print_rows(c, ("id", field), rows, title=f"{shown} who may be reached by {channel} now")
 
     env.emit(data, human)

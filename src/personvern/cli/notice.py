@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from personvern.cli.common import Env, command, err_console
+from personvern.cli.layout import print_rows
 from personvern.services import notices
 from personvern.services.ports import NoticeVersion
 
@@ -70,13 +70,11 @@ def list_(env: Env) -> None:
     versions = notices.list_versions(env.runtime().context())
 
     def human(c: Console) -> None:
-        table = Table(title=f"{len(versions)} published notice versions", title_justify="left")
-        for col in ("sha256", "language", "format", "policy", "published"):
-            table.add_column(col, no_wrap=True)
-        for v in versions:
-            table.add_row(
-                v.sha256, v.language, v.format, v.policy_sha256[:12], v.created_at.isoformat(timespec="seconds")
-            )
-        c.print(table)
+        columns = ("sha256", "language", "format", "policy", "published")
+        rows = [
+            (v.sha256, v.language, v.format, v.policy_sha256[:12], v.created_at.isoformat(timespec="seconds"))
+            for v in versions
+        ]
+        print_rows(c, columns, rows, title=f"{len(versions)} published notice versions")
 
     env.emit({"versions": [version_json(v) for v in versions]}, human)

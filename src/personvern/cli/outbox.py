@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from personvern.bootstrap import build_worker, http_client
 from personvern.cli.common import Env, command
+from personvern.cli.layout import Column, print_rows
 from personvern.connectors.worker import Tally
 from personvern.domain.errors import invalid
 from personvern.domain.outbox import OutboxRow
@@ -60,13 +60,19 @@ def list_(
     listing = outbox.list_outbox(env.runtime().context(), dead_only=dead, everything=all_, limit=limit)
 
     def human(c: Console) -> None:
-        table = Table(title=f"{len(listing.rows)} of {listing.total} outbox rows", title_justify="left")
-        for col in ("id", "kind", "state", "attempts", "next attempt", "last error"):
-            table.add_column(col, no_wrap=col != "last error")
-        for r in listing.rows:
-            when = "" if r.state.value != "pending" else r.next_attempt_at.isoformat(timespec="seconds")
-            table.add_row(r.id, r.kind, r.state.value, str(r.attempts), when, r.last_error or "")
-        c.print(table)
+        columns = ("id", "kind", "state", "attempts", "next attempt", Column("last error", wrap=True))
+        rows = [
+            (
+                r.id,
+                r.kind,
+                r.state.value,
+                r.attempts,
+                "" if r.state.value != "pending" else r.next_attempt_at.isoformat(timespec="seconds"),
+                r.last_error,
+            )
+            for r in listing.rows
+        ]
+        print_rows(c, columns, rows, title=f"{len(listing.rows)} of {listing.total} outbox rows")
         for row_id, until in listing.personal_until.items():
             # The policy's [undelivered] time: until then `outbox retry` can still send it; then it is forgotten.
             then = listing.by_hand.get(row_id, "it can no longer be retried")

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from personvern.cli.common import Env, command
+from personvern.cli.layout import Column, print_rows
 from personvern.domain.errors import invalid
 from personvern.policy.lint import CheckResult, check_file, check_text
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, Problem, load_policy
@@ -107,54 +107,66 @@ def render(c: Console, p: Policy, lang: str) -> None:
         markup=False,
     )
 
-    kinds = Table(title="Subject kinds", title_justify="left")
-    for col in ("kind", "label", "business"):
-        kinds.add_column(col)
-    for name, kind in p.kinds.items():
-        kinds.add_row(name, kind.label.get(lang), "yes" if kind.business else "")
-    c.print(kinds)
-
-    fields = Table(title="Fields (only these may be stored)", title_justify="left")
-    for col in ("field", "type", "collected", "kinds", "purposes"):
-        fields.add_column(col)
-    for name, spec in p.fields.items():
-        extra = " (unique)" if spec.unique else ""
-        fields.add_row(
-            name,
-            spec.type.value + extra,
-            spec.collected.value,
-            ", ".join(spec.kinds),
-            ", ".join(spec.purposes),
-        )
-    c.print(fields)
-
-    purposes = Table(title="Purposes", title_justify="left")
-    for col in ("purpose", "legal basis", "channels", "description"):
-        purposes.add_column(col)
-    for name, purpose in p.purposes.items():
-        purposes.add_row(
-            name,
-            f"Art. {purpose.legal_basis.value}",
-            ", ".join(purpose.channels),
-            purpose.description.get(lang),
-        )
-    c.print(purposes)
-
-    recipients = Table(title="Recipients", title_justify="left")
-    for col in ("recipient", "category", "country", "purposes", "fields"):
-        recipients.add_column(col)
-    for name, r in p.recipients.items():
-        country = r.country + (" (transfer basis given)" if r.transfer_basis else "")
-        recipients.add_row(f"{name}: {r.name}", r.category.value, country, ", ".join(r.purposes), ", ".join(r.fields))
-    c.print(recipients)
-
-    retention = Table(title="Retention", title_justify="left")
-    for col in ("rule", "purpose", "holds while", "period", "fields"):
-        retention.add_column(col)
-    for name, rule in p.retention.items():
-        period = f"{rule.keep.describe(lang)} from {rule.counts_from.value}" if rule.keep and rule.counts_from else ""
-        retention.add_row(name, rule.purpose, rule.holds_while.value, period, ", ".join(rule.fields or ["all"]))
-    c.print(retention)
+    print_rows(
+        c,
+        ["kind", Column("label", wrap=True), "business"],
+        [(name, kind.label.get(lang), "yes" if kind.business else "") for name, kind in p.kinds.items()],
+        title="Subject kinds",
+    )
+    print_rows(
+        c,
+        ["field", "type", "collected", Column("kinds", wrap=True), Column("purposes", wrap=True)],
+        [
+            (
+                name,
+                spec.type.value + (" (unique)" if spec.unique else ""),
+                spec.collected.value,
+                ", ".join(spec.kinds),
+                ", ".join(spec.purposes),
+            )
+            for name, spec in p.fields.items()
+        ],
+        title="Fields (only these may be stored)",
+    )
+    print_rows(
+        c,
+        ["purpose", "legal basis", Column("channels", wrap=True), Column("description", wrap=True)],
+        [
+            (name, f"Art. {purpose.legal_basis.value}", ", ".join(purpose.channels), purpose.description.get(lang))
+            for name, purpose in p.purposes.items()
+        ],
+        title="Purposes",
+    )
+    print_rows(
+        c,
+        [Column(label, wrap=True) for label in ("recipient", "category", "country", "purposes", "fields")],
+        [
+            (
+                f"{name}: {r.name}",
+                r.category.value,
+                r.country + (" (transfer basis given)" if r.transfer_basis else ""),
+                ", ".join(r.purposes),
+                ", ".join(r.fields),
+            )
+            for name, r in p.recipients.items()
+        ],
+        title="Recipients",
+    )
+    print_rows(
+        c,
+        ["rule", "purpose", "holds while", Column("period", wrap=True), Column("fields", wrap=True)],
+        [
+            (
+                name,
+                rule.purpose,
+                rule.holds_while.value,
+                f"{rule.keep.describe(lang)} from {rule.counts_from.value}" if rule.keep and rule.counts_from else "",
+                ", ".join(rule.fields or ["all"]),
+            )
+            for name, rule in p.retention.items()
+        ],
+        title="Retention",
+    )
     if p.messages is not None:
         c.print(f"Message texts: kept {p.messages.keep_text.describe(lang)}", markup=False)
     c.print(

@@ -11,11 +11,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day, reading
 from personvern.cli.consent import block_json, print_state, state_json
+from personvern.cli.layout import Column, print_fields, print_rows
 from personvern.domain.errors import FieldProblem, InvalidInput, invalid
 from personvern.domain.subjects import Relationship
 from personvern.services import register
@@ -88,16 +88,16 @@ def show(
 
     def human(c: Console) -> None:
         s = view.subject
-        table = Table(show_header=False, box=None)
-        table.add_column(style="bold")
-        table.add_column()
-        table.add_row("id", s.id)
-        table.add_row("kind", s.kind)
-        for name, value in view.values.items():
-            table.add_row(name, value)
-        table.add_row("source", s.source)
-        table.add_row("received", s.received_at.isoformat())
-        c.print(table)
+        print_fields(
+            c,
+            [
+                ("id", s.id),
+                ("kind", s.kind),
+                *view.values.items(),
+                ("source", s.source),
+                ("received", s.received_at.isoformat()),
+            ],
+        )
         for r in view.relationships:
             last = r.end_date()
             end = f" until {last.isoformat()}" if last else " (open)"
@@ -121,18 +121,17 @@ def list_(
     total, views = register.list_subjects(env.runtime().context(), kind, organisation, limit, offset)
 
     def human(c: Console) -> None:
-        table = Table(title=f"{len(views)} of {total} subjects", title_justify="left")
-        table.add_column("id", no_wrap=True, min_width=32)
-        table.add_column("kind", no_wrap=True)
-        for col in ("full_name", "email", "phone", "organisation_name"):
-            table.add_column(col)
-        for v in views:
-            table.add_row(
-                v.subject.id,
-                v.subject.kind,
-                *(v.values.get(f, "") for f in ("full_name", "email", "phone", "organisation_name")),
-            )
-        c.print(table)
+        names = ("full_name", "email", "phone", "organisation_name")
+        columns = (
+            "id",
+            "kind",
+            Column("full_name", wrap=True),
+            "email",
+            "phone",
+            Column("organisation_name", wrap=True),
+        )
+        rows = [(v.subject.id, v.subject.kind, *(v.values.get(f, "") for f in names)) for v in views]
+        print_rows(c, columns, rows, title=f"{len(views)} of {total} subjects")
 
     env.emit({"total": total, "subjects": [subject_json(v) for v in views]}, human)
 

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, parse_assignments, parse_day
+from personvern.cli.layout import Column, print_fields, print_rows
 from personvern.domain.archive import ArchiveRecord
+from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.errors import invalid
 from personvern.domain.requests import Request
 from personvern.services import erasure, rights
@@ -123,11 +124,8 @@ def list_(
     )
 
     def human(c: Console) -> None:
-        table = Table(title=f"{len(found)} requests (today {today.isoformat()})", title_justify="left")
-        for col in ("id", "type", "state", "received", "due", "", "subject"):
-            table.add_column(col, no_wrap=True)
-        for r in found:
-            table.add_row(
+        rows = [
+            (
                 r.id,
                 r.type.value,
                 r.state.value,
@@ -136,7 +134,10 @@ def list_(
                 _due(r, today),
                 r.subject_id or "(nobody)",
             )
-        c.print(table)
+            for r in found
+        ]
+        columns = ("id", "type", "state", "received", "due", "left", "subject")
+        print_rows(c, columns, rows, title=f"{len(found)} requests (today {today.isoformat()})")
 
     env.emit({"today": today, "requests": [request_json(r, today) for r in found]}, human)
 
@@ -147,13 +148,115 @@ def show(env: Env, request_id: Annotated[str, typer.Argument(help="The request's
     view = rights.show_request(env.runtime().context(), request_id)
     r = view.request
     data = {**request_json(r, view.today), "identity": view.identity, "details": view.details}
+    if view.receipt is not None:
+        data["erasure_receipt"] = receipt_json(view.receipt)
 
     def human(c: Console) -> None:
-        for key, value in data.items():
-            if value not in (None, False, {}, []):
-                c.print(f"{key}: {value}", markup=False)
+        c.print(f"request {r.id}: {RIGHTS[r.type.value]}, {r.state.value.replace('_', ' ')}", markup=False)
+        print_fields(c, [*_request_lines(view), *_outcome_lines(r, view.receipt)])
 
     env.emit(data, human)
+
+
+def receipt_json(receipt: ErasureReceipt) -> dict[str, Any]:
+    return {
+        "id": receipt.id,
+        "erased_at": receipt.erased_at,
+        "held_until": receipt.held_until,
+        "details": receipt.details,
+    }
+
+
+# Each kind of request by its name and the article that gives the right.
+RIGHTS = {
+    "access": "access (Art. 15)",
+    "portability": "data portability (Art. 20)",
+    "rectification": "rectification (Art. 16)",
+    "erasure": "erasure (Art. 17)",
+    "restriction": "restriction of processing (Art. 18)",
+    "objection": "objection (Art. 21)",
+}
+
+
+def _at(moment: Any) -> str:
+    return str(moment.isoformat(timespec="seconds"))
+
+
+def _request_lines(view: rights.RequestView) -> list[tuple[str, str | None]]:
+    """Who asked, how, and where the request stands: one labelled line each."""
+    r = view.request
+    subject = r.subject_id or "nobody in the register or the archive matches the identity given"
+    identity = "; ".join(f"{name} {value}" for name, value in (view.identity or {}).items()) or None
+    if view.identity is None and r.type.value == "erasure" and not r.open:
+        identity = "forgotten with the erasure"
+    due = r.due_on.isoformat()
+    if r.open:
+        left = r.days_left(view.today)
+        due += f" (OVERDUE by {-left} days)" if left < 0 else f" ({left} days left)"
+    details = view.details or {}
+    corrections = [f"{name} → {value}" for name, value in (details.get("set") or {}).items()]
+    corrections += [f"remove {name}" for name in details.get("unset") or []]
+    verified = None
+    if r.verified_at is not None:
+        method = r.verification_method.value.replace("_", " ") if r.verification_method else "unknown method"
+        verified = f"{_at(r.verified_at)} by {r.verified_by} ({method})"
+    return [
+        ("subject", subject),
+        ("identity", identity),
+        ("channel", f"{r.channel.value.replace('_', ' ')}; the answer in {r.language}"),
+        ("received", r.received_date.isoformat()),
+        ("due", due),
+        ("extended", f"on {_at(r.extended_at)}: {r.extension_reason}" if r.extended_at else None),
+        ("purpose", r.purpose),
+        ("corrections", "\n".join(corrections)),
+        ("verified", verified),
+        ("closed", f"{_at(r.closed_at)} by {r.closed_by}" if r.closed_at else None),
+        ("rejected", r.rejection_reason),
+    ]
+
+
+def _outcome_lines(r: Request, receipt: ErasureReceipt | None) -> list[tuple[str, str | None]]:
+    """What was done, in words: fields, holds, processors told, and the answer's files with their hashes."""
+    o = r.outcome
+    if not o:
+        return []
+    lines: list[tuple[str, str | None]] = []
+    if not o.get("held", True):
+        lines.append(("outcome", "we hold nothing about the person; the letter says so"))
+    if r.type.value in ("access", "portability") and o.get("held"):
+        lines.append(("outcome", "the person's data is in the answer's files"))
+    if r.type.value == "portability":
+        lines.append(("fields given", ", ".join(o.get("fields") or []) or "none"))
+    if r.type.value == "rectification":
+        lines.append(("fields changed", ", ".join(o.get("fields") or []) or "none"))
+    processors = dict(o.get("processors") or {})
+    if receipt is not None:
+        d = receipt.details
+        lines.append(("fields erased", ", ".join(d.get("fields_erased") or []) or "none"))
+        if d.get("fields_held"):
+            # Art. 17(3)(b): what a law requires is kept, restricted to that use, and goes when the duty ends.
+            held = f"{', '.join(d['fields_held'])}, until {d.get('held_until')}: the law requires them kept"
+            lines.append(("fields held", held + " (Art. 17(3)(b)); processing restricted meanwhile"))
+        if d.get("archive_record_erased"):
+            lines.append(("archive", f"archived record {d['archive_record_erased']} erased"))
+        if d.get("outbox_rows_stopped"):
+            lines.append(("messages stopped", str(d["outbox_rows_stopped"])))
+        processors = dict(d.get("processors") or {}) | processors
+    if o.get("orders_ended"):
+        lines.append(("orders ended", str(o["orders_ended"])))
+    if r.type.value == "restriction" and o.get("block"):
+        lines.append(("restriction", f"block {o['block']} set: the data is kept and nothing else done with it"))
+    if r.type.value == "objection" and o.get("block"):
+        lines.append(("objection", f"block {o['block']} set: no more {o.get('purpose') or 'marketing'}"))
+    lines.append(("processors told", "\n".join(f"{name}: {action}" for name, action in sorted(processors.items()))))
+    if receipt is not None:
+        lines.append(("receipt", f"erasure receipt {receipt.id}, {_at(receipt.erased_at)}"))
+    elif o.get("receipt"):
+        lines.append(("receipt", f"erasure receipt {o['receipt']}"))
+    files = o.get("files") or {}
+    width = max((len(name) for name in files), default=0)
+    lines.append(("files", "\n".join(f"{name.ljust(width)}  sha256 {digest}" for name, digest in files.items())))
+    return lines
 
 
 def _moved(env: Env, r: Request, said: str) -> None:
@@ -284,12 +387,9 @@ def archive_list(
     total, records = erasure.list_archive(env.runtime().context(), limit, offset)
 
     def human(c: Console) -> None:
-        table = Table(title=f"{len(records)} of {total} archived records", title_justify="left")
-        for col in ("id", "subject", "kind", "archived", "reason"):
-            table.add_column(col)
-        for r in records:
-            table.add_row(r.id, r.subject_id, r.kind, r.archived_at.date().isoformat(), r.reason)
-        c.print(table)
+        columns = ("id", "subject", "kind", "archived", Column("reason", wrap=True))
+        rows = [(r.id, r.subject_id, r.kind, r.archived_at.date().isoformat(), r.reason) for r in records]
+        print_rows(c, columns, rows, title=f"{len(records)} of {total} archived records")
 
     env.emit({"total": total, "records": [archived_json(r) for r in records]}, human)
 

@@ -11,9 +11,9 @@ from typing import IO, Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from personvern.cli.common import Env, command, err_console
+from personvern.cli.layout import Column, print_rows
 from personvern.domain.errors import invalid
 from personvern.services import sealed, sweep
 from personvern.services.retention import today
@@ -117,14 +117,21 @@ def plan(
         if not count:
             c.print(f"nothing is due on {day.isoformat()}")
             return
-        table = Table(title=f"Due on {day.isoformat()}: {count} subject(s)", title_justify="left")
-        for col in ("subject", "kind", "action", "rule", "since", "fields due", "held until", "then"):
-            table.add_column(col)
-        for d in shown:
-            scope = f"only {', '.join(d.fields)}" if d.partial else "all"
-            held = d.held_until.isoformat() if d.held_until else ""
-            table.add_row(d.subject_id, d.kind, d.step.value, d.rule, d.since.isoformat(), scope, held, d.then.value)
-        c.print(table)
+        columns = ("subject", "kind", "action", "rule", "since", Column("fields due", wrap=True), "held until", "then")
+        rows = [
+            (
+                d.subject_id,
+                d.kind,
+                d.step.value,
+                d.rule,
+                d.since.isoformat(),
+                f"only {', '.join(d.fields)}" if d.partial else "all",
+                d.held_until.isoformat() if d.held_until else "",
+                d.then.value,
+            )
+            for d in shown
+        ]
+        print_rows(c, columns, rows, title=f"Due on {day.isoformat()}: {count} subject(s)")
         if count > len(shown):
             c.print(f"… and {count - len(shown)} more (--csv FILE or --json lists them all)", markup=False)
         if csv_file is not None:
@@ -154,16 +161,15 @@ def _sealed_table(c: Console, day: str, parts: list[SealedDue]) -> None:
     """Sealed parts past the policy's time: a dead row's personal part, a stranger's identity; never a value."""
     if not parts:
         return
-    table = Table(title=f"Sealed parts due on {day}: {len(parts)}", title_justify="left")
-    for col in ("what", "id", "kind", "rule", "since", "then"):
-        table.add_column(col, no_wrap=col != "then")
+    rows = []
     for p in parts:
         what = "dead outbox row" if p.what == "outbox" else "request that matched nobody"
         then = "forget its personal part" if p.what == "outbox" else "forget the identity given"
         if p.by_hand:
             then += f"; to do by hand: {p.by_hand}"
-        table.add_row(what, p.id, p.kind, p.rule, p.since.isoformat(), then)
-    c.print(table)
+        rows.append((what, p.id, p.kind, p.rule, p.since.isoformat(), then))
+    columns = (Column("what", wrap=True), "id", "kind", "rule", "since", Column("then", wrap=True))
+    print_rows(c, columns, rows, title=f"Sealed parts due on {day}: {len(parts)}")
 
 
 @contextmanager

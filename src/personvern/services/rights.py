@@ -17,7 +17,7 @@ from personvern.domain import requests as rq
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.consent import ConsentAction, check_objection_purpose, current_state
-from personvern.domain.erasure import ErasureCause
+from personvern.domain.erasure import ErasureCause, ErasureReceipt
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
 from personvern.domain.retention import decide
@@ -253,6 +253,7 @@ class RequestView:
     identity: dict[str, str] | None  # None once forgotten (after an erasure)
     details: dict[str, Any] | None
     today: date
+    receipt: ErasureReceipt | None = None  # an erasure request's proof: which fields went, which are held
 
 
 def list_requests(
@@ -273,9 +274,11 @@ def show_request(ctx: Context, request_id: str) -> RequestView:
     with ctx.uow() as uow:
         request = _load(uow, request_id)
         identity, details = uow.requests.identity(request_id), uow.requests.details(request_id)
+        receipt_id = request.outcome.get("receipt")
+        receipt = uow.receipts.get(receipt_id) if receipt_id else None
         ctx.record(uow, AuditEvent("request.read", request.subject_id, None, {"request": request_id}))
         uow.commit()
-    return RequestView(request, identity, details, _today(ctx))
+    return RequestView(request, identity, details, _today(ctx), receipt)
 
 
 # ---------------------------------------------------------------- fulfilling
