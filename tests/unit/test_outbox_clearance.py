@@ -14,7 +14,7 @@ from personvern.connectors.errors import PermanentFailure, TemporaryFailure, Wai
 from personvern.connectors.worker import Worker
 from personvern.domain.access import Actor
 from personvern.domain.consent import Block, BlockKind
-from personvern.domain.errors import Forbidden
+from personvern.domain.errors import Conflict, Forbidden
 from personvern.domain.outbox import OutboxRow, OutboxState, RetryPolicy
 from personvern.domain.sms import InboundSms, MessageStatus
 from personvern.policy.schema import Policy
@@ -267,3 +267,14 @@ def test_a_pass_says_how_many_rows_are_left_and_when_the_next_is_due(
     messaging.send_sms(ctx, kari, "service", "Hei")
     tally = worker(ctx, Recording(TemporaryFailure("HTTP 503"))).run_once()
     assert (tally.retrying, tally.pending, tally.next_attempt_at) == (1, 1, NOW + timedelta(seconds=15))
+
+
+def test_a_cancelled_row_cannot_be_retried_even_with_consent_again(
+    ctx: Context, factory: FakeUnitOfWorkFactory, kari: str
+) -> None:
+    row_id = marketing_sms(ctx, kari)
+    consent.withdraw_consent(ctx, kari, "marketing", "sms")
+    consent.give_consent(ctx, kari, "marketing", "sms")
+    with pytest.raises(Conflict, match=f"outbox row {row_id} was cancelled: consent to marketing by sms was withdrawn"):
+        outbox.retry_dead(ctx, row_id)
+    assert state(factory, row_id).state is OutboxState.DEAD

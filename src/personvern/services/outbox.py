@@ -79,6 +79,9 @@ def retry_dead(ctx: Context, row_id: str) -> OutboxRow:
         row = uow.outbox.get(row_id)
         if row is None:
             raise NotFound(f"no outbox row with id {row_id}")
+        if row.state is OutboxState.DEAD and (row.last_error or "").startswith(CANCELLED):
+            # Its phone number and text were destroyed with it: there is nothing left to send.
+            raise Conflict(f"outbox row {row_id} was {row.last_error}; queue a new message if it is allowed now")
         if row.state is OutboxState.DEAD:
             verdict = clearance(uow, row)
             if verdict.cancel is not None:
