@@ -73,6 +73,9 @@ def test_a_service_sms_goes_through_the_outbox_to_link_mobility(pv_ready, link, 
         "dead": 0,
         "waiting": 0,
         "skipped": 0,
+        "cancelled": 0,
+        "pending": 0,
+        "next_attempt_at": None,
         "texts_dropped": 0,
         "errors": [],
     }
@@ -94,8 +97,10 @@ def test_a_service_sms_goes_through_the_outbox_to_link_mobility(pv_ready, link, 
             "meaning": "delivered",
             "status": "delivered",
             "changed": True,
+            "result": "recorded",
         }
     ]
+    assert recorded["counts"] == {"recorded": 1, "repeated": 0, "late": 0, "unknown": 0}
     assert pv_ready.json("audit", "verify")["ok"]
 
 
@@ -210,15 +215,34 @@ def test_delivery_reports_of_every_class(pv_ready, link, tmp_path, unchanged):
 
     human = pv_ready("sms", "report", write(tmp_path, "one.json", {"refId": rows[2], "resultCode": 1006}))
     assert_ok(human)
-    assert "failed — 1006 not delivered (already final; unchanged)" in human.stdout
+    line, summary = human.stdout.splitlines()
+    assert line.endswith(
+        ": stays failed; ignored 1006 not delivered: the message's status is final, and a later report cannot change it"
+    )
+    assert summary == "1 report: 0 changed a message's status, 1 changed nothing"
+
+    # One unknown refId (an erased person's message, say) no longer fails the batch: each report is answered.
+    fresh = send(pv_ready, sids[0])["outbox_id"]
+    assert pv_ready.json("worker", "--once", "--now", LATER)["delivered"] == 1
+    stranger = [{"refId": "0" * 32, "resultCode": 1001}, {"refId": fresh, "id": "lm-5", "resultCode": 1001}]
+    mixed = pv_ready("sms", "report", write(tmp_path, "stranger.json", stranger), "--now", LATER)
+    assert_ok(mixed)
+    assert mixed.stdout.splitlines()[0] == (
+        f"refId {'0' * 32}: ignored (1001 delivered): no message was sent with this refId from this register "
+        "(its person may have been erased)"
+    )
+    assert mixed.stdout.splitlines()[1].endswith(": delivered — 1001 delivered")
+    assert mixed.stdout.splitlines()[2] == "2 reports: 1 changed a message's status, 1 changed nothing"
+    as_json = pv_ready.json("sms", "report", write(tmp_path, "stranger.json", stranger), "--now", LATER)
+    assert [(r["refId"], r["message_id"], r["status"], r["result"]) for r in as_json["recorded"]] == [
+        ("0" * 32, None, None, "unknown"),
+        (fresh, as_json["recorded"][1]["message_id"], "delivered", "late"),
+    ]
+    assert [tuple(r) for r in sql(pv_ready.db_url, "SELECT status FROM messages WHERE outbox_id = :r", r=fresh)] == [
+        ("delivered",)
+    ]
 
     with unchanged():
-        stranger = [{"refId": rows[1], "resultCode": 1001}, {"refId": "0" * 32, "resultCode": 1001}]
-        assert_refused(
-            pv_ready("sms", "report", write(tmp_path, "stranger.json", stranger)),
-            4,
-            f"no message was sent with refId {'0' * 32}; nothing was recorded",
-        )
         bad = [{"refId": rows[0], "resultCode": 1001}, {"refId": rows[1]}]
         assert_refused(pv_ready("sms", "report", write(tmp_path, "bad.json", bad)), 3, "report 2: resultCode")
         (tmp_path / "broken.json").write_text("{refId", "utf-8")
@@ -302,3 +326,36 @@ def test_the_worker_forgets_message_texts_after_the_policys_period(pv_ready, lin
     # 90 days in the bundled policy: on day 91 the text goes, the metadata stays.
     assert pv_ready.json("worker", "--once", "--now", "2027-02-24T12:00:00+00:00")["texts_dropped"] == 1
     assert [tuple(r) for r in sql(pv_ready.db_url, stored, id=queued["message_id"])] == [(False, "queued")]
+
+
+@pytest.mark.parametrize(
+    "reply", ["STOPP", "STOP", "Stopp.", "«STOPP»", " stop! ", "Avmeld", "UNSUBSCRIBE", "Meld meg av"]
+)
+def test_every_plain_stop_reply_withdraws(pv_ready, tmp_path, reply):
+    sid = customer(pv_ready, 1, relationship=False)
+    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+    mo = write(tmp_path, "mo.json", {"source": e164(1), "content": {"userData": reply}})
+    assert pv_ready.json("sms", "inbound", mo, "--now", LATER) == {"keyword": "STOPP"}
+    assert pv_ready.json("consent", "show", sid)["marketing"]["sms"]["allowed"] is False
+
+
+@pytest.mark.parametrize("reply", ["Stopp nå", "ikke stopp", "STOPPE", "Stopp reklame takk", "Hei"])
+def test_a_reply_that_is_not_clearly_a_stop_word_changes_nothing(pv_ready, tmp_path, unchanged, reply):
+    sid = customer(pv_ready, 1, relationship=False)
+    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+    mo = write(tmp_path, "mo.json", {"source": e164(1), "content": {"userData": reply}})
+    with unchanged():
+        said = pv_ready("sms", "inbound", mo, "--now", LATER)
+    assert_ok(said)
+    assert said.stdout.strip() == "not a keyword; nothing to do"
+
+
+def test_the_report_and_inbound_file_formats_are_in_the_help(pv):
+    report = pv("sms", "report", "--help")
+    assert_ok(report)
+    for needle in ('"refId"', '"resultCode"', "ignored", "final"):
+        assert needle in report.stdout
+    inbound = pv("sms", "inbound", "--help")
+    assert_ok(inbound)
+    for needle in ("STOPP", "STOP", "UNSUBSCRIBE", "AVMELD", "userData"):
+        assert needle in inbound.stdout

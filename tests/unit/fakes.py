@@ -273,7 +273,9 @@ class FakeOutbox:
         )
         return [replace(r, personal=None) for r in rows]
 
-    def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
+    def claim(
+        self, due_by: datetime, now: datetime, lease_until: datetime, limit: int, skip_kinds: Collection[str] = ()
+    ) -> list[OutboxRow]:
         due = sorted(
             (
                 r
@@ -281,12 +283,34 @@ class FakeOutbox:
                 if r.state is OutboxState.PENDING
                 and r.next_attempt_at <= due_by
                 and (r.lease_until is None or r.lease_until <= now)
+                and r.kind not in skip_kinds
             ),
             key=lambda r: (r.next_attempt_at, r.id),
         )[:limit]
         for r in due:
             self._state.outbox[r.id] = replace(r, lease_until=lease_until)
         return [self._state.outbox[r.id] for r in due]
+
+    def mark_waiting(self, kind: str, due_by: datetime, now: datetime, error: str) -> int:
+        waiting = [
+            r
+            for r in self._state.outbox.values()
+            if r.state is OutboxState.PENDING
+            and r.kind == kind
+            and r.next_attempt_at <= due_by
+            and (r.lease_until is None or r.lease_until <= now)
+        ]
+        for r in waiting:
+            self._state.outbox[r.id] = replace(r, last_error=error, lease_until=None)
+        return len(waiting)
+
+    def next_attempt(self, after: datetime) -> datetime | None:
+        due = [
+            r.next_attempt_at
+            for r in self._state.outbox.values()
+            if r.state is OutboxState.PENDING and r.next_attempt_at > after
+        ]
+        return min(due, default=None)
 
     def _ours(self, row_id: str, lease: datetime | None) -> OutboxRow | None:
         row = self._state.outbox.get(row_id)

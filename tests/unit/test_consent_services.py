@@ -150,6 +150,7 @@ def test_audit_entries_name_events_never_personal_values(
         "objection.lift",
         "processor.share",  # consent to email marketing: HubSpot receives the person
         "restriction.set",
+        "outbox.cancel",  # Art. 18(2): the share not yet delivered does not go
         "restriction.lift",
         "subject.read",
         "consent.read",

@@ -135,18 +135,30 @@ def test_roles(as_role: Callable[[str], Context], ceo: Context) -> None:
         messaging.send_sms(as_role("auditor"), sid, "marketing", "Tilbud!")
 
 
-def test_reports_update_the_log_all_or_nothing(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
+def test_reports_are_answered_each_on_its_own(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
     queued = messaging.send_sms(ceo, customer(ceo), "service", TEXT)
-    with pytest.raises(NotFound, match="refId nope"):
-        messaging.record_reports(ceo, [DeliveryReport(queued.outbox_id, 1001), DeliveryReport("nope", 1001)])
-    assert factory.state.messages[queued.message_id][0].status is MessageStatus.PENDING
+    # An unknown refId (an erased person's message, say) no longer holds up the report beside it.
+    sent, unknown = messaging.record_reports(
+        ceo, [DeliveryReport(queued.outbox_id, 1000), DeliveryReport("nope", 1001)]
+    )
+    assert (sent.result, sent.status, sent.changed) == (messaging.ReportResult.RECORDED, MessageStatus.SENT, True)
+    assert (unknown.result, unknown.message_id, unknown.status, unknown.changed) == (
+        messaging.ReportResult.UNKNOWN,
+        None,
+        None,
+        False,
+    )
+    assert factory.state.messages[queued.message_id][0].status is MessageStatus.SENT
+    assert [e.action for e in factory.audit_entries()][-1] == "sms.report"  # the known one only
+    [same] = messaging.record_reports(ceo, [DeliveryReport(queued.outbox_id, 1000)])
+    assert same.result is messaging.ReportResult.REPEATED
     [outcome] = messaging.record_reports(ceo, [DeliveryReport(queued.outbox_id, 1012, "lm-9")])
     assert (outcome.status, outcome.changed, outcome.meaning) == (MessageStatus.SENT, True, "delayed")
     [outcome] = messaging.record_reports(ceo, [DeliveryReport(queued.outbox_id, 1001)])
     message = factory.state.messages[queued.message_id][0]
     assert (message.status, message.result_code, message.vendor_message_id) == (MessageStatus.DELIVERED, 1001, "lm-9")
     [late] = messaging.record_reports(ceo, [DeliveryReport(queued.outbox_id, 1005)])
-    assert (late.status, late.changed) == (MessageStatus.DELIVERED, False)
+    assert (late.status, late.changed, late.result) == (MessageStatus.DELIVERED, False, messaging.ReportResult.LATE)
     assert [e.action for e in factory.audit_entries()][-3:] == ["sms.report"] * 3
 
 

@@ -114,11 +114,21 @@ def test_text_problems() -> None:
     assert all(p.field == "text" for p in text_problems("😀" * 2000))
 
 
-@pytest.mark.parametrize("text", ["STOPP", "stopp", "Stopp", "  STOPP\n", "\tsToPp "])
-def test_stopp_in_any_case(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("STOPP", "stopp", "Stopp", "  STOPP\n", "\tsToPp "),
+        *("STOP", "Stopp.", "«STOPP»", '"stop"', "Stopp!!", "(STOPP)", "ＳＴＯＰＰ", "STOPP\u200b"),
+        *("Avmeld", "UNSUBSCRIBE", "Unsubscribe.", "meld av", "Meld  meg av!"),
+    ],
+)
+def test_stop_words_in_any_case_and_punctuation(text: str) -> None:
     assert is_stop(text)
 
 
-@pytest.mark.parametrize("text", ["STOP", "stopp nå", "ikke stopp", "", "S T O P P"])
+@pytest.mark.parametrize(
+    "text",
+    ["stopp nå", "ikke stopp", "", "S T O P P", "STOPPE", "stopper", "Stopp reklame takk", "meld meg på", "?", "Hei"],
+)
 def test_not_stopp(text: str) -> None:
     assert not is_stop(text)

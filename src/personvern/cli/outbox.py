@@ -99,6 +99,9 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
         "dead": tally.dead,
         "waiting": tally.waiting,
         "skipped": tally.skipped,
+        "cancelled": tally.cancelled,
+        "pending": tally.pending,
+        "next_attempt_at": tally.next_attempt_at,
         "texts_dropped": tally.texts_dropped,
         "errors": tally.errors,
         "retention_swept": tally.swept,
@@ -106,8 +109,24 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
     }
 
 
+def _left(tally: Tally) -> str:
+    """What is still pending after the pass, and when the worker will look again."""
+    if not tally.pending:
+        return "; nothing pending"
+    rows = "row" if tally.pending == 1 else "rows"
+    line = f"; {tally.pending} {rows} still pending"
+    if tally.next_attempt_at is not None:
+        line += f", the next due at {tally.next_attempt_at.isoformat()}"
+    if tally.waiting:
+        line += f"; the {tally.waiting} waiting are tried again on the next pass"
+    return line
+
+
 def _summary(tally: Tally) -> str:
     line = f"delivered {tally.delivered}, retrying {tally.retrying}, dead {tally.dead}, waiting {tally.waiting}"
+    if tally.cancelled:
+        line += f", cancelled {tally.cancelled} (no longer allowed; see `outbox list --dead`)"
+    line += _left(tally)
     if tally.texts_dropped:
         line += f"; forgot the text of {tally.texts_dropped} old messages"
     if tally.swept:
@@ -144,13 +163,17 @@ def worker(
         stop = _Stop()
         signal.signal(signal.SIGTERM, stop)
         total = Tally()
+        said = ""
         try:
             while not stop.requested:
                 tally = delivery.run_once()
                 total.add(tally)
-                if tally.handled and not env.json:
-                    print(_summary(tally), flush=True)
-                if not tally.handled:
+                summary = _summary(tally)
+                # Rows that only wait (no credentials) are looked at on every pass: said once, not every time.
+                if tally.handled and summary != said and not env.json:
+                    print(summary, flush=True)
+                    said = summary
+                if not tally.progressed:
                     # The one real sleep: rules never read the wall clock, only this loop waits on it.
                     time.sleep(interval)
         except KeyboardInterrupt:

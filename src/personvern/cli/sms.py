@@ -67,14 +67,41 @@ def send(
     env.emit(data, human)
 
 
+def _report_line(o: messaging.ReportOutcome) -> str:
+    """One report's outcome in words: what the message's status is now, and whether this report changed it."""
+    code = f"{o.result_code} {o.meaning}"
+    if o.result is messaging.ReportResult.UNKNOWN or o.status is None:
+        return (
+            f"refId {o.ref_id}: ignored ({code}): no message was sent with this refId from this register "
+            "(its person may have been erased)"
+        )
+    if o.result is messaging.ReportResult.LATE:
+        return (
+            f"{o.message_id}: stays {o.status.value}; ignored {code}: "
+            "the message's status is final, and a later report cannot change it"
+        )
+    if o.result is messaging.ReportResult.REPEATED:
+        return f"{o.message_id}: {o.status.value} — {code} (recorded before; nothing changed)"
+    return f"{o.message_id}: {o.status.value} — {code}"
+
+
 @command(sms_app, "report")
 def report(
     env: Env,
     file: Annotated[Path, typer.Argument(help="A LINK Mobility delivery report (JSON object) or a list of them.")],
 ) -> None:
-    """Record delivery reports: 1001 delivered; 1000, 1005, 1012 on the way; other codes final failures."""
+    """Record LINK Mobility delivery reports: 1001 delivered; 1000, 1005, 1012 on the way; other codes final.
+
+    The file is UTF-8 JSON: one report object as LINK Mobility posts it, or a list of them. Each needs
+    "refId" (the outbox row id the message was sent with) and "resultCode" (a number); "id" (LINK's message
+    id) and "segments" are kept when present; other fields are ignored. A malformed file records nothing
+    (exit 3). Each report is answered on its own: a refId that names no message here (its person erased, say)
+    is listed as ignored, and a report about a message whose status is already final (delivered, failed,
+    unknown, cancelled) changes nothing.
+    """
     reports = parse_delivery_reports(_read_json(file))
     outcomes = messaging.record_reports(env.runtime().context(), reports)
+    tally = {r: sum(1 for o in outcomes if o.result is r) for r in messaging.ReportResult}
     data = {
         "recorded": [
             {
@@ -82,17 +109,25 @@ def report(
                 "message_id": o.message_id,
                 "result_code": o.result_code,
                 "meaning": o.meaning,
-                "status": o.status.value,
+                "status": None if o.status is None else o.status.value,
                 "changed": o.changed,
+                "result": o.result.value,
             }
             for o in outcomes
-        ]
+        ],
+        "counts": {r.value: n for r, n in tally.items()},
     }
 
     def human(c: Console) -> None:
         for o in outcomes:
-            note = "" if o.changed else " (already final; unchanged)"
-            c.print(f"{o.message_id}: {o.status.value} — {o.result_code} {o.meaning}{note}", markup=False)
+            c.print(_report_line(o), markup=False)
+        ignored = len(outcomes) - tally[messaging.ReportResult.RECORDED]
+        plural = "" if len(outcomes) == 1 else "s"
+        c.print(
+            f"{len(outcomes)} report{plural}: {tally[messaging.ReportResult.RECORDED]} changed a message's status, "
+            f"{ignored} changed nothing",
+            markup=False,
+        )
 
     env.emit(data, human)
 
@@ -102,7 +137,13 @@ def inbound(
     env: Env,
     file: Annotated[Path, typer.Argument(help="A LINK Mobility inbound (MO) message: source and content.userData.")],
 ) -> None:
-    """Act on a reply: «STOPP» from a subject's number withdraws their SMS marketing consent."""
+    """Act on a reply: a stop word from a subject's number withdraws their SMS marketing consent.
+
+    The whole reply must be a stop word, in any case, with punctuation or spaces around it: STOPP, STOP,
+    UNSUBSCRIBE, AVMELD, MELD AV or MELD MEG AV («Stopp.», "stop!" count; «stopp nå» does not). Marketing
+    SMS still queued for the person are cancelled with it. The file is UTF-8 JSON as LINK Mobility posts
+    an inbound (MO) message: "source" (the sender's number) and "content": {"userData": the text}.
+    """
     outcome = messaging.handle_inbound(env.runtime().context(), parse_inbound(_read_json(file)))
     # The same answer whether or not the number is a subject's: the reply must not reveal who is a customer.
     if outcome.keyword:

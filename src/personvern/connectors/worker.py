@@ -9,9 +9,10 @@ receiver can tell the copy from a new message. Nothing is lost, and nothing is s
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
@@ -23,7 +24,7 @@ BATCH = 5  # small: a claimed row waits for the ones before it in the batch
 # Longer than a batch can take (5 rows, each at worst 5 s to connect and 15 s per read and write). A worker
 # that overruns it anyway only risks a copy under the same refId: its late record of a failure is ignored.
 LEASE = timedelta(minutes=5)
-WAIT = timedelta(minutes=1)  # how soon a row waiting for credentials is looked at again
+HOLD = timedelta(minutes=1)  # how soon a row a rule holds back for now (a restriction) is looked at again
 
 
 @dataclass
@@ -33,16 +34,25 @@ class Tally:
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
-    waiting: int = 0
+    waiting: int = 0  # rows that cannot go yet: no credentials for their kind, or held back by a rule
     skipped: int = 0  # recorded by another worker meanwhile (its lease had run out)
+    cancelled: int = 0  # no longer allowed when due (consent withdrawn, an objection, a restriction): not sent
     texts_dropped: int = 0  # message texts past the policy's period, forgotten in this pass
     errors: list[str] = field(default_factory=list)  # distinct reasons, for the operator (no personal data)
     swept: int = 0  # subjects archived or erased by the daily retention sweep in this pass
     reminders: list[str] = field(default_factory=list)  # e.g. an annual review not signed in time
+    pending: int = 0  # rows still pending after the pass
+    next_attempt_at: datetime | None = None  # when the next of them is due, if later than the pass's start
+    waiting_kinds: dict[str, str] = field(default_factory=dict)  # kinds whose connector cannot deliver, and why
 
     @property
     def handled(self) -> int:
-        return self.delivered + self.retrying + self.dead + self.waiting + self.skipped
+        return self.delivered + self.retrying + self.dead + self.waiting + self.skipped + self.cancelled
+
+    @property
+    def progressed(self) -> int:
+        """Rows whose state moved on: all handled rows but those only waiting."""
+        return self.handled - self.waiting
 
     def note(self, error: str) -> None:
         if error not in self.errors:
@@ -54,11 +64,15 @@ class Tally:
         self.dead += other.dead
         self.waiting += other.waiting
         self.skipped += other.skipped
+        self.cancelled += other.cancelled
+        self.waiting_kinds.update(other.waiting_kinds)
         self.texts_dropped += other.texts_dropped
         for error in other.errors:
             self.note(error)
         self.swept += other.swept
         self.reminders += [r for r in other.reminders if r not in self.reminders]
+        # What is left is what the latest pass left.
+        self.pending, self.next_attempt_at = other.pending, other.next_attempt_at
 
 
 class Worker:
@@ -85,6 +99,9 @@ class Worker:
 
         Rows are taken only if due by the pass's start: every outcome but delivery moves a row's next
         attempt past that instant, so the pass ends even when every attempt fails.
+
+        A kind whose connector cannot deliver at all (no credentials) is passed over for the rest of the pass;
+        its rows stay due, so the first pass after the credentials are set delivers them.
         """
         start = self._ctx.clock.now()
         tally = Tally(texts_dropped=messaging.forget_old_texts(self._ctx))
@@ -92,24 +109,44 @@ class Worker:
             duty = review.daily(self._ctx)
             tally.swept = duty.swept.done if duty.swept is not None else 0
             tally.reminders = duty.reminders
+        counted: Counter[str] = Counter()
         while True:
-            rows = outbox.claim_due(self._ctx, self._batch, self._lease, due_by=start)
+            rows = outbox.claim_due(self._ctx, self._batch, self._lease, due_by=start, skip_kinds=tally.waiting_kinds)
             if not rows:
-                return tally
+                break
             for row in rows:
-                tally.add(self.deliver(row))
+                done = self.deliver(row)
+                counted[row.kind] += done.waiting if row.kind in done.waiting_kinds else 0
+                tally.add(done)
+        for kind, reason in tally.waiting_kinds.items():
+            # The kind's other due rows were passed over: they say why, and count as waiting too.
+            tally.waiting += max(outbox.record_kind_waiting(self._ctx, kind, reason) - counted[kind], 0)
+        left = outbox.queue_state(self._ctx, start)
+        tally.pending, tally.next_attempt_at = left.pending, left.next_attempt_at
+        return tally
 
     def deliver(self, row: OutboxRow) -> Tally:
         tally = Tally()
         connector = self._connectors.get(row.kind)
         if connector is None:
-            return self._wait(row, f"no connector delivers {row.kind!r} rows", tally)
+            return self._wait_for_connector(row, f"no connector delivers {row.kind!r} rows")
         if row.personal is None:
             return self._fail(row, "nothing to send: the row's personal data is gone (erased)", tally, permanent=True)
+        # Asked again just before sending: consent may have been withdrawn, an objection made or processing
+        # restricted since the row was queued (Art. 7(3), 21(3), 18).
+        verdict = outbox.clear_for_delivery(self._ctx, row)
+        if verdict is None:
+            tally.skipped += 1
+            return tally
+        if verdict.cancel is not None:
+            tally.cancelled += 1
+            return tally
+        if verdict.hold is not None:
+            return self._wait(row, verdict.hold, tally)
         try:
             result = connector.deliver(row)
         except WaitingForCredentials as exc:
-            return self._wait(row, exc.reason, tally)
+            return self._wait_for_connector(row, exc.reason)
         except TemporaryFailure as exc:
             return self._fail(row, exc.reason, tally, retry_after=exc.retry_after)
         except PermanentFailure as exc:
@@ -124,7 +161,18 @@ class Worker:
 
     def _wait(self, row: OutboxRow, reason: str, tally: Tally) -> Tally:
         tally.note(reason)
-        if outbox.record_waiting(self._ctx, row, reason, WAIT):
+        if outbox.record_waiting(self._ctx, row, reason, HOLD):
+            tally.waiting += 1
+        else:
+            tally.skipped += 1
+        return tally
+
+    def _wait_for_connector(self, row: OutboxRow, reason: str) -> Tally:
+        """No connector, or one without credentials: the row stays due (no wait, no attempt counted), and the
+        pass leaves the rest of its kind alone; they go on the first pass that finds the connector ready."""
+        tally = Tally(waiting_kinds={row.kind: reason})
+        tally.note(reason)
+        if outbox.record_waiting(self._ctx, row, reason, timedelta(0)):
             tally.waiting += 1
         else:
             tally.skipped += 1

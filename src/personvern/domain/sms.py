@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,13 @@ GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 # Marketing must offer a simple, free way to opt out in every message (markedsføringsloven § 15).
 OPT_OUT_LINE = "Svar STOPP for å melde deg av"
-STOP_WORD = "stopp"
+STOP_WORD = "STOPP"  # the keyword the opt-out line names, and how every stop reply is reported
+# Replies that clearly ask to stop (Art. 7(3), 21(3): withdrawing must be as easy as giving). The whole reply
+# must be one of these, whatever its case, character width (NFKC), surrounding punctuation or spacing:
+# «STOPP» is what the opt-out line asks for; «STOP» and «UNSUBSCRIBE» are what phones and people used to
+# English services send; «AVMELD», «MELD AV» and «MELD MEG AV» are the line's own words («melde deg av»).
+# A longer text («stopp nå», «ikke stopp») is not a keyword: only a plain request withdraws consent.
+STOP_REPLIES = frozenset({"stopp", "stop", "unsubscribe", "avmeld", "meld av", "meld meg av"})
 
 MAX_SEGMENTS = 10  # a longer text is almost surely a mistake, and each segment is billed
 
@@ -89,9 +96,20 @@ def text_problems(text: str) -> list[FieldProblem]:
     return problems
 
 
+def _edge(ch: str) -> bool:
+    """Punctuation, spaces and invisible characters that may surround a keyword: «STOPP», "Stopp.", (stop)!"""
+    return unicodedata.category(ch)[0] in "PZC"
+
+
 def is_stop(text: str) -> bool:
-    """An opt-out reply: «STOPP» in any case, with any whitespace around it."""
-    return text.strip().casefold() == STOP_WORD
+    """An opt-out reply: one of `STOP_REPLIES`, in any case, with punctuation or whitespace around it."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    start, end = 0, len(folded)
+    while start < end and _edge(folded[start]):
+        start += 1
+    while end > start and _edge(folded[end - 1]):
+        end -= 1
+    return " ".join(folded[start:end].split()) in STOP_REPLIES
 
 
 # ---------------------------------------------------------------- delivery status
@@ -104,9 +122,12 @@ class MessageStatus(StrEnum):
     DELIVERED = "delivered"  # on the phone (1001)
     FAILED = "failed"  # a final failure, or the outbox gave up
     UNKNOWN = "unknown"  # final, but nobody knows whether it arrived (4, 5, 1010)
+    CANCELLED = "cancelled"  # never sent: no longer allowed when it was due (withdrawn, objected, restricted)
 
 
-FINAL_STATUSES = frozenset({MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.UNKNOWN})
+FINAL_STATUSES = frozenset(
+    {MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.UNKNOWN, MessageStatus.CANCELLED}
+)
 
 
 @dataclass(frozen=True)

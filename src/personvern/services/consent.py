@@ -28,7 +28,7 @@ from personvern.domain.consent import (
 )
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.policy.schema import LegalBasis, Policy, RecipientCategory
-from personvern.services import processors
+from personvern.services import outbox, processors
 from personvern.services.context import Context, new_id
 from personvern.services.ports import UnitOfWork
 from personvern.services.register import require_subject
@@ -215,6 +215,7 @@ def withdraw_consent(
         refresh(ctx, uow, [subject_id])  # a withdrawal ends the consent's reason to keep the data at once
         ctx.record(uow, _consent_audit(event))
         processors.marketing_stopped(ctx, uow, subject_id, purpose, channel)  # HubSpot sends no more email
+        outbox.cancel_forbidden(ctx, uow, subject_id)  # e.g. a marketing SMS still queued (Art. 7(3))
         uow.commit()
     return ConsentRecorded(event, [])
 
@@ -239,6 +240,7 @@ def withdraw_by_reply(ctx: Context, subject_id: str, channel: str = "sms") -> Co
         refresh(ctx, uow, [subject_id])
         ctx.record(uow, _consent_audit(event))
         processors.marketing_stopped(ctx, uow, subject_id, MARKETING, channel)
+        outbox.cancel_forbidden(ctx, uow, subject_id)  # the marketing SMS still queued do not go
         uow.commit()
     return ConsentRecorded(event, [])
 
@@ -284,6 +286,7 @@ def set_objection(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, 
     # The reason is free text and may describe the person: it is stored sealed, never audited.
     ctx.record(uow, AuditEvent("objection.set", subject_id, purpose, {"block": block.id}))
     processors.marketing_stopped(ctx, uow, subject_id, purpose, None)  # every channel, HubSpot's email too
+    outbox.cancel_forbidden(ctx, uow, subject_id)  # Art. 21(3): queued marketing SMS do not go either
     return block
 
 
@@ -315,6 +318,9 @@ def set_restriction(ctx: Context, uow: UnitOfWork, subject_id: str, lift: bool, 
         block = Block(new_id(), subject_id, BlockKind.RESTRICTION, None, now, ctx.actor.name, why)
         uow.blocks.add(block)
         ctx.record(uow, AuditEvent("restriction.set", subject_id, None, {"block": block.id}))
+        # Art. 18(2): nothing beyond storage, so queued SMS and HubSpot shares are cancelled; a correction
+        # HubSpot is owed (Art. 19) waits for the lifting instead (see outbox.clearance).
+        outbox.cancel_forbidden(ctx, uow, subject_id)
     refresh(ctx, uow, [subject_id])  # Art. 18: restricted data is stored, not erased, while it lasts
     return block
 

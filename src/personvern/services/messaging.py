@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import Forbidden, InvalidInput, NotFound, invalid
 from personvern.domain.sms import (
     FINAL_STATUSES,
+    STOP_WORD,
     DeliveryReport,
     Encoding,
     InboundSms,
@@ -142,35 +144,53 @@ def send_sms(ctx: Context, subject_id: str, purpose: str, text: str) -> QueuedSm
     return QueuedSms(draft, message_id, row.id)
 
 
+class ReportResult(StrEnum):
+    """What one delivery report did to the message log."""
+
+    RECORDED = "recorded"  # the message's status moved on
+    REPEATED = "repeated"  # the message had this status and code already: nothing to change
+    LATE = "late"  # the message already had a final status, which a report never changes
+    UNKNOWN = "unknown"  # no message of this register was sent with the refId (e.g. its person was erased)
+
+
 @dataclass(frozen=True)
 class ReportOutcome:
     ref_id: str
-    message_id: str
+    message_id: str | None  # None when the refId is unknown
     result_code: int
     meaning: str
-    status: MessageStatus  # the message's status after the report
-    changed: bool  # False when the message already had a final status
+    status: MessageStatus | None  # the message's status after the report; None when the refId is unknown
+    result: ReportResult
+
+    @property
+    def changed(self) -> bool:
+        return self.result is ReportResult.RECORDED
 
 
 def record_reports(ctx: Context, reports: list[DeliveryReport]) -> list[ReportOutcome]:
-    """Apply LINK Mobility delivery reports to the message log: all of them, or none when one is not ours."""
+    """Apply LINK Mobility delivery reports to the message log, each on its own, in one transaction.
+
+    A refId that names no message is answered as unknown and changes nothing: an erased person's messages
+    are gone with them (Art. 17), and a late report about one must not hold up the reports beside it.
+    """
     ctx.actor.require(Permission.OUTBOX_MANAGE)
     now = ctx.clock.now()
     outcomes = []
     with ctx.uow() as uow:
-        unknown = sorted({r.ref_id for r in reports if uow.messages.for_outbox(r.ref_id) is None})
-        if unknown:
-            raise NotFound(f"no message was sent with refId {', '.join(unknown)}; nothing was recorded")
         for report in reports:
-            message = uow.messages.for_outbox(report.ref_id)
-            assert message is not None
             code = result_code(report.result_code)
+            message = uow.messages.for_outbox(report.ref_id)
+            if message is None:
+                outcomes.append(ReportOutcome(report.ref_id, None, code.code, code.meaning, None, ReportResult.UNKNOWN))
+                continue
             status = next_status(message.status, code.status)
             # A report that came late (after a final one) is recorded in the audit trail but changes nothing.
-            changed = message.status not in FINAL_STATUSES and (
-                message.status is not status or message.result_code != code.code
-            )
-            if changed:
+            if message.status in FINAL_STATUSES:
+                result = ReportResult.LATE
+            elif message.status is status and message.result_code == code.code:
+                result = ReportResult.REPEATED
+            else:
+                result = ReportResult.RECORDED
                 uow.messages.set_status(
                     message.id,
                     status,
@@ -181,7 +201,7 @@ def record_reports(ctx: Context, reports: list[DeliveryReport]) -> list[ReportOu
                 )
             details = {"message": message.id, "result_code": code.code, "status": status.value}
             ctx.record(uow, AuditEvent("sms.report", message.subject_id, message.purpose, details))
-            outcomes.append(ReportOutcome(report.ref_id, message.id, code.code, code.meaning, status, changed))
+            outcomes.append(ReportOutcome(report.ref_id, message.id, code.code, code.meaning, status, result))
         uow.commit()
     return outcomes
 
@@ -208,12 +228,12 @@ def handle_inbound(ctx: Context, message: InboundSms) -> InboundOutcome:
     try:
         phone = normalise(FieldType.PHONE, source, ctx.policy.default_region)
     except BadValue:
-        return InboundOutcome("STOPP")
+        return InboundOutcome(STOP_WORD)
     with ctx.uow() as uow:
         holders = uow.subjects.find(Lookup("phone", lookup_key(FieldType.PHONE, phone)))
     for subject_id in holders:
         consent.withdraw_by_reply(ctx, subject_id, CHANNEL)
-    return InboundOutcome("STOPP")
+    return InboundOutcome(STOP_WORD)
 
 
 def forget_old_texts(ctx: Context) -> int:

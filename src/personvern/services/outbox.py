@@ -1,15 +1,17 @@
-"""The outbox's use cases: enqueue with its cause, list, retry a dead row; claim rows and record what delivery did."""
+"""The outbox's use cases: enqueue with its cause, list, retry a dead row; claim rows and record what delivery did;
+and whether a queued row may still go, asked again when the person's will changes and just before delivery."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
-from personvern.domain.errors import Conflict, NotFound
+from personvern.domain.consent import Block, BlockKind, ConsentEvent, marketing_block_reason
+from personvern.domain.errors import Conflict, Forbidden, NotFound
 from personvern.domain.outbox import Decision, Draw, OutboxRow, OutboxState, RetryPolicy, after_failure
 from personvern.domain.sealed import FORGOTTEN
 from personvern.domain.sms import FINAL_STATUSES, Message, MessageStatus, next_status
@@ -25,6 +27,7 @@ RECIPIENTS = {
     "hubspot.delete": "hubspot",
 }
 STATUS_TEXT = 200  # the width of messages.status_text
+CANCELLED = "cancelled: "  # how `last_error` starts on a row stopped because it is no longer allowed
 
 
 def enqueue(
@@ -80,7 +83,11 @@ def list_outbox(ctx: Context, dead_only: bool = False, everything: bool = False,
 
 
 def retry_dead(ctx: Context, row_id: str) -> OutboxRow:
-    """Put a dead row back in the queue with a fresh count of attempts (after the cause was fixed)."""
+    """Put a dead row back in the queue with a fresh count of attempts (after the cause was fixed).
+
+    A row the person's consent, objection or restriction no longer allows is refused: retrying must not
+    send what a withdrawal (Art. 7(3)), an objection (Art. 21(3)) or a restriction (Art. 18) forbids.
+    """
     ctx.actor.require(Permission.OUTBOX_MANAGE)
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -93,6 +100,13 @@ def retry_dead(ctx: Context, row_id: str) -> OutboxRow:
                 f"outbox row {row_id} lost its personal part on {forgotten} (the policy's [undelivered] time was "
                 "over): there is nothing left to send; do what it was to do by hand"
             )
+        if row.state is OutboxState.DEAD and (row.last_error or "").startswith(CANCELLED):
+            # Its phone number and text were destroyed with it: there is nothing left to send.
+            raise Conflict(f"outbox row {row_id} was {row.last_error}; queue a new message if it is allowed now")
+        if row.state is OutboxState.DEAD:
+            verdict = clearance(uow, row)
+            if verdict.cancel is not None:
+                raise Forbidden(f"outbox row {row_id} may no longer be sent: {verdict.cancel}; it stays dead")
         if row.state is not OutboxState.DEAD or not uow.outbox.revive(row_id, now):
             raise Conflict(f"outbox row {row_id} is {row.state.value}; only a dead row can be retried")
         message = uow.messages.for_outbox(row_id)
@@ -104,14 +118,33 @@ def retry_dead(ctx: Context, row_id: str) -> OutboxRow:
     return replace(row, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, lease_until=None)
 
 
-def claim_due(ctx: Context, limit: int, lease: timedelta, due_by: datetime | None = None) -> list[OutboxRow]:
-    """Lease up to `limit` due rows for delivery, in a transaction of their own (committed before delivering)."""
+def claim_due(
+    ctx: Context, limit: int, lease: timedelta, due_by: datetime | None = None, skip_kinds: Collection[str] = ()
+) -> list[OutboxRow]:
+    """Lease up to `limit` due rows for delivery, in a transaction of their own (committed before delivering).
+
+    `skip_kinds`: kinds whose connector cannot deliver now (no credentials); their rows stay as they are.
+    """
     ctx.actor.require(Permission.OUTBOX_MANAGE)
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        rows = uow.outbox.claim(due_by or now, now, now + lease, limit)
+        rows = uow.outbox.claim(due_by or now, now, now + lease, limit, skip_kinds)
         uow.commit()
     return rows
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What is left after a pass: how many rows are pending, and when the next one is due after the pass."""
+
+    pending: int
+    next_attempt_at: datetime | None
+
+
+def queue_state(ctx: Context, after: datetime) -> QueueState:
+    ctx.actor.require(Permission.OUTBOX_READ)
+    with ctx.uow() as uow:
+        return QueueState(uow.outbox.count([OutboxState.PENDING]), uow.outbox.next_attempt(after))
 
 
 def _purpose(row: OutboxRow) -> str | None:
@@ -216,9 +249,136 @@ def record_failure(
 
 
 def record_waiting(ctx: Context, row: OutboxRow, error: str, wait: timedelta) -> bool:
-    """The connector cannot try yet (no credentials): the row waits, and this is not counted as an attempt."""
+    """The row cannot go yet (held back by a rule for now): it waits `wait`, and this is not counted as an attempt."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
         done = uow.outbox.mark_retry(row.id, row.lease_until, row.attempts, now + wait, error)
         uow.commit()
     return done
+
+
+def record_kind_waiting(ctx: Context, kind: str, error: str) -> int:
+    """The connector of `kind` cannot deliver at all (no credentials): every due row of the kind says why.
+
+    They stay due and no attempt is counted, so the first pass after the credentials are set delivers
+    them at once. Returns how many rows of the kind wait.
+    """
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        waiting = uow.outbox.mark_waiting(kind, now, now, error)
+        uow.commit()
+    return waiting
+
+
+# ---------------------------------------------------------------- whether a queued row may still go
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """Whether a pending row may go now; if not, the rule that stops it, forever (cancel) or for now (hold)."""
+
+    cancel: str | None = None
+    hold: str | None = None
+
+    @property
+    def clear(self) -> bool:
+        return self.cancel is None and self.hold is None
+
+
+def _restricted(blocks: list[Block]) -> Block | None:
+    return next((b for b in blocks if b.active and b.kind is BlockKind.RESTRICTION), None)
+
+
+def _clearance(row: OutboxRow, exists: bool, events: list[ConsentEvent], blocks: list[Block]) -> Clearance:
+    """The rules a row must still pass when it is about to go (its subject's state as it is now)."""
+    if row.kind in ("hubspot.unsubscribe", "hubspot.delete") or row.subject_id is None:
+        # Telling a processor to stop or to erase serves the person's rights (Art. 17(2), 21(3)): always goes.
+        return Clearance()
+    if not exists:
+        return Clearance(cancel="the person is no longer in the register")
+    restriction = _restricted(blocks)
+    if row.kind == "sms":
+        if _purpose(row) == "marketing":
+            # Consent in force on the SMS channel, no objection, not restricted: what `sms send` checked,
+            # asked again now (Art. 7(3), 21(3), 18(1)).
+            reason = marketing_block_reason(events, blocks, "sms")
+            return Clearance() if reason is None else Clearance(cancel=reason)
+        if restriction is not None:
+            # Art. 18(2): restricted data is only stored; no message of any kind goes (as `sms send` refuses).
+            since = restriction.set_at.date().isoformat()
+            return Clearance(cancel=f"processing is restricted (Art. 18) since {since}")
+        return Clearance()
+    if row.kind == "hubspot.upsert":
+        if row.public.get("reason") == "share":
+            # Shared on consent to email marketing: HubSpot may receive the person only while that holds.
+            reason = marketing_block_reason(events, blocks, "email")
+            return Clearance() if reason is None else Clearance(cancel=reason)
+        if restriction is not None:
+            # A correction HubSpot is owed (Art. 19) waits out the restriction (Art. 18(2)) rather than being lost.
+            since = restriction.set_at.date().isoformat()
+            return Clearance(hold=f"held: processing is restricted (Art. 18) since {since}; goes when it is lifted")
+    return Clearance()
+
+
+def clearance(uow: UnitOfWork, row: OutboxRow) -> Clearance:
+    """Whether the row may go now, by its subject's consent, objections and restriction as they are now."""
+    if row.subject_id is None:
+        return _clearance(row, True, [], [])
+    sid = row.subject_id
+    return _clearance(row, uow.subjects.exists(sid), uow.consents.for_subject(sid), uow.blocks.for_subject(sid))
+
+
+def _cancel(ctx: Context, uow: UnitOfWork, row: OutboxRow, reason: str) -> bool:
+    """Stop a row that may no longer go: dead with the reason, its personal part destroyed, its message cancelled."""
+    error = (CANCELLED + reason)[:STATUS_TEXT]
+    if not uow.outbox.cancel(row.id, error):
+        return False
+    message = uow.messages.for_outbox(row.id)
+    if message is not None and message.status not in FINAL_STATUSES:
+        _set_message(uow, message, MessageStatus.CANCELLED, ctx.clock.now(), status_text=error)
+    details = {"row": row.id, "kind": row.kind, "recipient": RECIPIENTS.get(row.kind, row.kind), "reason": reason}
+    ctx.record(uow, AuditEvent("outbox.cancel", _subject(row), _purpose(row), details))
+    return True
+
+
+def cancel_forbidden(ctx: Context, uow: UnitOfWork, subject_id: str) -> int:
+    """Cancel the subject's queued rows that its consent, objections or restriction no longer allow.
+
+    Called in the transaction that withdraws, objects or restricts, so the change and its effect on the queue
+    commit together. A row a worker holds right now is left to that worker, which asks again before sending.
+    """
+    now = ctx.clock.now()
+    rows = [
+        r
+        for r in uow.outbox.for_subject(subject_id)
+        if r.state is OutboxState.PENDING and (r.lease_until is None or r.lease_until <= now)
+    ]
+    if not rows:
+        return 0
+    exists = uow.subjects.exists(subject_id)
+    events, blocks = uow.consents.for_subject(subject_id), uow.blocks.for_subject(subject_id)
+    cancelled = 0
+    for row in rows:
+        verdict = _clearance(row, exists, events, blocks)
+        if verdict.cancel is not None and _cancel(ctx, uow, row, verdict.cancel):
+            cancelled += 1
+    return cancelled
+
+
+def clear_for_delivery(ctx: Context, row: OutboxRow) -> Clearance | None:
+    """Asked by the worker just before it hands a claimed row over: may it go? A row that may not is cancelled.
+
+    Consent can be withdrawn, an objection made or processing restricted after the row was queued, while it
+    waited for credentials or a back-off, or after `outbox retry`: the answer is the one in force now. None:
+    the row is no longer this worker's (cancelled, or claimed by another after the lease ran out).
+    """
+    ctx.actor.require(Permission.OUTBOX_MANAGE)
+    with ctx.uow() as uow:
+        current = uow.outbox.get(row.id)
+        if current is None or current.state is not OutboxState.PENDING or current.lease_until != row.lease_until:
+            return None
+        verdict = clearance(uow, row)
+        if verdict.cancel is not None:
+            _cancel(ctx, uow, row, verdict.cancel)
+        uow.commit()
+    return verdict

@@ -173,11 +173,25 @@ class Outbox(Protocol):
         """Every row of the subject in any state, oldest first, without the personal part (one indexed query)."""
         ...
 
-    def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
+    def claim(
+        self, due_by: datetime, now: datetime, lease_until: datetime, limit: int, skip_kinds: Collection[str] = ()
+    ) -> list[OutboxRow]:
         """Lease pending rows due by `due_by` whose lease has expired at `now`, personal part opened.
 
-        Rows another transaction holds are skipped (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+        Rows another transaction holds are skipped (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and so are rows
+        of `skip_kinds` (their connector cannot deliver now).
         """
+        ...
+
+    def mark_waiting(self, kind: str, due_by: datetime, now: datetime, error: str) -> int:
+        """Note `error` on every pending row of `kind` due by `due_by` and not leased at `now`; how many.
+
+        Nothing else changes: not the attempts, not when they are due (they go as soon as they can).
+        """
+        ...
+
+    def next_attempt(self, after: datetime) -> datetime | None:
+        """The earliest time after `after` that a pending row is due, if any."""
         ...
 
     def mark_delivered(self, row_id: str, at: datetime, result: dict[str, Any]) -> bool:

@@ -101,14 +101,18 @@ class SqlOutbox:
         q = select(t.outbox).where(c.subject_id == subject_id).order_by(c.created_at, c.id)
         return [self._row(r) for r in self._conn.execute(q)]
 
-    def claim(self, due_by: datetime, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
+    def claim(
+        self, due_by: datetime, now: datetime, lease_until: datetime, limit: int, skip_kinds: Collection[str] = ()
+    ) -> list[OutboxRow]:
         c = t.outbox.c
+        skipped = [c.kind.not_in(sorted(skip_kinds))] if skip_kinds else []
         q = (
             select(t.outbox)
             .where(
                 c.state == OutboxState.PENDING.value,
                 c.next_attempt_at <= due_by,
                 or_(c.lease_until.is_(None), c.lease_until <= now),
+                *skipped,
             )
             .order_by(c.next_attempt_at, c.id)
             .limit(limit)
@@ -124,6 +128,26 @@ class SqlOutbox:
         self._conn.execute(update(t.outbox).where(c.id.in_(ids)).values(lease_until=lease_until))
         keys = self._keys.get(ids)
         return [replace(self._row(r, self._open(r, keys.get(r.id))), lease_until=lease_until) for r in rows]
+
+    def mark_waiting(self, kind: str, due_by: datetime, now: datetime, error: str) -> int:
+        c = t.outbox.c
+        done = self._conn.execute(
+            update(t.outbox)
+            .where(
+                c.state == OutboxState.PENDING.value,
+                c.kind == kind,
+                c.next_attempt_at <= due_by,
+                or_(c.lease_until.is_(None), c.lease_until <= now),
+            )
+            .values(last_error=error, lease_until=None)
+        )
+        return int(done.rowcount or 0)
+
+    def next_attempt(self, after: datetime) -> datetime | None:
+        c = t.outbox.c
+        q = select(func.min(c.next_attempt_at)).where(c.state == OutboxState.PENDING.value, c.next_attempt_at > after)
+        found: datetime | None = self._conn.scalar(q)
+        return found
 
     def _open(self, r: Row[Any], key: bytes | None) -> dict[str, Any] | None:
         sealed = (json.loads(r.payload) if r.payload else {}).get("sealed")
