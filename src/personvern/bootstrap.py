@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ from personvern.domain.access import Actor, Permission, check_role
 from personvern.domain.errors import NotReady, PolicyRejected, invalid
 from personvern.domain.outbox import Draw, RetryPolicy
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
-from personvern.services.admin import PolicyLoad, load_policy_version
+from personvern.services.admin import PolicyLoad, checkpoint_audit, load_policy_version, start_audit_chain
 from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
+from personvern.store.checkpoints import FileCheckpoints, checkpoint_file
 from personvern.store.crypto import Vault, create_master_key, read_master_key
 from personvern.store.engine import make_engine, require_current, sqlite_path, upgrade
 from personvern.store.notice_repo import current_notice_sha256
@@ -220,6 +221,20 @@ class Runtime:
             notice_sha256=self.notice_sha256(),
         )
 
+    @property
+    def simulation(self) -> bool:
+        """Whether this register is a simulation (initialised with `--now`), whose clock may go back.
+
+        The seam for `audit verify`'s clock check: a real register's entries never go back in time. No
+        register records yet whether it is a simulation, so until it does every register counts as real.
+        """
+        return False
+
+    @property
+    def checkpoints(self) -> FileCheckpoints:
+        """The audit chain's signed checkpoints, in a file beside the master key."""
+        return FileCheckpoints(checkpoint_file(self.settings.key_file()), self.uow.vault.checkpoint_key)
+
     def notice_sha256(self) -> str:
         """The notice published for the policy in force (its first language, Markdown): what consent refers to."""
         if self._notice is None:
@@ -312,7 +327,11 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
         engine.dispose()
         raise
     runtime = Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
+    # Now that the master key is at hand: key the audit chain (a new register from its first entry, one
+    # upgraded from an unkeyed chain from an `audit.keyed` entry); its head is checkpointed below.
+    start_audit_chain(runtime.uow, runtime.clock, runtime.actor)
     load = load_policy_version(runtime.uow, runtime.clock, runtime.actor, loaded)
+    checkpoint_audit(runtime.uow, runtime.checkpoints, runtime.clock, timedelta(0))
     # Every rendering of the notice is stored with the policy, so the version a consent names stays readable.
     publish_notices(runtime.context())
     runtime._notice = None  # read again: it may have been published just now
@@ -379,6 +398,7 @@ def build_worker(
 ) -> Worker:
     connectors = build_connectors(runtime, client, environ)
     policy = retry_policy(environ)
+    checkpoints = runtime.checkpoints
     if draw is None:
-        return Worker(runtime.context(), connectors, policy, retention=True)
-    return Worker(runtime.context(), connectors, policy, draw, retention=True)
+        return Worker(runtime.context(), connectors, policy, retention=True, checkpoints=checkpoints)
+    return Worker(runtime.context(), connectors, policy, draw, retention=True, checkpoints=checkpoints)

@@ -81,6 +81,7 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
         "errors": tally.errors,
         "retention_swept": tally.swept,
         "reminders": tally.reminders,
+        "audit_checkpoint": tally.audit_checkpoint,
     }
 
 
@@ -90,6 +91,8 @@ def _summary(tally: Tally) -> str:
         line += f"; forgot the text of {tally.texts_dropped} old messages"
     if tally.swept:
         line += f"; retention sweep archived or erased {tally.swept} subjects"
+    if tally.audit_checkpoint:
+        line += f"\naudit checkpoint: {tally.audit_checkpoint}"
     return line + "".join(f"\n  {e}" for e in tally.errors) + "".join(f"\nreminder: {r}" for r in tally.reminders)
 
 
@@ -126,7 +129,7 @@ def worker(
             while not stop.requested:
                 tally = delivery.run_once()
                 total.add(tally)
-                if tally.handled and not env.json:
+                if (tally.handled or tally.audit_checkpoint) and not env.json:
                     print(_summary(tally), flush=True)
                 if not tally.handled:
                     # The one real sleep: rules never read the wall clock, only this loop waits on it.

@@ -16,14 +16,16 @@ from datetime import timedelta
 from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import Draw, OutboxRow, RetryPolicy
-from personvern.services import messaging, outbox, review
+from personvern.services import admin, messaging, outbox, review
 from personvern.services.context import Context
+from personvern.services.ports import AuditCheckpoints
 
 BATCH = 5  # small: a claimed row waits for the ones before it in the batch
 # Longer than a batch can take (5 rows, each at worst 5 s to connect and 15 s per read and write). A worker
 # that overruns it anyway only risks a copy under the same refId: its late record of a failure is ignored.
 LEASE = timedelta(minutes=5)
 WAIT = timedelta(minutes=1)  # how soon a row waiting for credentials is looked at again
+DAY = timedelta(days=1)  # how often the audit chain's head is checkpointed
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)  # distinct reasons, for the operator (no personal data)
     swept: int = 0  # subjects archived or erased by the daily retention sweep in this pass
     reminders: list[str] = field(default_factory=list)  # e.g. an annual review not signed in time
+    audit_checkpoint: str | None = None  # the daily signed checkpoint of the audit chain's head, when written
 
     @property
     def handled(self) -> int:
@@ -59,6 +62,7 @@ class Tally:
             self.note(error)
         self.swept += other.swept
         self.reminders += [r for r in other.reminders if r not in self.reminders]
+        self.audit_checkpoint = other.audit_checkpoint or self.audit_checkpoint
 
 
 class Worker:
@@ -71,6 +75,7 @@ class Worker:
         batch: int = BATCH,
         lease: timedelta = LEASE,
         retention: bool = False,
+        checkpoints: AuditCheckpoints | None = None,
     ) -> None:
         self._ctx = ctx
         self._connectors = connectors
@@ -79,6 +84,7 @@ class Worker:
         self._batch = batch
         self._lease = lease
         self._retention = retention  # sweep retention once a day, and remind of the annual review
+        self._checkpoints = checkpoints  # checkpoint the audit chain's head once a day, outside the database
 
     def run_once(self) -> Tally:
         """Deliver every row due now, batch by batch; a row that fails is not tried again in the same pass.
@@ -92,6 +98,9 @@ class Worker:
             duty = review.daily(self._ctx)
             tally.swept = duty.swept.done if duty.swept is not None else 0
             tally.reminders = duty.reminders
+        if self._checkpoints is not None:
+            # Into the file beside the key and into this output: a restored older database shows (audit verify).
+            tally.audit_checkpoint = admin.checkpoint_audit(self._ctx.uow, self._checkpoints, self._ctx.clock, DAY)
         while True:
             rows = outbox.claim_due(self._ctx, self._batch, self._lease, due_by=start)
             if not rows:
