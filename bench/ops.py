@@ -178,15 +178,16 @@ class RawReads:
         """Append one entry (by default 'subject.read') to the chain with its correct hash, as the service does."""
         p = self.p
         cur.execute(
-            "SELECT seq, hash, keyed_from, chain_id FROM audit_head WHERE id = 1" + (" FOR UPDATE" if self.pg else "")
+            "SELECT seq, hash, keyed_from, chain_id, simulation FROM audit_head WHERE id = 1"
+            + (" FOR UPDATE" if self.pg else "")
         )
-        seq, prev, keyed_from, chain_id = cur.fetchone()
+        seq, prev, keyed_from, chain_id, simulation = cur.fetchone()
         seq = int(seq) + 1
         purpose = "service" if action == "subject.read" else None
         text = canonical_details(details or {"fields": ["bench-floor"]})
         key = self.runtime.uow.vault.audit_key
         digest = entry_hash(key, seq, NOW, ACTOR, "ceo", action, sid, purpose, text, prev)
-        mac = head_mac(key, seq, digest, int(keyed_from), chain_id)
+        mac = head_mac(key, seq, digest, int(keyed_from), chain_id, bool(simulation))
         at = NOW if self.pg else NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
         cur.execute(
             "INSERT INTO audit_log (seq, at, actor, role, action, subject_id, purpose, details, prev_hash, hash) "

@@ -193,6 +193,7 @@ class Runtime:
     clock: FixedClock | SystemClock
     _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
     _notice: str | None = field(default=None, repr=False)
+    _simulation: bool | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
@@ -225,10 +226,14 @@ class Runtime:
     def simulation(self) -> bool:
         """Whether this register is a simulation (initialised with `--now`), whose clock may go back.
 
-        The seam for `audit verify`'s clock check: a real register's entries never go back in time. No
-        register records yet whether it is a simulation, so until it does every register counts as real.
+        The seam for `audit verify`'s clock check: a real register's entries never go back in time. Read from
+        the flag `init` sealed with the audit chain's head (a new register initialised with `--now`); a flag
+        anyone can write would let whoever moved the clock back hide it.
         """
-        return False
+        if self._simulation is None:
+            with self.uow() as uow:
+                self._simulation = uow.audit.simulation()
+        return self._simulation
 
     @property
     def checkpoints(self) -> FileCheckpoints:
@@ -329,7 +334,7 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
     runtime = Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
     # Now that the master key is at hand: key the audit chain (a new register from its first entry, one
     # upgraded from an unkeyed chain from an `audit.keyed` entry); its head is checkpointed below.
-    start_audit_chain(runtime.uow, runtime.clock, runtime.actor)
+    start_audit_chain(runtime.uow, runtime.clock, runtime.actor, simulation=settings.now is not None)
     load = load_policy_version(runtime.uow, runtime.clock, runtime.actor, loaded)
     checkpoint_audit(runtime.uow, runtime.checkpoints, runtime.clock, timedelta(0))
     # Every rendering of the notice is stored with the policy, so the version a consent names stays readable.

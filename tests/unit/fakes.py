@@ -225,8 +225,11 @@ class FakeAuditLog:
     def __init__(self, state: State) -> None:
         self._state = state
 
-    def start(self, actor: str, role: str, at: datetime) -> bool:
+    def start(self, actor: str, role: str, at: datetime, simulation: bool = False) -> bool:
         return False
+
+    def simulation(self) -> bool:
+        return True
 
     def append(self, events: Sequence[AuditEvent], actor: str, role: str, at: datetime) -> None:
         rows = self._state.audit

@@ -126,9 +126,11 @@ def anchor(key: bytes, chain_id: str) -> str:
     return hmac.digest(key, f"anchor\x1f{chain_id}".encode(), "sha256").hex()
 
 
-def head_mac(key: bytes, seq: int, digest: str, keyed_from: int, chain_id: str) -> str:
-    """The seal on the head row: without the key, the head cannot be moved back to hide removed entries."""
-    return hmac.digest(key, f"head\x1f{seq}\x1f{digest}\x1f{keyed_from}\x1f{chain_id}".encode(), "sha256").hex()
+def head_mac(key: bytes, seq: int, digest: str, keyed_from: int, chain_id: str, simulation: bool) -> str:
+    """The seal on the head row: without the key, the head cannot be moved back to hide removed entries, nor a
+    real register be turned into a simulation to hide a clock moved back."""
+    material = f"head\x1f{seq}\x1f{digest}\x1f{keyed_from}\x1f{chain_id}\x1f{int(simulation)}"
+    return hmac.digest(key, material.encode(), "sha256").hex()
 
 
 def canonical_details(details: Mapping[str, Any]) -> str:

@@ -72,11 +72,11 @@ def _refuse_orphans(stored: set[tuple[str, str]], loaded: LoadedPolicy) -> None:
         )
 
 
-def start_audit_chain(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor) -> bool:
+def start_audit_chain(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, simulation: bool) -> bool:
     """Key the audit chain if it is not yet (run by `init`, which has the master key); True when it was done now."""
     actor.require(Permission.POLICY_MANAGE)
     with uow_factory() as uow:
-        started = uow.audit.start(actor.name, actor.role, clock.now())
+        started = uow.audit.start(actor.name, actor.role, clock.now(), simulation)
         uow.commit()
     return started
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -485,19 +486,20 @@ class SqlAuditLog:
 
     def _head(self, lock: bool) -> Any:
         h = t.audit_head.c
-        q = select(h.seq, h.hash, h.chain_id, h.keyed_from, h.mac).where(h.id == 1)
+        q = select(h.seq, h.hash, h.chain_id, h.keyed_from, h.simulation, h.mac).where(h.id == 1)
         return self._conn.execute(q.with_for_update() if lock else q).one()
 
-    def _seal(self, seq: int, digest: str, keyed_from: int, chain_id: str) -> None:
-        mac = head_mac(self._key, seq, digest, keyed_from, chain_id)
+    def _seal(self, seq: int, digest: str, keyed_from: int, chain_id: str, simulation: bool) -> None:
+        mac = head_mac(self._key, seq, digest, keyed_from, chain_id, simulation)
         self._conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=digest, mac=mac))
 
-    def start(self, actor: str, role: str, at: datetime) -> bool:
+    def start(self, actor: str, role: str, at: datetime, simulation: bool = False) -> bool:
         """Key the chain if it is not yet (once, by `init`); True when this call did it.
 
         A new register is keyed from its first entry, which links to an anchor made from a fresh chain id.
         A register with unkeyed entries keeps them as they are (re-hashing them would forge them) and records
-        the switch as an `audit.keyed` entry, linked under the key to the last of them.
+        the switch as an `audit.keyed` entry, linked under the key to the last of them. `simulation` (a new
+        register initialised with `--now`) is sealed with the head; an upgraded register counts as real.
         """
         head = self._head(lock=True)
         if head.keyed_from is not None:
@@ -505,10 +507,13 @@ class SqlAuditLog:
         chain_id = uuid.uuid4().hex
         legacy = int(head.seq)
         first_prev = anchor(self._key, chain_id) if legacy == 0 else str(head.hash)
+        simulation = simulation and legacy == 0
         self._conn.execute(
-            update(t.audit_head).where(t.audit_head.c.id == 1).values(chain_id=chain_id, keyed_from=legacy + 1)
+            update(t.audit_head)
+            .where(t.audit_head.c.id == 1)
+            .values(chain_id=chain_id, keyed_from=legacy + 1, simulation=simulation)
         )
-        self._seal(legacy, first_prev, legacy + 1, chain_id)
+        self._seal(legacy, first_prev, legacy + 1, chain_id, simulation)
         if legacy:
             details = {"chain": chain_id, "legacy_entries": legacy, "legacy_head": str(head.hash)}
             self.append([AuditEvent(SWITCH_ACTION, None, None, details)], actor, role, at)
@@ -539,7 +544,7 @@ class SqlAuditLog:
             ("seq", "at", "actor", "role", "action", "subject_id", "purpose", "details", "prev_hash", "hash"),
             rows,
         )
-        self._seal(seq, prev, int(head.keyed_from), str(head.chain_id))
+        self._seal(seq, prev, int(head.keyed_from), str(head.chain_id), bool(head.simulation))
 
     def chain_id(self) -> str | None:
         return self._conn.execute(select(t.audit_head.c.chain_id).where(t.audit_head.c.id == 1)).scalar()
@@ -547,11 +552,20 @@ class SqlAuditLog:
     def head(self) -> tuple[str, int, str] | None:
         """(chain id, seq, hash) of the head, if it is keyed and its seal holds; what a checkpoint records."""
         head = self._head(lock=False)
-        if head.keyed_from is None or head.mac != head_mac(
-            self._key, int(head.seq), str(head.hash), int(head.keyed_from), str(head.chain_id)
-        ):
+        if head.keyed_from is None or not self._sealed(head):
             return None
         return str(head.chain_id), int(head.seq), str(head.hash)
+
+    def _sealed(self, head: Any) -> bool:
+        seal = head_mac(
+            self._key, int(head.seq), str(head.hash), int(head.keyed_from), str(head.chain_id), bool(head.simulation)
+        )
+        return hmac.compare_digest(seal, str(head.mac))
+
+    def simulation(self) -> bool:
+        """Whether the chain was started as a simulation's (sealed with the head: False if the seal fails)."""
+        head = self._head(lock=False)
+        return head.keyed_from is not None and bool(head.simulation) and self._sealed(head)
 
     def hash_at(self, seq: int) -> str | None:
         return self._conn.execute(select(t.audit_log.c.hash).where(t.audit_log.c.seq == seq)).scalar()
@@ -582,7 +596,7 @@ class SqlAuditLog:
             return ChainReport(checked, checked + 1, f"entries after {checked} were removed")
         if str(head.hash) != (report.head_hash or start.first_prev):
             return ChainReport(checked, checked, f"the head's hash is not entry {checked}'s: the head was altered")
-        if head.mac != head_mac(self._key, checked, str(head.hash), keyed_from, chain_id):
+        if not self._sealed(head):
             return ChainReport(checked, checked + 1, "the head row's seal does not hold: it was set back or altered")
         if checked < keyed_from:
             # Every initialised register holds its first keyed entry (the policy's load, or `audit.keyed`).

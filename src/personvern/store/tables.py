@@ -193,6 +193,7 @@ audit_head = Table(
     # whole row, so the head cannot be set back to hide entries removed after it.
     Column("chain_id", String(32), nullable=True),
     Column("keyed_from", BigInteger, nullable=True),
+    Column("simulation", Boolean, nullable=True),  # a register initialised with --now: its clock may go back
     Column("mac", String(64), nullable=True),
 )
 

@@ -22,11 +22,13 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_head", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chain_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("keyed_from", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("simulation", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("mac", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("audit_head", schema=None) as batch_op:
         batch_op.drop_column("mac")
+        batch_op.drop_column("simulation")
         batch_op.drop_column("keyed_from")
         batch_op.drop_column("chain_id")
