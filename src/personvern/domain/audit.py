@@ -1,11 +1,13 @@
 """The audit chain: entries that record who did what to whose data and why, each holding its predecessor's hash.
 
-Two forms of entry exist. A *keyed* entry's hash is an HMAC-SHA256 under the audit key (derived from the
-master key), over the entry's columns with its time in one canonical UTC form; the first keyed entry of a new
-register links to an anchor that is itself an HMAC of the register's chain id, so neither the database alone
-nor a constant can start or rebuild a chain. A *legacy* entry (written before the chain was keyed) is a plain
-SHA-256 linked from a constant; a register upgraded from then keeps them as they were (re-hashing them would
-be forging) up to its switch point, the `audit.keyed` entry, which links to the last of them under the key.
+Two forms of entry exist. A *keyed* entry's hash is a MAC under the audit key (derived from the master key)
+over the entry's columns, its time in one canonical UTC form: keyed BLAKE2b-256 (RFC 7693), a MAC by design,
+as unforgeable without the key as HMAC-SHA256 and no slower than the plain SHA-256 it replaces (HMAC would add
+two hash calls an entry, a third of `audit verify`'s time). The first keyed entry of a new register links to
+an anchor, an HMAC of the register's random chain id, so neither the database alone nor a constant can start
+or rebuild a chain. A *legacy* entry (written before the chain was keyed) is a plain SHA-256 linked from a
+constant; a register upgraded from then keeps them as they were (re-hashing them would be forging them) up to
+its switch point, the `audit.keyed` entry, which links to the last of them under the key.
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ def entry_hash(
     details_json: str,
     prev_hash: str,
 ) -> str:
-    """HMAC-SHA256 under the audit key over every recorded column (the time in UTC) and the previous hash."""
+    """A MAC under the audit key over every recorded column (the time in UTC) and the previous hash."""
     material = _material(seq, canonical_time(at), actor, role, action, subject_id, purpose, details_json, prev_hash)
-    return hmac.digest(key, material, "sha256").hex()
+    return hashlib.blake2b(material, key=key, digest_size=32).hexdigest()
 
 
 def legacy_entry_hash(
@@ -169,39 +171,43 @@ def verify_chain(rows: Iterable[AuditRowT], start: ChainStart, simulation: bool 
     Unless the register is a simulation, an entry dated more than CLOCK_SLACK before the latest time already
     in the chain breaks it: the clock of real records was moved back.
     """
-    key, keyed_from = start.key, start.keyed_from
-    digest_of = hmac.digest
+    keyed_from = start.keyed_from
+    # One MAC state keyed once and copied per entry: the same digest as `entry_hash`, without keying it again.
+    copy = hashlib.blake2b(key=start.key, digest_size=32).copy
     prev = start.first_prev
     expected_seq = 1
     checked = 0
-    latest: datetime | None = None
-    earliest_allowed: datetime | None = None
+    # The latest time so far, as its canonical text: UTC `isoformat` texts sort as their instants do (a whole
+    # second's "+00:00" before its ".micro"), so one string comparison a row finds the rare entry to look at.
+    latest = ""
     for row in rows:
         seq, at, actor, role, action, subject_id, purpose, details_json, prev_hash, digest = row
         if seq != expected_seq:
             return ChainReport(checked, seq, f"entry {expected_seq} is missing (next is {seq})")
         if prev_hash != prev:
             return ChainReport(checked, seq, "its previous-hash does not match the entry before it")
+        when = (at if at.tzinfo is UTC else at.astimezone(UTC)).isoformat()
         if seq >= keyed_from:
-            utc = at if at.tzinfo is UTC else at.astimezone(UTC)
-            material = _material(
-                seq, utc.isoformat(), actor, role, action, subject_id, purpose, details_json, prev_hash
+            mac = copy()
+            mac.update(
+                "\x1f".join(
+                    (str(seq), when, actor, role, action, subject_id or "", purpose or "", details_json, prev)
+                ).encode("utf-8")
             )
-            if digest_of(key, material, "sha256").hex() != digest:
+            if mac.hexdigest() != digest:
                 return ChainReport(checked, seq, "its content does not match its hash (altered)")
             if seq == keyed_from and keyed_from > 1 and action != SWITCH_ACTION:
                 problem = f"the chain is keyed from here, but this is not the {SWITCH_ACTION} entry"
                 return ChainReport(checked, seq, problem)
         elif not _legacy_matches(row):
             return ChainReport(checked, seq, "its content does not match its hash (altered)")
-        if latest is None or at > latest:
-            latest = at
-            earliest_allowed = at - CLOCK_SLACK
-        elif not simulation and earliest_allowed is not None and at < earliest_allowed:
+        if when >= latest:
+            latest = when
+        elif not simulation and at < datetime.fromisoformat(latest) - CLOCK_SLACK:
             return ChainReport(
                 checked,
                 seq,
-                f"its time {canonical_time(at)} is before {canonical_time(latest)}, already in the chain: "
+                f"its time {when} is before {latest}, already in the chain: "
                 "the clock was moved back on a register that is not a simulation",
             )
         prev = digest
