@@ -143,7 +143,8 @@ def test_a_chain_recomputed_without_the_master_key_is_detected(pv_ready):
     rows = sql(pv_ready.db_url, "SELECT seq, at, actor, role, action, subject_id, purpose, details FROM audit_log")
     prev = "0" * 64
     for seq, at, _actor, role, action, sid, purpose, details in sorted(rows):
-        stamp = at if isinstance(at, str) else at.isoformat()
+        when = datetime.fromisoformat(at).replace(tzinfo=UTC) if isinstance(at, str) else at.astimezone(UTC)
+        stamp = when.isoformat()  # as the unkeyed chain hashed it
         material = "\x1f".join((str(seq), stamp, "mallory", role, action, sid or "", purpose or "", details, prev))
         digest = hashlib.sha256(material.encode()).hexdigest()
         sql(pv_ready.db_url, "UPDATE audit_log SET actor = 'mallory', prev_hash = :p, hash = :h WHERE seq = :s",

@@ -112,7 +112,8 @@ def worker(
     interval: Annotated[float, typer.Option("--interval", help="Seconds to wait when nothing is due.")] = 5.0,
 ) -> None:
     """Deliver the outbox (SMS through LINK Mobility, HubSpot shares, updates and deletions) with retries and
-    back-off; once a day it also runs the retention sweep and reminds of an unsigned annual review."""
+    back-off; once a day it also runs the retention sweep, reminds of an unsigned annual review, and checkpoints
+    the audit chain's head (signed, beside the master key, and printed)."""
     if not 0.1 <= interval <= 3600:
         raise invalid("interval", "must be between 0.1 and 3600 seconds")
     runtime = env.runtime()
