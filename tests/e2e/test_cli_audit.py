@@ -306,3 +306,13 @@ def test_bad_audit_log_options_are_refused_naming_the_option(pv_ready, unchanged
     _three_entries(pv_ready)
     with unchanged():
         assert_refused(pv_ready("audit", "log", *args), 3, field)
+
+
+def test_an_entry_added_past_the_head_is_detected(pv_ready):
+    _three_entries(pv_ready)
+    sql(
+        pv_ready.db_url,
+        "INSERT INTO audit_log (seq, at, actor, role, action, subject_id, purpose, details, prev_hash, hash) "
+        "SELECT 4, at, actor, role, action, subject_id, purpose, details, hash, hash FROM audit_log WHERE seq = 3",
+    )
+    assert _broken(pv_ready, "past the chain's head")["broken_at"] == 4

@@ -587,6 +587,9 @@ class SqlAuditLog:
             self._conn.execute(sql_text("SET LOCAL TIME ZONE 'UTC'"))
             at = type_coerce(c.at, DateTime(timezone=True))
         q = select(c.seq, at, c.actor, c.role, c.action, c.subject_id, c.purpose, c.details, c.prev_hash, c.hash)
+        # Up to the head read above: entries are committed with their head, so all of these are there, and
+        # writers appending meanwhile (not in this snapshot) are not mistaken for entries added behind its back.
+        q = q.where(c.seq <= int(head.seq))
         result = self._conn.execution_options(yield_per=10_000).execute(q.order_by(c.seq))
         report = verify_chain(_utc_rows(result) if sqlite else (tuple(row) for row in result), start, simulation)
         if not report.ok:
@@ -601,6 +604,9 @@ class SqlAuditLog:
         if checked < keyed_from:
             # Every initialised register holds its first keyed entry (the policy's load, or `audit.keyed`).
             return ChainReport(checked, checked + 1, f"entry {keyed_from}, the first keyed one, was removed")
+        last = self._conn.execute(select(func.max(c.seq))).scalar() or 0
+        if last > checked and int(self._head(lock=False).seq) < last:
+            return ChainReport(checked, checked + 1, f"entries after {checked} were added past the chain's head")
         return report
 
     def entries(self, query: AuditQuery) -> list[AuditEntry]:
