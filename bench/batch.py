@@ -56,12 +56,13 @@ def _rates(fig: Figure, unit: str, count: int, op: list[float], floor: list[floa
 
 def _floor_verify(rt: Runtime) -> tuple[int, int]:
     """Every row of audit_log in seq order by the bare driver, each entry hashed as `entry_hash` does (the same
-    material, hashlib's SHA-256): (entries hashed, digests unlike the stored hash). No link or gap checks.
+    material, its keyed BLAKE2b under the audit key): (entries hashed, digests unlike the stored hash). No link or
+    gap checks.
 
     On SQLite the driver gives the instant as the column's stored text (UTC), turned into `isoformat()`'s text by
     slicing; on PostgreSQL it gives an aware datetime (the transaction's time zone set to UTC)."""
     pg = rt.engine.dialect.name == "postgresql"
-    sha256 = hashlib.sha256
+    keyed = hashlib.blake2b(key=rt.uow.vault.audit_key, digest_size=32).copy
     raw = rt.engine.raw_connection()
     count = unlike = 0
     try:
@@ -75,7 +76,9 @@ def _floor_verify(rt: Runtime) -> tuple[int, int]:
             for seq, at, actor, role, action, sid, purpose, details, prev, stored in cur:
                 material = "\x1f".join((str(seq), at.isoformat(), actor, role, action, sid or "", purpose or "",
                                         details, prev))  # fmt: skip
-                if sha256(material.encode("utf-8")).hexdigest() != stored:
+                mac = keyed()
+                mac.update(material.encode("utf-8"))
+                if mac.hexdigest() != stored:
                     unlike += 1
                 count += 1
             cur.close()
@@ -86,7 +89,9 @@ def _floor_verify(rt: Runtime) -> tuple[int, int]:
                 # '2026-11-26 12:00:00.000000' -> '2026-11-26T12:00:00+00:00' (isoformat leaves out zero micros)
                 iso = f"{at[:10]}T{at[11:19]}+00:00" if at[20:] == "000000" else f"{at[:10]}T{at[11:]}+00:00"
                 material = "\x1f".join((str(seq), iso, actor, role, action, sid or "", purpose or "", details, prev))
-                if sha256(material.encode("utf-8")).hexdigest() != stored:
+                mac = keyed()
+                mac.update(material.encode("utf-8"))
+                if mac.hexdigest() != stored:
                     unlike += 1
                 count += 1
             cur.close()
@@ -103,7 +108,7 @@ def _tampered(rt: Runtime, statement: str, seq: int) -> tuple[Any, ...]:
         tx = conn.begin()
         try:
             conn.exec_driver_sql(statement.replace(":seq", str(int(seq))))
-            report = SqlAuditLog(conn).verify()
+            report = SqlAuditLog(conn, rt.uow.vault.audit_key).verify()
         finally:
             tx.rollback()
     return report.ok, report.broken_at, report.checked, report.problem
@@ -165,7 +170,7 @@ def audit_verify(bench: Bench) -> list[Figure]:
         "service: services.admin.verify_audit (SqlAuditLog.verify: the chain read with yield_per 10 000, every"
         " entry's link and hash checked by domain.audit.verify_chain, then the head)",
         "floor: every row of audit_log in seq order by the bare driver (PostgreSQL: a server-side cursor, 10 000"
-        " rows a fetch), each entry's material built as entry_hash builds it and hashed with hashlib.sha256;"
+        " rows a fetch), each entry's material built as entry_hash builds it, its keyed BLAKE2b under the audit key;"
         " no checks (the floor's digests are compared with the stored ones afterwards: all equal)",
         "median, p99 and floor are seconds per entry; rate: entries/s over the whole chain",
         f"tampering: an entry altered and an entry removed at seq {seq}, in a transaction rolled back, each found",

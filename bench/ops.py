@@ -35,7 +35,7 @@ from bench.common import (
 from bench.load import oracle_audience, table_counts
 from personvern.bootstrap import Runtime, initialise, open_runtime
 from personvern.demo import csv_rows, generate
-from personvern.domain.audit import canonical_details, entry_hash
+from personvern.domain.audit import canonical_details, entry_hash, head_mac
 from personvern.domain.subjects import Subject
 from personvern.domain.values import lookup_key
 from personvern.policy import load_policy
@@ -177,19 +177,24 @@ class RawReads:
     def _audit(self, cur: Any, sid: str, action: str = "subject.read", details: dict[str, Any] | None = None) -> None:
         """Append one entry (by default 'subject.read') to the chain with its correct hash, as the service does."""
         p = self.p
-        cur.execute("SELECT seq, hash FROM audit_head WHERE id = 1" + (" FOR UPDATE" if self.pg else ""))
-        seq, prev = cur.fetchone()
+        cur.execute(
+            "SELECT seq, hash, keyed_from, chain_id, simulation FROM audit_head WHERE id = 1"
+            + (" FOR UPDATE" if self.pg else "")
+        )
+        seq, prev, keyed_from, chain_id, simulation = cur.fetchone()
         seq = int(seq) + 1
         purpose = "service" if action == "subject.read" else None
         text = canonical_details(details or {"fields": ["bench-floor"]})
-        digest = entry_hash(seq, NOW, ACTOR, "ceo", action, sid, purpose, text, prev)
+        key = self.runtime.uow.vault.audit_key
+        digest = entry_hash(key, seq, NOW, ACTOR, "ceo", action, sid, purpose, text, prev)
+        mac = head_mac(key, seq, digest, int(keyed_from), chain_id, bool(simulation))
         at = NOW if self.pg else NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
         cur.execute(
             "INSERT INTO audit_log (seq, at, actor, role, action, subject_id, purpose, details, prev_hash, hash) "
             f"VALUES ({', '.join([p] * 10)})",
             (seq, at, ACTOR, "ceo", action, sid, purpose, text, prev, digest),
         )
-        cur.execute(f"UPDATE audit_head SET seq = {p}, hash = {p} WHERE id = 1", (seq, digest))
+        cur.execute(f"UPDATE audit_head SET seq = {p}, hash = {p}, mac = {p} WHERE id = 1", (seq, digest, mac))
 
 
 def _paired(bench: Bench, calls: list[Callable[[int], Any]]) -> list[list[float]]:

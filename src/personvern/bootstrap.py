@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ from personvern.domain.access import Actor, Permission, check_role
 from personvern.domain.errors import NotReady, PolicyRejected, invalid
 from personvern.domain.outbox import Draw, RetryPolicy
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
-from personvern.services.admin import PolicyLoad, load_policy_version
+from personvern.services.admin import PolicyLoad, checkpoint_audit, load_policy_version, start_audit_chain
 from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
+from personvern.store.checkpoints import FileCheckpoints, checkpoint_file
 from personvern.store.crypto import Vault, create_master_key, read_master_key
 from personvern.store.engine import make_engine, require_current, sqlite_path, upgrade
 from personvern.store.notice_repo import current_notice_sha256
@@ -192,6 +193,7 @@ class Runtime:
     clock: FixedClock | SystemClock
     _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
     _notice: str | None = field(default=None, repr=False)
+    _simulation: bool | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
@@ -219,6 +221,24 @@ class Runtime:
             policy_sha256=self.policy.sha256,
             notice_sha256=self.notice_sha256(),
         )
+
+    @property
+    def simulation(self) -> bool:
+        """Whether this register is a simulation (initialised with `--now`), whose clock may go back.
+
+        The seam for `audit verify`'s clock check: a real register's entries never go back in time. Read from
+        the flag `init` sealed with the audit chain's head (a new register initialised with `--now`); a flag
+        anyone can write would let whoever moved the clock back hide it.
+        """
+        if self._simulation is None:
+            with self.uow() as uow:
+                self._simulation = uow.audit.simulation()
+        return self._simulation
+
+    @property
+    def checkpoints(self) -> FileCheckpoints:
+        """The audit chain's signed checkpoints, in a file beside the master key."""
+        return FileCheckpoints(checkpoint_file(self.settings.key_file()), self.uow.vault.checkpoint_key)
 
     def notice_sha256(self) -> str:
         """The notice published for the policy in force (its first language, Markdown): what consent refers to."""
@@ -312,7 +332,11 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
         engine.dispose()
         raise
     runtime = Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
+    # Now that the master key is at hand: key the audit chain (a new register from its first entry, one
+    # upgraded from an unkeyed chain from an `audit.keyed` entry); its head is checkpointed below.
+    start_audit_chain(runtime.uow, runtime.clock, runtime.actor, simulation=settings.now is not None)
     load = load_policy_version(runtime.uow, runtime.clock, runtime.actor, loaded)
+    checkpoint_audit(runtime.uow, runtime.checkpoints, runtime.clock, timedelta(0))
     # Every rendering of the notice is stored with the policy, so the version a consent names stays readable.
     publish_notices(runtime.context())
     runtime._notice = None  # read again: it may have been published just now
@@ -379,6 +403,7 @@ def build_worker(
 ) -> Worker:
     connectors = build_connectors(runtime, client, environ)
     policy = retry_policy(environ)
+    checkpoints = runtime.checkpoints
     if draw is None:
-        return Worker(runtime.context(), connectors, policy, retention=True)
-    return Worker(runtime.context(), connectors, policy, draw, retention=True)
+        return Worker(runtime.context(), connectors, policy, retention=True, checkpoints=checkpoints)
+    return Worker(runtime.context(), connectors, policy, draw, retention=True, checkpoints=checkpoints)

@@ -9,7 +9,15 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from personvern.domain.audit import GENESIS, AuditEntry, AuditEvent, ChainReport, canonical_details, entry_hash
+from personvern.domain.audit import (
+    AuditEntry,
+    AuditEvent,
+    AuditQuery,
+    ChainReport,
+    ChainStart,
+    canonical_details,
+    entry_hash,
+)
 from personvern.domain.audit import verify_chain as _verify_chain
 from personvern.domain.consent import Block, ConsentEvent, marketing_block_reason
 from personvern.domain.errors import Conflict, NotFound
@@ -207,25 +215,61 @@ class FakeRelationships:
         )
 
 
+FAKE_AUDIT_KEY = b"fake audit key, 32 bytes long...."
+FAKE_CHAIN = ChainStart(FAKE_AUDIT_KEY, "fakechain", 1)
+
+
 class FakeAuditLog:
+    """A keyed chain from its first entry, as a new register has."""
+
     def __init__(self, state: State) -> None:
         self._state = state
+
+    def start(self, actor: str, role: str, at: datetime, simulation: bool = False) -> bool:
+        return False
+
+    def simulation(self) -> bool:
+        return True
 
     def append(self, events: Sequence[AuditEvent], actor: str, role: str, at: datetime) -> None:
         rows = self._state.audit
         for event in events:
             seq = self._state.audit_head + 1
-            prev = rows[-1][9] if rows else GENESIS
+            prev = rows[-1][9] if rows else FAKE_CHAIN.first_prev
             details = canonical_details(event.details)
-            digest = entry_hash(seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
+            digest = entry_hash(
+                FAKE_AUDIT_KEY, seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev
+            )
             rows.append((seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest))
             self._state.audit_head = seq
 
-    def verify(self) -> ChainReport:
-        report = _verify_chain(self._state.audit)
+    def verify(self, simulation: bool = True) -> ChainReport:
+        report = _verify_chain(self._state.audit, FAKE_CHAIN, simulation)
         if report.ok and report.checked != self._state.audit_head:
             return ChainReport(report.checked, report.checked + 1, f"entries after {report.checked} were removed")
         return report
+
+    def chain_id(self) -> str | None:
+        return FAKE_CHAIN.chain_id
+
+    def head(self) -> tuple[str, int, str] | None:
+        rows = self._state.audit
+        return (FAKE_CHAIN.chain_id, self._state.audit_head, rows[-1][9] if rows else FAKE_CHAIN.first_prev)
+
+    def hash_at(self, seq: int) -> str | None:
+        return next((r[9] for r in self._state.audit if r[0] == seq), None)
+
+    def entries(self, query: AuditQuery) -> list[AuditEntry]:
+        found = [
+            AuditEntry(seq, at, actor, role, action, sid, purpose, json.loads(details), prev, digest)
+            for seq, at, actor, role, action, sid, purpose, details, prev, digest in reversed(self._state.audit)
+            if (query.subject_id is None or sid == query.subject_id)
+            and (query.actor is None or actor == query.actor)
+            and (query.since is None or at >= query.since)
+            and (query.action is None or action == query.action or action.startswith(query.action + "."))
+            and (query.before is None or seq < query.before)
+        ]
+        return found[: query.limit]
 
     def for_subject(self, subject_id: str) -> Iterator[tuple[datetime, str, str, str, str | None]]:
         for _seq, at, actor, role, action, sid, purpose, *_ in self._state.audit:

@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
-from personvern.domain.audit import GENESIS, AuditEvent
+from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import Conflict
 from personvern.domain.subjects import Relationship, RelationshipType, Subject
 from personvern.policy.schema import Policy
 from personvern.services.ports import Lookup, PolicyRecord
 from tests.unit.conftest import NOW
-from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
+from tests.unit.fakes import FAKE_CHAIN, FakeUnitOfWorkFactory, FixedClock
 
 
 def subject(sid: str, email: str, kind: str = "one_time_customer", **extra: str) -> Subject:
@@ -121,7 +121,7 @@ def test_audit_entries_are_chained_and_verify(factory: FakeUnitOfWorkFactory) ->
             uow.commit()
     rows = factory.state.audit
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert rows[0][8] == GENESIS
+    assert rows[0][8] == FAKE_CHAIN.first_prev
     assert all(rows[i][8] == rows[i - 1][9] for i in range(1, len(rows)))
     assert factory.verify().ok
     assert factory.audit_entries()[1].details == {"k": 0}

@@ -22,9 +22,8 @@ from personvern.cli import requests as requests_cli
 from personvern.cli import retention as retention_cli
 from personvern.cli import review as review_cli
 from personvern.cli import sms as sms_cli
+from personvern.cli.audit import audit_app
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
-from personvern.domain.errors import IntegrityBroken
-from personvern.services.admin import verify_audit
 from personvern.services.demo import load_demo
 
 app = typer.Typer(
@@ -34,7 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(register_cli.subject_app, name="subject")
 app.add_typer(register_cli.relationship_app, name="relationship")
@@ -156,26 +154,6 @@ The web UI and API are not built yet; everything works from the command line:
   personvern audit verify                      every read and change is in a hash chain
   personvern --help                            every command; add --json for machine output
 """
-
-
-@command(audit_app, "verify")
-def audit_verify(env: Env) -> None:
-    """Walk the audit chain and name the first broken entry (exit 7 when broken)."""
-    runtime = env.runtime()
-    report = verify_audit(runtime.uow, runtime.actor)
-    data = {
-        "ok": report.ok,
-        "entries": report.checked,
-        "broken_at": report.broken_at,
-        "problem": report.problem,
-    }
-
-    if report.ok:
-        env.emit(data, lambda c: c.print(f"audit chain intact: {report.checked} entries verified"))
-        return
-    if env.json:
-        env.emit(data, lambda c: None)
-    raise IntegrityBroken(f"audit chain broken at entry {report.broken_at}: {report.problem}")
 
 
 def run() -> None:

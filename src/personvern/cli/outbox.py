@@ -106,6 +106,7 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
         "errors": tally.errors,
         "retention_swept": tally.swept,
         "reminders": tally.reminders,
+        "audit_checkpoint": tally.audit_checkpoint,
     }
 
 
@@ -131,6 +132,8 @@ def _summary(tally: Tally) -> str:
         line += f"; forgot the text of {tally.texts_dropped} old messages"
     if tally.swept:
         line += f"; retention sweep archived or erased {tally.swept} subjects"
+    if tally.audit_checkpoint:
+        line += f"\naudit checkpoint: {tally.audit_checkpoint}"
     return line + "".join(f"\n  {e}" for e in tally.errors) + "".join(f"\nreminder: {r}" for r in tally.reminders)
 
 
@@ -150,7 +153,8 @@ def worker(
     interval: Annotated[float, typer.Option("--interval", help="Seconds to wait when nothing is due.")] = 5.0,
 ) -> None:
     """Deliver the outbox (SMS through LINK Mobility, HubSpot shares, updates and deletions) with retries and
-    back-off; once a day it also runs the retention sweep and reminds of an unsigned annual review."""
+    back-off; once a day it also runs the retention sweep, reminds of an unsigned annual review, and checkpoints
+    the audit chain's head (signed, beside the master key, and printed)."""
     if not 0.1 <= interval <= 3600:
         raise invalid("interval", "must be between 0.1 and 3600 seconds")
     runtime = env.runtime()
@@ -170,7 +174,7 @@ def worker(
                 total.add(tally)
                 summary = _summary(tally)
                 # Rows that only wait (no credentials) are looked at on every pass: said once, not every time.
-                if tally.handled and summary != said and not env.json:
+                if (tally.handled or tally.audit_checkpoint) and summary != said and not env.json:
                     print(summary, flush=True)
                     said = summary
                 if not tally.progressed:

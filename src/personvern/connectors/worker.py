@@ -17,14 +17,16 @@ from datetime import datetime, timedelta
 from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import Draw, OutboxRow, RetryPolicy
-from personvern.services import messaging, outbox, review
+from personvern.services import admin, messaging, outbox, review
 from personvern.services.context import Context
+from personvern.services.ports import AuditCheckpoints
 
 BATCH = 5  # small: a claimed row waits for the ones before it in the batch
 # Longer than a batch can take (5 rows, each at worst 5 s to connect and 15 s per read and write). A worker
 # that overruns it anyway only risks a copy under the same refId: its late record of a failure is ignored.
 LEASE = timedelta(minutes=5)
 HOLD = timedelta(minutes=1)  # how soon a row a rule holds back for now (a restriction) is looked at again
+DAY = timedelta(days=1)  # how often the audit chain's head is checkpointed
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Tally:
     pending: int = 0  # rows still pending after the pass
     next_attempt_at: datetime | None = None  # when the next of them is due, if later than the pass's start
     waiting_kinds: dict[str, str] = field(default_factory=dict)  # kinds whose connector cannot deliver, and why
+    audit_checkpoint: str | None = None  # the daily signed checkpoint of the audit chain's head, when written
 
     @property
     def handled(self) -> int:
@@ -73,6 +76,7 @@ class Tally:
         self.reminders += [r for r in other.reminders if r not in self.reminders]
         # What is left is what the latest pass left.
         self.pending, self.next_attempt_at = other.pending, other.next_attempt_at
+        self.audit_checkpoint = other.audit_checkpoint or self.audit_checkpoint
 
 
 class Worker:
@@ -85,6 +89,7 @@ class Worker:
         batch: int = BATCH,
         lease: timedelta = LEASE,
         retention: bool = False,
+        checkpoints: AuditCheckpoints | None = None,
     ) -> None:
         self._ctx = ctx
         self._connectors = connectors
@@ -93,6 +98,7 @@ class Worker:
         self._batch = batch
         self._lease = lease
         self._retention = retention  # sweep retention once a day, and remind of the annual review
+        self._checkpoints = checkpoints  # checkpoint the audit chain's head once a day, outside the database
 
     def run_once(self) -> Tally:
         """Deliver every row due now, batch by batch; a row that fails is not tried again in the same pass.
@@ -109,6 +115,9 @@ class Worker:
             duty = review.daily(self._ctx)
             tally.swept = duty.swept.done if duty.swept is not None else 0
             tally.reminders = duty.reminders
+        if self._checkpoints is not None:
+            # Into the file beside the key and into this output: a restored older database shows (audit verify).
+            tally.audit_checkpoint = admin.checkpoint_audit(self._ctx.uow, self._checkpoints, self._ctx.clock, DAY)
         counted: Counter[str] = Counter()
         while True:
             rows = outbox.claim_due(self._ctx, self._batch, self._lease, due_by=start, skip_kinds=tally.waiting_kinds)

@@ -13,6 +13,7 @@ class Permission(StrEnum):
     REGISTER_WRITE = "register.write"
     POLICY_MANAGE = "policy.manage"
     AUDIT_VERIFY = "audit.verify"
+    AUDIT_READ = "audit.read"  # the audit log itself: who read or changed what, when and why (Art. 5(2))
     SMS_SEND = "sms.send"  # service messages, to customers with an active relationship
     SMS_MARKETING = "sms.marketing"  # marketing messages, to the consented audience only
     OUTBOX_READ = "outbox.read"
@@ -45,7 +46,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # Marketing reaches only the consented audience (a later capability), never the register itself.
     "marketing": frozenset({Permission.SMS_MARKETING, Permission.AUDIENCE_READ}),
     # The auditor reads what the accounts need (Art. 5(1)(c)): the register, limited to bookkeeping fields.
-    "auditor": frozenset({Permission.REGISTER_READ, Permission.AUDIT_VERIFY, Permission.RECORD_READ}),
+    "auditor": frozenset(
+        {Permission.REGISTER_READ, Permission.AUDIT_VERIFY, Permission.AUDIT_READ, Permission.RECORD_READ}
+    ),
 }
 
 # Roles that see only the fields serving these purposes (purpose limitation, Art. 5(1)(b)).

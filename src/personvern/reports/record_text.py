@@ -133,6 +133,10 @@ PHRASES: dict[str, tuple[str, str]] = {
     "perm_register.write": ("registrere og endre kunder", "add and change customers"),
     "perm_policy.manage": ("laste inn personvernreglene", "load the privacy policy"),
     "perm_audit.verify": ("kontrollere revisjonsloggen", "verify the audit log"),
+    "perm_audit.read": (
+        "lese revisjonsloggen: hvem som leste eller endret hva",
+        "read the audit log: who read or changed what",
+    ),
     "perm_sms.send": ("sende SMS om avtalen", "send SMS about the agreement"),
     "perm_sms.marketing": (
         "sende markedsføring på SMS til dem som har samtykket",

@@ -1,14 +1,15 @@
-"""Setting the system up and checking it: loading the policy into the database, verifying the audit chain."""
+"""Setting the system up and checking it: loading the policy, keying, verifying and reading the audit chain."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from personvern.domain.access import Actor, Permission
-from personvern.domain.audit import AuditEvent, ChainReport
-from personvern.domain.errors import PolicyRejected
+from personvern.domain.audit import AuditEntry, AuditEvent, AuditQuery, ChainReport, Checkpoint, against_checkpoint
+from personvern.domain.errors import PolicyRejected, invalid
 from personvern.policy.loader import LoadedPolicy
-from personvern.services.ports import Clock, PolicyRecord, UnitOfWorkFactory
+from personvern.services.ports import AuditCheckpoints, Clock, PolicyRecord, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,93 @@ def _refuse_orphans(stored: set[tuple[str, str]], loaded: LoadedPolicy) -> None:
         )
 
 
-def verify_audit(uow_factory: UnitOfWorkFactory, actor: Actor) -> ChainReport:
+def start_audit_chain(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, simulation: bool) -> bool:
+    """Key the audit chain if it is not yet (run by `init`, which has the master key); True when it was done now."""
+    actor.require(Permission.POLICY_MANAGE)
+    with uow_factory() as uow:
+        started = uow.audit.start(actor.name, actor.role, clock.now(), simulation)
+        uow.commit()
+    return started
+
+
+def verify_audit(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    checkpoints: AuditCheckpoints | None = None,
+    clock: Clock | None = None,
+    simulation: bool = False,
+) -> ChainReport:
+    """Walk the chain; it must still hold the last checkpoint's entry. When it verifies, its head is checkpointed.
+
+    `simulation`: the register is a simulation, whose clock may go back; on a real one that is a break.
+    """
     actor.require(Permission.AUDIT_VERIFY)
     with uow_factory() as uow:
-        return uow.audit.verify()
+        report = uow.audit.verify(simulation)
+        chain_id = uow.audit.chain_id()
+        if not report.ok or checkpoints is None or chain_id is None:
+            return report
+        last = checkpoints.last(chain_id)
+        stored = uow.audit.hash_at(last.seq) if last is not None else None
+    report = against_checkpoint(report, last, stored)
+    fresh = last is None or (last.seq, last.hash) != (report.checked, report.head_hash)
+    if report.ok and clock is not None and report.head_hash is not None and fresh:
+        checkpoints.add(Checkpoint(chain_id, report.checked, report.head_hash, clock.now()))
+    return report
+
+
+def checkpoint_audit(
+    uow_factory: UnitOfWorkFactory, checkpoints: AuditCheckpoints, clock: Clock, every: timedelta
+) -> str | None:
+    """Checkpoint the chain's head unless the last checkpoint is younger than `every` (the worker's daily duty).
+
+    A checkpoint does not vouch for the chain (`audit verify` still walks all of it); it records that the
+    chain reached this entry, so a later cut or a restored older copy of the database shows. A head whose
+    seal does not hold is not checkpointed. Returns the signed line written, for the worker's output.
+    """
+    now = clock.now()
+    with uow_factory() as uow:
+        head = uow.audit.head()
+    if head is None or head[1] == 0:
+        return None
+    chain_id, seq, digest = head
+    last = checkpoints.last(chain_id)
+    if last is not None and (now - last.at < every or (last.seq, last.hash) == (seq, digest)):
+        return None
+    return checkpoints.add(Checkpoint(chain_id, seq, digest, now))
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    next_before: int | None  # pass as `before` for the next page; None when this page is the last
+
+
+def read_audit_log(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, query: AuditQuery) -> AuditPage:
+    """Who read or changed what, when and why (Art. 5(2), the controller's accountability): CEO and auditor.
+
+    Entries hold ids, field names, purposes and reasons, never a personal value. Reading them is itself
+    recorded (`audit.read`, with the filters): the log says who looked at whom, and is as much a read of a
+    person's trail as `subject show` is of their data.
+    """
+    actor.require(Permission.AUDIT_READ)
+    if not 1 <= query.limit <= 10_000:
+        raise invalid("limit", "must be between 1 and 10000")
+    if query.before is not None and query.before < 1:
+        raise invalid("before", "must be an entry number of 1 or more")
+    with uow_factory() as uow:
+        entries = uow.audit.entries(query)
+        filters = {
+            "actor": query.actor,
+            "since": query.since.isoformat() if query.since else None,
+            "action": query.action,
+            "limit": query.limit,
+            "before": query.before,
+            "shown": len(entries),
+        }
+        details = {k: v for k, v in filters.items() if v is not None}
+        event = AuditEvent("audit.read", query.subject_id, None, details)
+        uow.audit.append([event], actor.name, actor.role, clock.now())
+        uow.commit()
+    more = len(entries) == query.limit and entries[-1].seq > 1
+    return AuditPage(entries, entries[-1].seq if more else None)

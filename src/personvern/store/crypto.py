@@ -59,6 +59,10 @@ class Vault:
     def __init__(self, master: bytes) -> None:
         self._kek = AESGCM(_derive(master, b"key-wrapping"))
         self._index_key = _derive(master, b"blind-index")
+        # The audit chain's HMAC key and the checkpoints' signing key, each derived apart: whoever can write
+        # the database but has no master key can neither rebuild the chain nor sign a head it never had.
+        self.audit_key = _derive(master, b"audit-chain")
+        self.checkpoint_key = _derive(master, b"audit-checkpoints")
         self.key_id = hashlib.sha256(master).hexdigest()[:16]
 
     @staticmethod

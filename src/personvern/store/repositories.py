@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -13,8 +15,20 @@ from sqlalchemy import Connection, DateTime, String, delete, func, insert, selec
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
-from personvern.domain.audit import AuditEvent, ChainReport, canonical_details, entry_hash, verify_chain
-from personvern.domain.errors import Conflict, IntegrityBroken, NotFound
+from personvern.domain.audit import (
+    SWITCH_ACTION,
+    AuditEntry,
+    AuditEvent,
+    AuditQuery,
+    ChainReport,
+    ChainStart,
+    anchor,
+    canonical_details,
+    entry_hash,
+    head_mac,
+    verify_chain,
+)
+from personvern.domain.errors import Conflict, IntegrityBroken, NotFound, NotReady
 from personvern.domain.retention import Schedule
 from personvern.domain.subjects import Relationship, RelationshipType, Subject
 from personvern.domain.values import lookup_key
@@ -464,15 +478,54 @@ class SqlRelationships:
 
 
 class SqlAuditLog:
-    def __init__(self, conn: Connection) -> None:
+    """The chain in `audit_log`, its head in `audit_head`; entries are HMACs under the audit key (domain/audit.py)."""
+
+    def __init__(self, conn: Connection, key: bytes) -> None:
         self._conn = conn
+        self._key = key
+
+    def _head(self, lock: bool) -> Any:
+        h = t.audit_head.c
+        q = select(h.seq, h.hash, h.chain_id, h.keyed_from, h.simulation, h.mac).where(h.id == 1)
+        return self._conn.execute(q.with_for_update() if lock else q).one()
+
+    def _seal(self, seq: int, digest: str, keyed_from: int, chain_id: str, simulation: bool) -> None:
+        mac = head_mac(self._key, seq, digest, keyed_from, chain_id, simulation)
+        self._conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=digest, mac=mac))
+
+    def start(self, actor: str, role: str, at: datetime, simulation: bool = False) -> bool:
+        """Key the chain if it is not yet (once, by `init`); True when this call did it.
+
+        A new register is keyed from its first entry, which links to an anchor made from a fresh chain id.
+        A register with unkeyed entries keeps them as they are (re-hashing them would forge them) and records
+        the switch as an `audit.keyed` entry, linked under the key to the last of them. `simulation` (a new
+        register initialised with `--now`) is sealed with the head; an upgraded register counts as real.
+        """
+        head = self._head(lock=True)
+        if head.keyed_from is not None:
+            return False
+        chain_id = uuid.uuid4().hex
+        legacy = int(head.seq)
+        first_prev = anchor(self._key, chain_id) if legacy == 0 else str(head.hash)
+        simulation = simulation and legacy == 0
+        self._conn.execute(
+            update(t.audit_head)
+            .where(t.audit_head.c.id == 1)
+            .values(chain_id=chain_id, keyed_from=legacy + 1, simulation=simulation)
+        )
+        self._seal(legacy, first_prev, legacy + 1, chain_id, simulation)
+        if legacy:
+            details = {"chain": chain_id, "legacy_entries": legacy, "legacy_head": str(head.hash)}
+            self.append([AuditEvent(SWITCH_ACTION, None, None, details)], actor, role, at)
+        return True
 
     def append(self, events: Sequence[AuditEvent], actor: str, role: str, at: datetime) -> None:
         if not events:
             return
-        head = self._conn.execute(
-            select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1).with_for_update()
-        ).one()
+        head = self._head(lock=True)
+        if head.keyed_from is None:
+            raise NotReady("the audit chain is not keyed yet; run `personvern init`")
+        key = self._key
         seq, prev = int(head.seq), str(head.hash)
         bulk = BulkInsert(self._conn)
         stamp = bulk.instant(at)
@@ -483,7 +536,7 @@ class SqlAuditLog:
             details = rendered.get(id(event.details))
             if details is None:
                 details = rendered[id(event.details)] = canonical_details(event.details)
-            digest = entry_hash(seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
+            digest = entry_hash(key, seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
             rows.append((seq, stamp, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest))
             prev = digest
         bulk(
@@ -491,9 +544,38 @@ class SqlAuditLog:
             ("seq", "at", "actor", "role", "action", "subject_id", "purpose", "details", "prev_hash", "hash"),
             rows,
         )
-        self._conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=prev))
+        self._seal(seq, prev, int(head.keyed_from), str(head.chain_id), bool(head.simulation))
 
-    def verify(self) -> ChainReport:
+    def chain_id(self) -> str | None:
+        return self._conn.execute(select(t.audit_head.c.chain_id).where(t.audit_head.c.id == 1)).scalar()
+
+    def head(self) -> tuple[str, int, str] | None:
+        """(chain id, seq, hash) of the head, if it is keyed and its seal holds; what a checkpoint records."""
+        head = self._head(lock=False)
+        if head.keyed_from is None or not self._sealed(head):
+            return None
+        return str(head.chain_id), int(head.seq), str(head.hash)
+
+    def _sealed(self, head: Any) -> bool:
+        seal = head_mac(
+            self._key, int(head.seq), str(head.hash), int(head.keyed_from), str(head.chain_id), bool(head.simulation)
+        )
+        return hmac.compare_digest(seal, str(head.mac))
+
+    def simulation(self) -> bool:
+        """Whether the chain was started as a simulation's (sealed with the head: False if the seal fails)."""
+        head = self._head(lock=False)
+        return head.keyed_from is not None and bool(head.simulation) and self._sealed(head)
+
+    def hash_at(self, seq: int) -> str | None:
+        return self._conn.execute(select(t.audit_log.c.hash).where(t.audit_log.c.seq == seq)).scalar()
+
+    def verify(self, simulation: bool = False) -> ChainReport:
+        head = self._head(lock=False)
+        if head.keyed_from is None or head.chain_id is None:
+            return ChainReport(0, 1, "the chain is not keyed (its head row has no key id); run `personvern init`")
+        keyed_from, chain_id = int(head.keyed_from), str(head.chain_id)
+        start = ChainStart(self._key, chain_id, keyed_from)
         c = t.audit_log.c
         sqlite = self._conn.dialect.name == "sqlite"
         # The time as UTCDateTime would give it, without its Python-level step per row (a fifth or more of the
@@ -505,13 +587,60 @@ class SqlAuditLog:
             self._conn.execute(sql_text("SET LOCAL TIME ZONE 'UTC'"))
             at = type_coerce(c.at, DateTime(timezone=True))
         q = select(c.seq, at, c.actor, c.role, c.action, c.subject_id, c.purpose, c.details, c.prev_hash, c.hash)
+        # Up to the head read above: entries are committed with their head, so all of these are there, and
+        # writers appending meanwhile (not in this snapshot) are not mistaken for entries added behind its back.
+        q = q.where(c.seq <= int(head.seq))
         result = self._conn.execution_options(yield_per=10_000).execute(q.order_by(c.seq))
-        report = verify_chain(_utc_rows(result) if sqlite else (tuple(row) for row in result))
-        if report.ok:
-            head = self._conn.execute(select(t.audit_head.c.seq)).scalar_one()
-            if head != report.checked:
-                return ChainReport(report.checked, report.checked + 1, f"entries after {report.checked} were removed")
+        report = verify_chain(_utc_rows(result) if sqlite else (tuple(row) for row in result), start, simulation)
+        if not report.ok:
+            return report
+        checked = report.checked
+        if int(head.seq) != checked:
+            return ChainReport(checked, checked + 1, f"entries after {checked} were removed")
+        if str(head.hash) != (report.head_hash or start.first_prev):
+            return ChainReport(checked, checked, f"the head's hash is not entry {checked}'s: the head was altered")
+        if not self._sealed(head):
+            return ChainReport(checked, checked + 1, "the head row's seal does not hold: it was set back or altered")
+        if checked < keyed_from:
+            # Every initialised register holds its first keyed entry (the policy's load, or `audit.keyed`).
+            return ChainReport(checked, checked + 1, f"entry {keyed_from}, the first keyed one, was removed")
+        last = self._conn.execute(select(func.max(c.seq))).scalar() or 0
+        if last > checked and int(self._head(lock=False).seq) < last:
+            return ChainReport(checked, checked + 1, f"entries after {checked} were added past the chain's head")
         return report
+
+    def entries(self, query: AuditQuery) -> list[AuditEntry]:
+        """Entries matching the query, newest first, at most `query.limit`; each as recorded (never a value)."""
+        c = t.audit_log.c
+        q = select(t.audit_log).order_by(c.seq.desc()).limit(query.limit)
+        if query.subject_id is not None:
+            q = q.where(c.subject_id == query.subject_id)
+        if query.actor is not None:
+            q = q.where(c.actor == query.actor)
+        if query.since is not None:
+            q = q.where(c.at >= query.since)
+        if query.action is not None:
+            if "." in query.action:
+                q = q.where(c.action == query.action)
+            else:  # a family: `request` is request.open, request.verify, …
+                q = q.where((c.action == query.action) | c.action.startswith(query.action + ".", autoescape=True))
+        if query.before is not None:
+            q = q.where(c.seq < query.before)
+        return [
+            AuditEntry(
+                r.seq,
+                r.at,
+                r.actor,
+                r.role,
+                r.action,
+                r.subject_id,
+                r.purpose,
+                json.loads(r.details),
+                r.prev_hash,
+                r.hash,
+            )
+            for r in self._conn.execute(q)
+        ]
 
     def for_subject(self, subject_id: str) -> Iterator[tuple[datetime, str, str, str, str | None]]:
         c = t.audit_log.c

@@ -188,6 +188,13 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    # Set by `init` once the master key is at hand (migration 0007): the chain's random id, the first entry
+    # hashed under the audit key (1, or the `audit.keyed` entry after the legacy ones), and an HMAC over the
+    # whole row, so the head cannot be set back to hide entries removed after it.
+    Column("chain_id", String(32), nullable=True),
+    Column("keyed_from", BigInteger, nullable=True),
+    Column("simulation", Boolean, nullable=True),  # a register initialised with --now: its clock may go back
+    Column("mac", String(64), nullable=True),
 )
 
 

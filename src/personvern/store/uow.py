@@ -66,7 +66,7 @@ class SqlUnitOfWork:
         self.keys = keys
         self.subjects = SqlSubjects(self._conn, self._vault, keys, self._policy)
         self.relationships = SqlRelationships(self._conn, keys)
-        self.audit = SqlAuditLog(self._conn)
+        self.audit = SqlAuditLog(self._conn, self._vault.audit_key)
         self.policies = SqlPolicyVersions(self._conn)
         self.consents = SqlConsents(self._conn, keys)
         self.blocks = SqlBlocks(self._conn, keys)
