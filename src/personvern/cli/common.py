@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from personvern.bootstrap import Runtime, Settings, open_runtime
-from personvern.domain.errors import FieldProblem, InvalidInput, PersonvernError, invalid
+from personvern.domain.errors import ClockMoved, FieldProblem, InvalidInput, PersonvernError, invalid
 from personvern.policy.loader import PolicyInvalid
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
@@ -36,7 +36,8 @@ NowOption = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="Act as if it were this ISO-8601 time (default: PERSONVERN_NOW or the clock).",
+        help="Act as if it were this ISO-8601 time (default: PERSONVERN_NOW or the clock); on a register "
+        "initialised without --now, only for previews.",
         show_default=False,
     ),
 ]
@@ -107,7 +108,7 @@ def report_error(exc: BaseException) -> int:
         more = len(exc.problems) - SHOWN_PROBLEMS
         console.print(f"… and {more} more problems (--problems FILE.csv writes them all)", markup=False)
         return exc.exit_code
-    if isinstance(exc, PersonvernError):
+    if isinstance(exc, PersonvernError | ClockMoved):
         console.print(f"error: {exc}", markup=False)
         return exc.exit_code
     console.print(
@@ -130,7 +131,7 @@ def reported(env: Env) -> Iterator[None]:
     except Exception as exc:
         if _from_click(exc):
             raise
-        if os.environ.get("PERSONVERN_DEBUG") and not isinstance(exc, PersonvernError | PolicyInvalid):
+        if os.environ.get("PERSONVERN_DEBUG") and not isinstance(exc, PersonvernError | PolicyInvalid | ClockMoved):
             raise
         raise typer.Exit(report_error(exc)) from None
     finally:
