@@ -316,9 +316,7 @@ class InitReport:
     notice_sha256: str = ""  # the privacy notice in force, as published now
 
 
-def initialise(
-    settings: Settings, policy_file: str | None = None, demo: bool = False
-) -> tuple[Runtime, InitReport]:
+def initialise(settings: Settings, policy_file: str | None = None, demo: bool = False) -> tuple[Runtime, InitReport]:
     """Create or upgrade the database, create the master key if there is none, and load the policy.
 
     A database initialised with --now is a simulation register for good; without, a real one. `demo`: the

@@ -78,7 +78,7 @@ class Env:
         else:
             # Piped output has no terminal width to follow; 160 columns keeps ids and tables whole.
             width = None if sys.stdout.isatty() else 160
-            human(Console(highlight=False, soft_wrap=True, width=width))
+            human(plain_console(width=width))
 
 
 def _jsonable(value: Any) -> Any:
@@ -89,8 +89,17 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def plain_console(stderr: bool = False, width: int | None = None) -> Console:
+    """A console that prints every string as text: names, reasons and descriptions are never read as markup.
+
+    A stored value such as `Kari [/x] Nordmann` would otherwise fail to print, and `[bold red]Ola[/]` would
+    be styled; styles are given as Rich `Text` objects or `style=` where wanted, never inside a string.
+    """
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width, markup=False)
+
+
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return plain_console(stderr=True)
 
 
 def report_error(exc: BaseException) -> int:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from personvern.cli.common import Env, command, err_console
+from personvern.cli.files import open_private
 from personvern.domain.errors import invalid
 from personvern.services import sweep
 from personvern.services.retention import today
@@ -73,10 +74,7 @@ def _csv_file(path: Path | None) -> Iterator[Any]:
     if path is None:
         yield None
         return
-    try:
-        handle: IO[str] = path.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise invalid("csv", f"{path} cannot be written ({exc.strerror})") from None
+    handle: IO[str] = open_private(path, "csv")
     with handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)

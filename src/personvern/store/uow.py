@@ -19,8 +19,8 @@ from personvern.store.breach_repo import SqlBreaches
 from personvern.store.consent_repo import SqlBlocks, SqlConsents
 from personvern.store.crypto import Vault
 from personvern.store.notice_repo import SqlNoticeVersions
-from personvern.store.preview import PREVIEW
 from personvern.store.outbox_repo import SqlMessages, SqlOutbox
+from personvern.store.preview import PREVIEW
 from personvern.store.record_repo import SqlFigures
 from personvern.store.repositories import (
     KeyStore,
