@@ -247,6 +247,23 @@ class Runtime:
             notice_sha256=self.notice_sha256(),
         )
 
+    @property
+    def clock_moved(self) -> bool:
+        """--now on a real register: every unit of work is a preview, refused anything but reads and audit entries."""
+        return self.uow.real_now is not None
+
+    def present(self) -> Context:
+        """The services' context at the real time, changes allowed: upkeep a preview on a real register needs first."""
+        uow = SqlUnitOfWorkFactory(self.engine, self.uow.vault, self.policy.policy)
+        return Context(
+            self.policy.policy,
+            uow,
+            SystemClock(),
+            self.actor,
+            policy_sha256=self.policy.sha256,
+            notice_sha256=self.notice_sha256(),
+        )
+
     def notice_sha256(self) -> str:
         """The notice published for the policy in force (its first language, Markdown): what consent refers to."""
         if self._notice is None:

@@ -90,3 +90,13 @@ def test_demo_leaves_a_real_register_with_people_real(pv, db_url):
     data = pv.json("demo", "--subjects", "2")
     assert (data["added"], data["simulation"]) == (0, False)
     assert _simulation(db_url) is False
+
+
+def test_a_preview_on_a_real_register_first_brings_stale_schedules_up_to_date_at_the_real_time(pv, db_url):
+    sid = _real_register_with_a_finished_order(pv)
+    sql(db_url, "UPDATE subjects SET retention_at = NULL")  # as a new policy version leaves them
+    plan = pv.json("retention", "plan", "--now", LATER)
+    assert [s["subject_id"] for s in plan["subjects"]] == [sid]
+    [(computed,)] = sql(db_url, "SELECT retention_at FROM subjects")
+    computed = computed if isinstance(computed, datetime) else datetime.fromisoformat(computed).replace(tzinfo=UTC)
+    assert computed < datetime(2030, 1, 1, tzinfo=UTC)  # computed for today, not for 2040

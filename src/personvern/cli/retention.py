@@ -17,7 +17,7 @@ from personvern.cli.common import Env, command, err_console
 from personvern.cli.files import open_private
 from personvern.domain.errors import invalid
 from personvern.services import sweep
-from personvern.services.retention import today
+from personvern.services.retention import refresh_stale, today
 from personvern.services.sweep import Due, RunResult
 
 retention_app = typer.Typer(
@@ -93,6 +93,10 @@ def plan(
     if limit < 0:
         raise invalid("limit", "must not be negative")
     runtime = env.runtime()
+    if runtime.clock_moved:
+        # A preview on a real register may not write: schedules a new policy left stale are computed first
+        # for the real today, as a plan without --now would, and the preview then reads them.
+        refresh_stale(runtime.present())
     context = runtime.context()
     shown: list[Due] = []
     rows: list[dict[str, Any]] = []
