@@ -171,7 +171,7 @@ class Settings:
         chosen_role = role or env.get("PERSONVERN_ROLE") or "ceo"
         check_role(chosen_role)
         instant = now or env.get("PERSONVERN_NOW")
-        label = env.get("PERSONVERN_ACTOR")
+        label = env.get("PERSONVERN_ACTOR") or None
         if label is not None and not 0 < len(label) <= 40:
             raise invalid("PERSONVERN_ACTOR", "must be 1 to 40 characters (it is recorded in the audit log)")
         actor = f"os:{_os_user()}" + (f" as {label}" if label else "")
