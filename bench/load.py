@@ -796,6 +796,9 @@ def ensure_register(
     if meta and fresh:
         # Bring the schema up to date in place (a migration added since the register was built).
         runtime, report = initialise(backend.settings(database))
+        # Synthetic people, measured on a moved clock: a simulation register, also if built before the flag was.
+        with runtime.engine.begin() as conn:
+            conn.execute(t.installation.update().values(simulation=True))
         runtime.close()
         log(f"{backend.name}: reusing {database} (loaded in {meta['load_seconds']:.1f} s on {meta['loaded_on']})")
         # Recorded as now upgraded (note_erasures writes it back), so the next run checks the new migrations too.

@@ -104,8 +104,11 @@ def pv(cli: CliRunner, db_url: str) -> Invoker:
 
 @pytest.fixture
 def pv_ready(pv: Invoker) -> Invoker:
-    """The CLI against an initialised database with the bundled policy."""
-    result = pv("init")
+    """The CLI against an initialised simulation register (init with --now) with the bundled policy.
+
+    A simulation, so that tests may move the clock for every command; `pv("init")` makes a real register.
+    """
+    result = pv("init", "--now", NOW)
     assert result.exit_code == 0, result.stderr
     return pv
 

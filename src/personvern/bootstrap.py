@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import getpass
 import multiprocessing
 import os
+import pwd
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -30,9 +30,16 @@ from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
 from personvern.store.checkpoints import FileCheckpoints, checkpoint_file
 from personvern.store.crypto import Vault, create_master_key, read_master_key
-from personvern.store.engine import make_engine, require_current, sqlite_path, upgrade
+from personvern.store.engine import database_url, make_engine, make_private, require_current, sqlite_path, upgrade
 from personvern.store.notice_repo import current_notice_sha256
-from personvern.store.uow import SqlUnitOfWorkFactory, installed_master_key, record_master_key, stored_policy_text
+from personvern.store.uow import (
+    SqlUnitOfWorkFactory,
+    installed_master_key,
+    is_simulation,
+    make_simulation_if_empty,
+    record_master_key,
+    stored_policy_text,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
 DEFAULT_LINKMOBILITY_URL = DEFAULT_URL
@@ -64,9 +71,20 @@ SETTINGS = (
         "beside an SQLite database: FILE.masterkey",
         "the master key file (created by init, mode 0600); required for PostgreSQL",
     ),
-    Setting("PERSONVERN_NOW", "--now", None, "pretend the time is this ISO-8601 instant (simulations, tests)"),
-    Setting("PERSONVERN_ROLE", "--role", "ceo", "the role acting: ceo, staff, marketing or auditor"),
-    Setting("PERSONVERN_ACTOR", None, "the login name", "the name recorded in the audit log"),
+    Setting(
+        "PERSONVERN_NOW",
+        "--now",
+        None,
+        "pretend the time is this ISO-8601 instant: given to init, the register is a simulation and accepts it "
+        "everywhere; a real register accepts it only for previews",
+    ),
+    Setting("PERSONVERN_ROLE", "--role", "ceo", "the role claimed: ceo, staff, marketing or auditor"),
+    Setting(
+        "PERSONVERN_ACTOR",
+        None,
+        None,
+        "a label added to the operating-system user in the audit log (os:USER as LABEL); it never replaces it",
+    ),
     Setting("PERSONVERN_DEBUG", None, None, "set to 1 to see a traceback on an internal error"),
     Setting(
         "PERSONVERN_LINKMOBILITY_URL",
@@ -150,13 +168,14 @@ class Settings:
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
-        url = db or env.get("PERSONVERN_DATABASE_URL") or DEFAULT_DATABASE_URL
+        url = database_url(db or env.get("PERSONVERN_DATABASE_URL") or DEFAULT_DATABASE_URL)
         chosen_role = role or env.get("PERSONVERN_ROLE") or "ceo"
         check_role(chosen_role)
         instant = now or env.get("PERSONVERN_NOW")
-        actor = env.get("PERSONVERN_ACTOR") or _login()
-        if not 0 < len(actor) <= 100:
-            raise invalid("PERSONVERN_ACTOR", "must be 1 to 100 characters (it is recorded in the audit log)")
+        label = env.get("PERSONVERN_ACTOR") or None
+        if label is not None and not 0 < len(label) <= 40:
+            raise invalid("PERSONVERN_ACTOR", "must be 1 to 40 characters (it is recorded in the audit log)")
+        actor = f"os:{_os_user()}" + (f" as {label}" if label else "")
         return cls(
             database_url=url,
             master_key_file=_master_key_path(url, env),
@@ -166,11 +185,16 @@ class Settings:
         )
 
 
-def _login() -> str:
+def _os_user() -> str:
+    """Who runs the process, by its effective uid: LOGNAME and USER are whatever the caller sets.
+
+    The command line trusts whoever holds the key file and the database (they are the CEO); what it can
+    record truthfully is the operating-system account, beside the role claimed.
+    """
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return pwd.getpwuid(os.geteuid()).pw_name[:50]
+    except KeyError:
+        return f"uid{os.geteuid()}"
 
 
 def _master_key_path(url: str, env: Mapping[str, str]) -> Path | None:
@@ -191,9 +215,11 @@ class Runtime:
     policy: LoadedPolicy
     uow: SqlUnitOfWorkFactory
     clock: FixedClock | SystemClock
+    # Initialised with --now: the clock may be moved for anything. A real register (False) takes a moved
+    # clock for previews only, and its audit chain's times never run backwards.
+    simulation: bool = False
     _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
     _notice: str | None = field(default=None, repr=False)
-    _simulation: bool | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
@@ -223,22 +249,26 @@ class Runtime:
         )
 
     @property
-    def simulation(self) -> bool:
-        """Whether this register is a simulation (initialised with `--now`), whose clock may go back.
-
-        The seam for `audit verify`'s clock check: a real register's entries never go back in time. Read from
-        the flag `init` sealed with the audit chain's head (a new register initialised with `--now`); a flag
-        anyone can write would let whoever moved the clock back hide it.
-        """
-        if self._simulation is None:
-            with self.uow() as uow:
-                self._simulation = uow.audit.simulation()
-        return self._simulation
-
-    @property
     def checkpoints(self) -> FileCheckpoints:
         """The audit chain's signed checkpoints, in a file beside the master key."""
         return FileCheckpoints(checkpoint_file(self.settings.key_file()), self.uow.vault.checkpoint_key)
+
+    @property
+    def clock_moved(self) -> bool:
+        """--now on a real register: every unit of work is a preview, refused anything but reads and audit entries."""
+        return self.uow.real_now is not None
+
+    def present(self) -> Context:
+        """The services' context at the real time, changes allowed: upkeep a preview on a real register needs first."""
+        uow = SqlUnitOfWorkFactory(self.engine, self.uow.vault, self.policy.policy)
+        return Context(
+            self.policy.policy,
+            uow,
+            SystemClock(),
+            self.actor,
+            policy_sha256=self.policy.sha256,
+            notice_sha256=self.notice_sha256(),
+        )
 
     def notice_sha256(self) -> str:
         """The notice published for the policy in force (its first language, Markdown): what consent refers to."""
@@ -256,6 +286,14 @@ class Runtime:
 
 def _clock(settings: Settings) -> FixedClock | SystemClock:
     return FixedClock(settings.now) if settings.now else SystemClock()
+
+
+def _runtime(settings: Settings, engine: Engine, vault: Vault, loaded: LoadedPolicy) -> Runtime:
+    """The runtime; on a real register with a moved clock every unit of work is a preview (store/preview.py)."""
+    simulation = is_simulation(engine)
+    real_now = SystemClock().now if settings.now is not None and not simulation else None
+    uow = SqlUnitOfWorkFactory(engine, vault, loaded.policy, real_now)
+    return Runtime(settings, engine, loaded, uow, _clock(settings), simulation)
 
 
 def _vault(settings: Settings, engine: Engine) -> Vault:
@@ -287,7 +325,7 @@ def open_runtime(settings: Settings) -> Runtime:
         engine.dispose()
         raise
     loaded = parse_policy(text, "policy in force")
-    return Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
+    return _runtime(settings, engine, vault, loaded)
 
 
 @dataclass(frozen=True)
@@ -301,8 +339,12 @@ class InitReport:
     notice_sha256: str = ""  # the privacy notice in force, as published now
 
 
-def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runtime, InitReport]:
-    """Create or upgrade the database, create the master key if there is none, and load the policy."""
+def initialise(settings: Settings, policy_file: str | None = None, demo: bool = False) -> tuple[Runtime, InitReport]:
+    """Create or upgrade the database, create the master key if there is none, and load the policy.
+
+    A database initialised with --now is a simulation register for good; without, a real one. `demo`: the
+    register will hold synthetic people, so one that holds nobody yet becomes a simulation too.
+    """
     try:
         loaded = load_policy(policy_file)
     except PolicyInvalid as exc:
@@ -323,7 +365,13 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
         if created:
             create_master_key(key_file)
         if installed is None:
-            record_master_key(engine, Vault(read_master_key(key_file)).key_id, _clock(settings).now())
+            key_id = Vault(read_master_key(key_file)).key_id
+            record_master_key(engine, key_id, _clock(settings).now(), demo or settings.now is not None)
+        elif demo:
+            make_simulation_if_empty(engine)
+        db_file = sqlite_path(settings.database_url)
+        if db_file is not None:
+            make_private(db_file)
         vault = _vault(settings, engine)
     except OperationalError as exc:
         engine.dispose()
@@ -331,10 +379,10 @@ def initialise(settings: Settings, policy_file: str | None = None) -> tuple[Runt
     except Exception:
         engine.dispose()
         raise
-    runtime = Runtime(settings, engine, loaded, SqlUnitOfWorkFactory(engine, vault, loaded.policy), _clock(settings))
+    runtime = _runtime(settings, engine, vault, loaded)
     # Now that the master key is at hand: key the audit chain (a new register from its first entry, one
     # upgraded from an unkeyed chain from an `audit.keyed` entry); its head is checkpointed below.
-    start_audit_chain(runtime.uow, runtime.clock, runtime.actor, simulation=settings.now is not None)
+    start_audit_chain(runtime.uow, runtime.clock, runtime.actor, simulation=runtime.simulation)
     load = load_policy_version(runtime.uow, runtime.clock, runtime.actor, loaded)
     checkpoint_audit(runtime.uow, runtime.checkpoints, runtime.clock, timedelta(0))
     # Every rendering of the notice is stored with the policy, so the version a consent names stays readable.

@@ -20,6 +20,7 @@ from tests.e2e.support import (
     person,
     replace_in_table,
     snapshot,
+    sqlite_file,
     without_table,
 )
 
@@ -235,3 +236,22 @@ def test_init_refuses_a_database_url_that_cannot_work(tmp_path, monkeypatch, url
     result = CliRunner().invoke(app, ["init", "--db", url.format(tmp=tmp_path)], catch_exceptions=False)
     assert_refused(result, 3, "db", needle)
     assert list(tmp_path.iterdir()) == []  # neither a database file nor a key
+
+
+def test_db_takes_the_path_of_an_existing_sqlite_file_and_refuses_a_path_to_nothing(pv_ready, backend, monkeypatch):
+    if backend != "sqlite":
+        pytest.skip("a path names an SQLite file")
+    db = sqlite_file(pv_ready.db_url)
+    assert db is not None
+    monkeypatch.chdir(db.parent)
+    listed = CliRunner().invoke(app, ["subject", "list", "--db", db.name, "--json"], catch_exceptions=False)
+    assert_ok(listed)
+    missing = CliRunner().invoke(app, ["init", "--db", "typo.db"], catch_exceptions=False)
+    assert_refused(missing, 3, "db", "sqlite:///typo.db")
+    assert not (db.parent / "typo.db").exists()
+
+
+def test_a_missing_key_file_of_an_initialised_database_says_to_restore_it(pv_ready, tmp_path):
+    (tmp_path / "master.key").unlink()
+    assert_refused(pv_ready("subject", "list"), 9, "restore", "PERSONVERN_MASTER_KEY_FILE")
+    assert "run `personvern init`" not in pv_ready("subject", "list").stderr

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 
 import pytest
 from typer.testing import CliRunner
 
 from personvern.cli.main import app
-from tests.e2e.support import NOW, ONE_TIME, assert_ok, assert_refused, person, phone
+from tests.e2e.support import NOW, ONE_TIME, add, assert_ok, assert_refused, person, phone, sql
 
 COMMANDS = [
     ["init"],
@@ -105,3 +107,14 @@ def test_an_actor_name_too_long_for_the_audit_log_is_invalid_input(pv_ready, mon
     monkeypatch.setenv("PERSONVERN_ACTOR", "a" * 101)
     with unchanged():
         assert_refused(pv_ready("subject", "add", *person(1)), 3, "PERSONVERN_ACTOR")
+
+
+def test_the_actor_in_the_audit_log_is_the_operating_system_user(pv_ready, monkeypatch):
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    add(pv_ready, 1)  # PERSONVERN_ACTOR=tester (tests/conftest.py): a label beside the account, never instead
+    monkeypatch.delenv("PERSONVERN_ACTOR")
+    monkeypatch.setenv("USER", "someone-else")
+    monkeypatch.setenv("LOGNAME", "someone-else")
+    assert_ok(pv_ready("subject", "list", "--role", "staff"))
+    rows = sql(pv_ready.db_url, "SELECT actor, role, action FROM audit_log ORDER BY seq DESC LIMIT 2")
+    assert rows == [(f"os:{user}", "staff", "subject.read"), (f"os:{user} as tester", "ceo", "subject.create")]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pwd
 from pathlib import Path
 
 from tests.e2e.support import ONE_TIME, Cases, add, assert_ok, assert_refused, count, snapshot, sql
@@ -29,7 +31,8 @@ def test_review_run_writes_html_and_json_and_sign_removes_what_has_no_reason(pv_
     html = files[0].read_text("utf-8")
     assert "Annual review" in html and bare in html and "Person 2" not in html and "example.no" not in html
     signed = pv_ready.json("review", "sign", run["id"], "--now", DEC)
-    assert (signed["archived"], signed["erased"], signed["signed_by"]) == (1, 0, "tester")
+    user = pwd.getpwuid(os.geteuid()).pw_name  # the operating-system user, labelled by PERSONVERN_ACTOR
+    assert (signed["archived"], signed["erased"], signed["signed_by"]) == (1, 0, f"os:{user} as tester")
     assert count(pv_ready.db_url, "archive_records") == 1
     assert sql(pv_ready.db_url, "SELECT count(*) FROM subjects")[0][0] == 1
     logged = sql(pv_ready.db_url, "SELECT details FROM audit_log WHERE action = 'review.sign'")

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command
+from personvern.cli.layout import Column, print_rows
 from personvern.domain.audit import AuditEntry, AuditQuery
 from personvern.domain.errors import IntegrityBroken, invalid
 from personvern.services.admin import read_audit_log, verify_audit
@@ -83,22 +83,21 @@ def audit_log(
     page = read_audit_log(runtime.uow, runtime.clock, runtime.actor, query)
 
     def human(c: Console) -> None:
-        table = Table(title=f"{len(page.entries)} audit entries, newest first", title_justify="left")
-        for col in ("#", "at (UTC)", "actor", "role", "action", "subject", "purpose", "details"):
-            table.add_column(col, no_wrap=col != "details")
-        for e in page.entries:
-            details = ", ".join(f"{k}={v}" for k, v in sorted(e.details.items()))
-            table.add_row(
-                str(e.seq),
+        columns = ("#", "at (UTC)", "actor", "role", "action", "subject", "purpose", Column("details", wrap=True))
+        rows = [
+            (
+                e.seq,
                 e.at.isoformat(timespec="seconds"),
                 e.actor,
                 e.role,
                 e.action,
-                e.subject_id or "",
-                e.purpose or "",
-                details,
+                e.subject_id,
+                e.purpose,
+                ", ".join(f"{k}={v}" for k, v in sorted(e.details.items())),
             )
-        c.print(table)
+            for e in page.entries
+        ]
+        print_rows(c, columns, rows, title=f"{len(page.entries)} audit entries, newest first")
         if page.next_before is not None:
             c.print(f"more: add --before {page.next_before}", markup=False)
 

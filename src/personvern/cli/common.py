@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from personvern.bootstrap import Runtime, Settings, open_runtime
-from personvern.domain.errors import FieldProblem, InvalidInput, PersonvernError, invalid
+from personvern.domain.errors import ClockMoved, FieldProblem, InvalidInput, PersonvernError, invalid
 from personvern.policy.loader import PolicyInvalid
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
@@ -36,7 +36,8 @@ NowOption = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="Act as if it were this ISO-8601 time (default: PERSONVERN_NOW or the clock).",
+        help="Act as if it were this ISO-8601 time (default: PERSONVERN_NOW or the clock); on a register "
+        "initialised without --now, only for previews.",
         show_default=False,
     ),
 ]
@@ -79,7 +80,7 @@ class Env:
             # terminal's; piped output has no terminal to follow, and 160 columns keeps most tables as tables.
             follow = sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit()
             width = None if follow else 160
-            human(Console(highlight=False, soft_wrap=True, width=width))
+            human(plain_console(width=width))
 
 
 def _jsonable(value: Any) -> Any:
@@ -90,8 +91,17 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def plain_console(stderr: bool = False, width: int | None = None) -> Console:
+    """A console that prints every string as text: names, reasons and descriptions are never read as markup.
+
+    A stored value such as `Kari [/x] Nordmann` would otherwise fail to print, and `[bold red]Ola[/]` would
+    be styled; styles are given as Rich `Text` objects or `style=` where wanted, never inside a string.
+    """
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width, markup=False)
+
+
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return plain_console(stderr=True)
 
 
 def report_error(exc: BaseException) -> int:
@@ -109,7 +119,7 @@ def report_error(exc: BaseException) -> int:
         more = len(exc.problems) - SHOWN_PROBLEMS
         console.print(f"… and {more} more problems (--problems FILE.csv writes them all)", markup=False)
         return exc.exit_code
-    if isinstance(exc, PersonvernError):
+    if isinstance(exc, PersonvernError | ClockMoved):
         console.print(f"error: {exc}", markup=False)
         return exc.exit_code
     console.print(
@@ -132,7 +142,7 @@ def reported(env: Env) -> Iterator[None]:
     except Exception as exc:
         if _from_click(exc):
             raise
-        if os.environ.get("PERSONVERN_DEBUG") and not isinstance(exc, PersonvernError | PolicyInvalid):
+        if os.environ.get("PERSONVERN_DEBUG") and not isinstance(exc, PersonvernError | PolicyInvalid | ClockMoved):
             raise
         raise typer.Exit(report_error(exc)) from None
     finally:

@@ -93,6 +93,7 @@ def init(
         "policy_sha256": report.policy.sha256,
         "policy_changed": report.policy.changed,
         "notice_sha256": report.notice_sha256,
+        "simulation": runtime.simulation,
     }
 
     def human(c: Console) -> None:
@@ -108,6 +109,7 @@ def init(
             markup=False,
         )
         c.print(f"notice       sha256 {report.notice_sha256[:12]} (`personvern notice render` prints it)", markup=False)
+        c.print(f"register     {_kind_of_register(runtime.simulation)}", markup=False)
 
     env.emit(data, human)
 
@@ -119,7 +121,8 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generator (same seed, same people).")] = 24,
 ) -> None:
     """Initialise the database and fill an empty register with realistic synthetic customers."""
-    runtime, report = initialise(env.settings(), None)
+    # Synthetic people make a simulation register: the tour's `--now` commands work on it (DESIGN.md §3 'Clock').
+    runtime, report = initialise(env.settings(), None, demo=True)
     env._runtime = runtime
     loaded = load_demo(runtime.context(), subjects, seed)
     data = {
@@ -129,6 +132,7 @@ def demo(
         "added": loaded.added,
         "relationships": loaded.relationships,
         "existing": loaded.existing,
+        "simulation": runtime.simulation,
     }
 
     def human(c: Console) -> None:
@@ -137,8 +141,15 @@ def demo(
         else:
             c.print(f"Added {loaded.added} synthetic customers and {loaded.relationships} orders and contracts.")
         c.print(WELCOME.format(db=report.database_url), markup=False)
+        c.print(f"This is a {_kind_of_register(runtime.simulation)}.", markup=False)
 
     env.emit(data, human)
+
+
+def _kind_of_register(simulation: bool) -> str:
+    if simulation:
+        return "simulation register: --now moves the clock for every command"
+    return "real register: --now is accepted only for previews (plans, lists), never for a change"
 
 
 WELCOME = """

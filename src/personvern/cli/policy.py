@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from personvern.cli.common import Env, command
 from personvern.cli.layout import Column, print_rows
@@ -99,7 +100,7 @@ def show(
 
 def render(c: Console, p: Policy, lang: str) -> None:
     ctl = p.controller
-    c.print(f"[bold]{ctl.name}[/bold] — policy {p.version}")
+    c.print(Text.assemble((ctl.name, "bold"), f" — policy {p.version}"))
     c.print(f"{ctl.address}, {ctl.postal_code} {ctl.city}", markup=False)
     c.print(f"Privacy contact: {p.privacy_contact.role.get(lang)} <{p.privacy_contact.email}>", markup=False)
     c.print(

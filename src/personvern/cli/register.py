@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, err_console, parse_assignments, parse_day, reading
 from personvern.cli.consent import block_json, print_state, state_json
+from personvern.cli.files import open_private
 from personvern.cli.layout import Column, print_fields, print_rows
 from personvern.domain.errors import FieldProblem, InvalidInput, invalid
 from personvern.domain.subjects import Relationship
@@ -184,7 +185,7 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 
 def _write_problems(path: Path, problems: list[FieldProblem]) -> None:
     try:
-        with path.open("w", newline="", encoding="utf-8") as f:
+        with open_private(path, "problems") as f:
             writer = csv.writer(f)
             writer.writerow(["line", "field", "problem"])
             writer.writerows([p.line or "", p.field, p.message] for p in problems)

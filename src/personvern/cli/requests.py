@@ -11,10 +11,10 @@ from rich.console import Console
 
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, parse_assignments, parse_day
+from personvern.cli.files import private_folder, write_private
 from personvern.cli.layout import Column, print_fields, print_rows
 from personvern.domain.archive import ArchiveRecord
 from personvern.domain.erasure import ErasureReceipt
-from personvern.domain.errors import invalid
 from personvern.domain.requests import Request
 from personvern.services import erasure, rights
 
@@ -309,23 +309,17 @@ def reject(
     r = done.request
     env.emit(
         {**request_json(r), "folder": str(folder), "files": sorted(done.files)},
-        lambda c: c.print(f"request {r.id} rejected; the letter is in {folder}/letter.html"),
+        lambda c: c.print(f"request {r.id} rejected; the letter is in {folder.absolute() / 'letter.html'}"),
     )
 
 
 def _answer(folder: Path, act: Callable[[], rights.Fulfilment]) -> rights.Fulfilment:
-    """Run `act` and write its files to `folder`, which is made (and checked writable) first."""
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise invalid("out", f"{folder} exists and is not an empty folder; the answer would mix with other files")
-    # The folder is made first: a request carried out whose answer cannot be written would be lost.
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".personvern-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise invalid("out", f"{folder} cannot be written ({exc.strerror})") from None
+    """Run `act` and write its files to `folder`: a new folder (made 0700) or an empty one of the user's own.
+
+    The folder is made and checked first: a request carried out whose answer cannot be written would be lost.
+    The answer holds the person's data, so each file is its owner's only from the moment it exists.
+    """
+    created = private_folder(folder, "out", empty=True)
     try:
         done = act()
     except BaseException:
@@ -333,9 +327,7 @@ def _answer(folder: Path, act: Callable[[], rights.Fulfilment]) -> rights.Fulfil
             folder.rmdir()
         raise
     for name, blob in done.files.items():
-        path = folder / name
-        path.write_bytes(blob)
-        path.chmod(0o600)  # the answer holds the person's data: readable by its owner only
+        write_private(folder / name, blob, "out")
     return done
 
 
@@ -356,7 +348,7 @@ def fulfil(
 
 
 def _fulfilled(c: Console, r: Request, folder: Path, done: rights.Fulfilment) -> None:
-    c.print(f"request {r.id} fulfilled; the answer is in {folder}/ ({', '.join(sorted(done.files))})", markup=False)
+    c.print(f"request {r.id} fulfilled; the answer is in {folder.absolute()}/ ({', '.join(sorted(done.files))})")
     for recipient, action in (r.outcome.get("processors") or {}).items():
         if action.startswith("tell by hand"):
             # Art. 19: every recipient must hear of a rectification or erasure; these have no connector.

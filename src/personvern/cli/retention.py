@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from personvern.cli.common import Env, command, err_console
+from personvern.cli.files import open_private
 from personvern.cli.layout import Column, print_rows
 from personvern.domain.errors import invalid
 from personvern.services import sealed, sweep
-from personvern.services.retention import today
+from personvern.services.retention import refresh_stale, today
 from personvern.services.sealed import SealedDue
 from personvern.services.sweep import Due, RunResult
 
@@ -74,10 +75,7 @@ def _csv_file(path: Path | None) -> Iterator[Any]:
     if path is None:
         yield None
         return
-    try:
-        handle: IO[str] = path.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise invalid("csv", f"{path} cannot be written ({exc.strerror})") from None
+    handle: IO[str] = open_private(path, "csv")
     with handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
@@ -96,6 +94,10 @@ def plan(
     if limit < 0:
         raise invalid("limit", "must not be negative")
     runtime = env.runtime()
+    if runtime.clock_moved:
+        # A preview on a real register may not write: schedules a new policy left stale are computed first
+        # for the real today, as a plan without --now would, and the preview then reads them.
+        refresh_stale(runtime.present())
     context = runtime.context()
     shown: list[Due] = []
     rows: list[dict[str, Any]] = []

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from personvern.cli.common import Env, command
+from personvern.cli.files import private_folder, write_private
 from personvern.domain.errors import invalid
 from personvern.reports.review import render_html
 from personvern.services import review
@@ -22,24 +23,19 @@ LangOption = Annotated[str | None, typer.Option("--lang", help="nb or en (defaul
 
 
 def _out_dir(out: Path | None) -> Path | None:
-    """The folder for the files, made if missing, checked before any work is done."""
+    """The folder for the files, made if missing (0700), checked before any work is done.
+
+    Not necessarily empty: `review sign` writes the signed report beside the one `review run` wrote.
+    """
     if out is None:
         return None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise invalid("out", f"{out} cannot be made a folder ({exc.strerror})") from None
-    if not out.is_dir():
-        raise invalid("out", f"{out} is not a folder")
+    private_folder(out, "out", empty=False)
     return out
 
 
 def _write(out: Path, name: str, text: str) -> Path:
     path = out / name
-    try:
-        path.write_text(text, "utf-8")
-    except OSError as exc:
-        raise invalid("out", f"{path} cannot be written ({exc.strerror})") from None
+    write_private(path, text.encode("utf-8"), "out", replace=True)
     return path
 
 

@@ -8,6 +8,8 @@ PersonvernError                 exit 1   HTTP 400
 ├── IntegrityBroken             exit 7   HTTP 500   the audit chain does not verify
 ├── PolicyRejected              exit 8   HTTP 422   the policy file cannot be used
 └── NotReady                    exit 9   HTTP 503   database missing, not initialised or out of date
+
+ClockMoved                      exit 6   HTTP 403   a write under --now on a real register (see its docstring)
 """
 
 from __future__ import annotations
@@ -77,3 +79,14 @@ class PolicyRejected(PersonvernError):
 class NotReady(PersonvernError):
     exit_code = 9
     http_status = 503
+
+
+class ClockMoved(Exception):
+    """A change attempted on a real register while --now moves the clock (DESIGN.md §3 'Clock').
+
+    Deliberately not a PersonvernError: use cases that carry on past one failed item (a sweep's batch, the
+    review's erasures) catch those, and this must end the whole command, with nothing stored.
+    """
+
+    exit_code = 6
+    http_status = 403

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
+from personvern.store import preview
+
 # PostgreSQL: below this many rows a plain INSERT is one round trip where COPY takes three (an audit entry).
 COPY_FROM = 20
 
@@ -57,6 +59,8 @@ class BulkInsert:
             return
         # PostgreSQL: COPY streams the rows in one statement, several times faster than batched INSERTs.
         sql = f"COPY {table.name} ({names}) FROM STDIN"
+        # COPY goes past SQLAlchemy's statement events: a preview's guard is asked here, as an insert.
+        preview.check(self._conn, f"INSERT INTO {table.name}")
         dbapi = self._conn.dialect.loaded_dbapi
         try:
             with self._conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]

@@ -31,8 +31,10 @@ def read_master_key(path: Path) -> bytes:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
+        # Only an initialised database asks for its key: `init` would refuse to make a new one, so say what helps.
         raise NotReady(
-            f"master key file {path} not found; run `personvern init` (or set PERSONVERN_MASTER_KEY_FILE)"
+            f"master key file {path} not found, and this database was initialised with a master key: restore that "
+            "key file from where you keep it safe, or set PERSONVERN_MASTER_KEY_FILE to where it is"
         ) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise NotReady(f"master key file {path} is readable by others; run `chmod 600 {path}`")

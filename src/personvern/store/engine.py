@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,23 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from personvern.domain.errors import NotReady, invalid
+from personvern.store import preview
+
+
+def database_url(given: str) -> str:
+    """The URL of the database `--db` names: a URL as given, the path of an existing file as that SQLite file.
+
+    A path to no file is refused rather than guessed at: a typo would otherwise become a new, empty register.
+    """
+    if "://" in given:
+        return given
+    if Path(given).is_file():
+        return f"sqlite:///{given}"
+    raise invalid(
+        "db",
+        f"is not a database URL (sqlite:///FILE or postgresql+psycopg://USER@HOST/DB); for a new SQLite file "
+        f"write sqlite:///{given}",
+    )
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -38,6 +56,8 @@ def make_engine(url: str, *, must_exist: bool = True) -> Engine:
         raise NotReady(f"no database at {path}; create it with `personvern init --db {url}`")
     if path is not None and not path.parent.exists():
         raise invalid("db", f"the folder {path.parent} does not exist")
+    if path is not None and not path.exists():
+        _create_private(path)
     try:
         if backend == "sqlite":
             engine = create_engine(url, connect_args={"timeout": 30})
@@ -47,7 +67,33 @@ def make_engine(url: str, *, must_exist: bool = True) -> Engine:
             engine = create_engine(url, pool_pre_ping=True)
     except NoSuchModuleError:
         raise invalid("db", "needs a driver: use postgresql+psycopg:// for PostgreSQL") from None
+    preview.watch(engine)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the empty database file readable by its owner only, before SQLite opens it.
+
+    Not all of it is encrypted (the breach register, reasons, the audit trail), and SQLite gives the -wal
+    and -shm files it makes later the mode of the database file: so 0600 from the first byte, for all three.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise invalid("db", f"{path} is a link or appeared while it was being created; name a new file") from None
+    except OSError as exc:
+        raise invalid("db", f"{path} cannot be created ({exc.strerror})") from None
+    os.close(fd)
+
+
+def make_private(path: Path) -> None:
+    """Tighten an SQLite database made before its files were created private (and its -wal, -shm) to 0600."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if not file.is_symlink() and file.exists() and file.stat().st_uid == os.geteuid():
+                file.chmod(0o600)
+        except OSError:
+            continue  # not ours to change: opening it will say what is wrong
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

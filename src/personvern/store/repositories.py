@@ -503,6 +503,11 @@ class SqlAuditLog:
         """
         head = self._head(lock=True)
         if head.keyed_from is not None:
+            if simulation and not bool(head.simulation) and self._sealed(head):
+                # `demo` on a register that holds nobody yet makes it a simulation (bootstrap.initialise): the
+                # kind of register is sealed with the head, so the flag and the seal move together.
+                self._conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(simulation=True))
+                self._seal(int(head.seq), str(head.hash), int(head.keyed_from), str(head.chain_id), True)
             return False
         chain_id = uuid.uuid4().hex
         legacy = int(head.seq)
@@ -574,6 +579,11 @@ class SqlAuditLog:
         head = self._head(lock=False)
         if head.keyed_from is None or head.chain_id is None:
             return ChainReport(0, 1, "the chain is not keyed (its head row has no key id); run `personvern init`")
+        if simulation != bool(head.simulation):
+            # The register's own flag (installation) and the one sealed with the head disagree: one was set
+            # outside personvern, perhaps to hide a clock moved back (DESIGN.md §3 'Clock').
+            sealed_as = "a simulation" if head.simulation else "a real register"
+            return ChainReport(0, 1, f"the register's kind was changed: its audit chain was sealed as {sealed_as}'s")
         keyed_from, chain_id = int(head.keyed_from), str(head.chain_id)
         start = ChainStart(self._key, chain_id, keyed_from)
         c = t.audit_log.c

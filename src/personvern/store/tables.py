@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -75,6 +76,8 @@ installation = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("master_key_id", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Initialised with --now: a simulation, whose clock may be moved by every command (bootstrap.py).
+    Column("simulation", Boolean, nullable=False, server_default=false()),
 )
 
 # The key store: one wrapped data key per owner (a subject, or an undelivered outbox row). Kept apart from

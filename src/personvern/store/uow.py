@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import Conflict, NotReady
 from personvern.policy.schema import Policy
 from personvern.store import tables as t
@@ -17,6 +20,7 @@ from personvern.store.consent_repo import SqlBlocks, SqlConsents
 from personvern.store.crypto import Vault
 from personvern.store.notice_repo import SqlNoticeVersions
 from personvern.store.outbox_repo import SqlMessages, SqlOutbox
+from personvern.store.preview import PREVIEW
 from personvern.store.record_repo import SqlFigures
 from personvern.store.repositories import (
     KeyStore,
@@ -29,8 +33,34 @@ from personvern.store.retention_repo import SqlRetention, SqlReviews
 from personvern.store.rights_repo import SqlArchive, SqlErasureReceipts, SqlRequests
 
 
+class PreviewAudit(SqlAuditLog):
+    """The audit log of a preview on a real register: entries stamped with the real time, noting the moved one.
+
+    The chain's times must not run backwards or jump ahead on a real register; what was computed for
+    which moment still shows, as `simulated_at` in the entry's details.
+    """
+
+    def __init__(self, conn: Connection, key: bytes, real_now: Callable[[], datetime]) -> None:
+        super().__init__(conn, key)
+        self._real_now = real_now
+
+    def append(self, events: Sequence[AuditEvent], actor: str, role: str, at: datetime) -> None:
+        noted: dict[int, dict[str, Any]] = {}  # events of a batch often share one details mapping; keep sharing
+        marked = []
+        for event in events:
+            details = noted.get(id(event.details))
+            if details is None:
+                details = noted[id(event.details)] = {**event.details, "simulated_at": at.isoformat()}
+            marked.append(replace(event, details=details))
+        super().append(marked, actor, role, self._real_now())
+
+
 class SqlUnitOfWork:
-    """Used as `with factory() as uow: ...; uow.commit()`; leaving without commit rolls everything back."""
+    """Used as `with factory() as uow: ...; uow.commit()`; leaving without commit rolls everything back.
+
+    With `real_now` the clock is moved on a real register: the unit of work is a preview, in which any
+    statement but an audit entry is refused (store/preview.py) and audit entries carry the real time.
+    """
 
     keys: KeyStore
     subjects: SqlSubjects
@@ -50,10 +80,13 @@ class SqlUnitOfWork:
     retention: SqlRetention
     reviews: SqlReviews
 
-    def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
+    def __init__(
+        self, engine: Engine, vault: Vault, policy: Policy, real_now: Callable[[], datetime] | None = None
+    ) -> None:
         self._engine = engine
         self._vault = vault
         self._policy = policy
+        self._real_now = real_now
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -62,11 +95,18 @@ class SqlUnitOfWork:
             self._tx = self._conn.begin()
         except OperationalError as exc:
             raise NotReady(f"cannot open the database: {exc.orig}") from None
+        if self._real_now is not None:
+            self._conn.info[PREVIEW] = True
         keys = KeyStore(self._conn, self._vault)
         self.keys = keys
         self.subjects = SqlSubjects(self._conn, self._vault, keys, self._policy)
         self.relationships = SqlRelationships(self._conn, keys)
-        self.audit = SqlAuditLog(self._conn, self._vault.audit_key)
+        audit_key = self._vault.audit_key
+        self.audit = (
+            SqlAuditLog(self._conn, audit_key)
+            if self._real_now is None
+            else PreviewAudit(self._conn, audit_key, self._real_now)
+        )
         self.policies = SqlPolicyVersions(self._conn)
         self.consents = SqlConsents(self._conn, keys)
         self.blocks = SqlBlocks(self._conn, keys)
@@ -90,6 +130,8 @@ class SqlUnitOfWork:
             if self._tx.is_active:
                 self._tx.rollback()
         finally:
+            # The info travels with the pooled connection: the next unit of work on it may be no preview.
+            self._conn.info.pop(PREVIEW, None)
             self._conn.close()
             self._conn = None
         if isinstance(exc, IntegrityError):
@@ -104,13 +146,16 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine, vault: Vault, policy: Policy) -> None:
+    def __init__(
+        self, engine: Engine, vault: Vault, policy: Policy, real_now: Callable[[], datetime] | None = None
+    ) -> None:
         self.engine = engine
         self.vault = vault
         self.policy = policy
+        self.real_now = real_now  # set: the clock is moved on a real register, every unit of work is a preview
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.vault, self.policy)
+        return SqlUnitOfWork(self.engine, self.vault, self.policy, self.real_now)
 
 
 def stored_policy_text(engine: Engine) -> str | None:
@@ -126,6 +171,24 @@ def installed_master_key(engine: Engine) -> str | None:
         return conn.execute(select(t.installation.c.master_key_id).where(t.installation.c.id == 1)).scalar()
 
 
-def record_master_key(engine: Engine, key_id: str, at: datetime) -> None:
+def record_master_key(engine: Engine, key_id: str, at: datetime, simulation: bool) -> None:
+    """The first init: the key the database belongs to, and whether it is a simulation (made with --now)."""
     with engine.begin() as conn:
-        conn.execute(insert(t.installation).values(id=1, master_key_id=key_id, created_at=at))
+        conn.execute(insert(t.installation).values(id=1, master_key_id=key_id, created_at=at, simulation=simulation))
+
+
+def is_simulation(engine: Engine) -> bool:
+    """Whether the register was initialised as a simulation, whose clock any command may move."""
+    with engine.connect() as conn:
+        return bool(conn.execute(select(t.installation.c.simulation).where(t.installation.c.id == 1)).scalar())
+
+
+def make_simulation_if_empty(engine: Engine) -> bool:
+    """Mark a register that holds nobody a simulation (it is about to hold synthetic people); whether it is one."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(t.installation)
+            .where(t.installation.c.id == 1, ~exists(select(t.subjects.c.id)))
+            .values(simulation=True)
+        )
+    return is_simulation(engine)
