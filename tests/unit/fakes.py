@@ -171,22 +171,39 @@ class FakeSubjects:
         self._state.messages = {k: m for k, m in self._state.messages.items() if m[0].subject_id != subject_id}
         self._state.blocks = {k: b for k, b in self._state.blocks.items() if b.subject_id != subject_id}
 
-    def _filtered(self, kind: str | None, organisation: Lookup | None) -> list[Subject]:
+    def _filtered(
+        self, kind: str | None, organisation: Lookup | None, among: Collection[str] | None = None
+    ) -> list[Subject]:
         return sorted(
             (
                 s
                 for s in self._state.subjects.values()
                 if (kind is None or s.kind == kind)
                 and (organisation is None or s.values.get("organisation_number") == organisation.key)
+                and (among is None or s.id in among)
             ),
             key=lambda s: (s.created_at, s.id),
         )
 
-    def count(self, kind: str | None, organisation: Lookup | None) -> int:
-        return len(self._filtered(kind, organisation))
+    def count(self, kind: str | None, organisation: Lookup | None, among: Collection[str] | None = None) -> int:
+        return len(self._filtered(kind, organisation, among))
 
-    def list(self, kind: str | None, organisation: Lookup | None, limit: int, offset: int) -> list[Subject]:
-        return self._filtered(kind, organisation)[offset : offset + limit]
+    def list(
+        self,
+        kind: str | None,
+        organisation: Lookup | None,
+        limit: int,
+        offset: int,
+        among: Collection[str] | None = None,
+    ) -> list[Subject]:
+        return self._filtered(kind, organisation, among)[offset : offset + limit]
+
+    def index_field(self, field: str) -> int:
+        # The fake computes look-up keys from the values on every find: an index is always complete.
+        return sum(1 for s in self._state.subjects.values() if field in s.values)
+
+    def drop_index(self, field: str) -> int:
+        return 0
 
 
 class FakeRelationships:

@@ -94,6 +94,7 @@ def init(
         "policy_version": report.policy.version,
         "policy_sha256": report.policy.sha256,
         "policy_changed": report.policy.changed,
+        "indexed": list(report.policy.indexed),
         "notice_sha256": report.notice_sha256,
     }
 
@@ -109,6 +110,8 @@ def init(
             f"policy       version {report.policy.version} ({state}, sha256 {report.policy.sha256[:12]})",
             markup=False,
         )
+        if report.policy.indexed:
+            c.print(f"look-ups     built for {', '.join(report.policy.indexed)} (the new policy looks them up)", markup=False)
         c.print(f"notice       sha256 {report.notice_sha256[:12]} (`personvern notice render` prints it)", markup=False)
 
     env.emit(data, human)

@@ -82,9 +82,13 @@ def show(
     email: Annotated[str | None, typer.Option("--email", help="Find by email.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="Find by phone number.")] = None,
     purpose: Annotated[str | None, typer.Option("--purpose", help="Why you look (recorded; default service).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Find by full name (any case, accents and spacing); namesakes are listed by id."),
+    ] = None,
 ) -> None:
     """Show one subject in the live register, with its relationships."""
-    view = register.show_subject(env.runtime().context(), subject_id, email, phone, purpose)
+    view = register.show_subject(env.runtime().context(), subject_id, email, phone, purpose, name)
 
     def human(c: Console) -> None:
         s = view.subject
@@ -116,9 +120,12 @@ def list_(
     organisation: Annotated[str | None, typer.Option("--organisation", help="Only this organisation number.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only people with this full name (any case, accents and spacing).")
+    ] = None,
 ) -> None:
     """List subjects, oldest first."""
-    total, views = register.list_subjects(env.runtime().context(), kind, organisation, limit, offset)
+    total, views = register.list_subjects(env.runtime().context(), kind, organisation, limit, offset, name=name)
 
     def human(c: Console) -> None:
         table = Table(title=f"{len(views)} of {total} subjects", title_justify="left")

@@ -131,17 +131,44 @@ def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | 
     return found[0]
 
 
+MAX_NAMESAKES = 20  # ids named in the answer to an ambiguous `subject show --name`
+
+
+def name_lookups(ctx: Context, name: str) -> list[Lookup]:
+    """What `--name` looks for: the name, folded (`domain.values.name_key`), in every field of type name."""
+    fields = [f for f, spec in ctx.policy.fields.items() if spec.type is FieldType.NAME]
+    if not fields:
+        raise invalid("name", "the policy in force declares no field of type 'name' to find people by")
+    try:
+        key = lookup_key(FieldType.NAME, normalise(FieldType.NAME, name))
+    except BadValue as exc:
+        raise invalid("name", str(exc)) from None
+    return [Lookup(field, key) for field in fields]
+
+
+def find_by_name(uow: UnitOfWork, lookups: list[Lookup]) -> list[str]:
+    """Every subject with that name (through the blind index, nothing decrypted), in id order."""
+    return sorted({sid for lookup in lookups for sid in uow.subjects.find(lookup)})
+
+
 def show_subject(
     ctx: Context,
     subject_id: str | None = None,
     email: str | None = None,
     phone: str | None = None,
     purpose: str | None = None,
+    name: str | None = None,
 ) -> SubjectView:
     ctx.actor.require(Permission.REGISTER_READ)
     chosen = ctx.check_purpose(purpose)
+    if name is not None and (subject_id or email or phone):
+        raise invalid("subject", "give exactly one of: a subject id, --email, --phone or --name")
+    lookups = name_lookups(ctx, name) if name is not None else None
     with ctx.uow() as uow:
-        sid = resolve(ctx, uow, subject_id, email, phone)
+        if lookups is not None:
+            sid = _one_by_name(uow, lookups)
+        else:
+            sid = resolve(ctx, uow, subject_id, email, phone)
         subject = uow.subjects.get(sid)
         assert subject is not None
         relationships = uow.relationships.for_subject(sid)
@@ -155,6 +182,20 @@ def show_subject(
     return SubjectView(subject, _visible(ctx, subject), relationships, consents, blocks)
 
 
+def _one_by_name(uow: UnitOfWork, lookups: list[Lookup]) -> str:
+    """The one subject with that name; namesakes are listed by id (not values), never one picked for the caller."""
+    found = find_by_name(uow, lookups)
+    if not found:
+        raise NotFound("no subject in the register has that name")
+    if len(found) > 1:
+        shown = ", ".join(found[:MAX_NAMESAKES]) + (", ..." if len(found) > MAX_NAMESAKES else "")
+        raise Conflict(
+            f"{len(found)} subjects in the register have that name: {shown}; "
+            "`subject list --name` shows them, `subject show ID` one of them"
+        )
+    return found[0]
+
+
 def list_subjects(
     ctx: Context,
     kind: str | None = None,
@@ -162,6 +203,7 @@ def list_subjects(
     limit: int = 50,
     offset: int = 0,
     purpose: str | None = None,
+    name: str | None = None,
 ) -> tuple[int, list[SubjectView]]:
     ctx.actor.require(Permission.REGISTER_READ)
     chosen = ctx.check_purpose(purpose)
@@ -177,9 +219,11 @@ def list_subjects(
             org = Lookup("organisation_number", normalise(FieldType.ORGANISATION_NUMBER, organisation_number))
         except BadValue as exc:
             raise invalid("organisation", str(exc)) from None
+    lookups = name_lookups(ctx, name) if name is not None else None
     with ctx.uow() as uow:
-        total = uow.subjects.count(kind, org)
-        subjects = uow.subjects.list(kind, org, limit, offset)
+        among = find_by_name(uow, lookups) if lookups is not None else None
+        total = uow.subjects.count(kind, org, among)
+        subjects = uow.subjects.list(kind, org, limit, offset, among)
         views = [SubjectView(s, _visible(ctx, s), []) for s in subjects]
         # Every subject shown is a read of personal data, and each person may later ask who saw it.
         ctx.record(uow, *(AuditEvent("subject.read", v.subject.id, chosen, {"via": "list"}) for v in views))
