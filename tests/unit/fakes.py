@@ -214,6 +214,9 @@ class FakeRelationships:
         assert relationship.subject_id in self._state.subjects, "relationship for an unknown subject"
         self._state.relationships[relationship.id] = relationship
 
+    def get(self, relationship_id: str) -> Relationship | None:
+        return self._state.relationships.get(relationship_id)
+
     def for_subject(self, subject_id: str) -> list[Relationship]:
         found = [r for r in self._state.relationships.values() if r.subject_id == subject_id]
         return sorted(found, key=lambda r: (r.started_on, r.id))

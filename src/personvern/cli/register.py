@@ -260,13 +260,24 @@ def start(
 @command(relationship_app, "end")
 def end(
     env: Env,
-    subject_id: Annotated[str, typer.Argument(help="The subject's id.")],
+    subject_id: Annotated[
+        str,
+        typer.Argument(
+            help="The subject's id (ends its open relationships), or one relationship's id as `start` printed it."
+        ),
+    ],
     type_: Annotated[str | None, typer.Option("--type", help="Only orders or only contracts.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="End date (default: today).")] = None,
 ) -> None:
-    """End the subject's open relationships: the customer or the company asked."""
+    """End the subject's open relationships, or the one relationship named: the customer or the company asked."""
     ended = register.end_relationship(env.runtime().context(), subject_id, type_, parse_day(on, "on"))
-    env.emit(
-        {"ended": [relationship_json(r) for r in ended]},
-        lambda c: c.print(f"ended {len(ended)} relationship(s) of {subject_id}"),
-    )
+
+    def human(c: Console) -> None:
+        if [r.id for r in ended] == [subject_id]:
+            one = ended[0]
+            assert one.ended_on is not None
+            c.print(f"ended {one.type.value} {one.id} of {one.subject_id} on {one.ended_on.isoformat()}", markup=False)
+        else:
+            c.print(f"ended {len(ended)} relationship(s) of {subject_id}", markup=False)
+
+    env.emit({"ended": [relationship_json(r) for r in ended]}, human)

@@ -418,25 +418,37 @@ def start_relationship(
 
 
 def end_relationship(
-    ctx: Context, subject_id: str, type_: str | None = None, ended_on: date | None = None
+    ctx: Context, target_id: str, type_: str | None = None, ended_on: date | None = None
 ) -> list[Relationship]:
-    """End the subject's open relationships (of one type, if given): the customer or the company asked."""
+    """End the subject's open relationships (of one type, if given): the customer or the company asked.
+
+    `target_id` may instead be one relationship's id, as `start` returns it: then that order or contract
+    alone ends, and the subject's others stay (a customer ends one contract, not the whole customer relationship).
+    """
     ctx.actor.require(Permission.REGISTER_WRITE)
     if type_ is not None and type_ not in {t.value for t in RelationshipType}:
         raise invalid("type", "must be 'order' or 'contract'")
     day = ended_on or ctx.clock.now().date()
     with ctx.uow() as uow:
-        require_subject(uow, subject_id)
-        # A contract past its stated end is over already; ending it later would make it active again.
-        open_ = [
-            r
-            for r in uow.relationships.for_subject(subject_id)
-            if r.ended_on is None
-            and (r.ends_on is None or r.ends_on > day)
-            and (type_ is None or r.type.value == type_)
-        ]
-        if not open_:
-            raise NotFound(f"subject {subject_id} has no open {type_ or 'order or contract'} to end")
+        if uow.subjects.exists(target_id):
+            subject_id = target_id
+            # A contract past its stated end is over already; ending it later would make it active again.
+            open_ = [
+                r
+                for r in uow.relationships.for_subject(subject_id)
+                if r.ended_on is None
+                and (r.ends_on is None or r.ends_on > day)
+                and (type_ is None or r.type.value == type_)
+            ]
+            if not open_:
+                raise NotFound(f"subject {subject_id} has no open {type_ or 'order or contract'} to end")
+        else:
+            rel = uow.relationships.get(target_id)
+            if rel is None:
+                raise NotFound(f"no subject or relationship with id {target_id} in the register")
+            subject_id = rel.subject_id
+            _check_open(rel, type_, day)
+            open_ = [rel]
         ended = []
         for rel in open_:
             if day < rel.started_on:
@@ -457,3 +469,14 @@ def end_relationship(
         )
         uow.commit()
     return ended
+
+
+def _check_open(rel: Relationship, type_: str | None, day: date) -> None:
+    """One relationship, named by its id, can be ended only while it is open on that day."""
+    if type_ is not None and rel.type.value != type_:
+        raise invalid("type", f"relationship {rel.id} is a {rel.type.value}, not a {type_}")
+    if rel.ended_on is not None:
+        raise Conflict(f"relationship {rel.id} has already ended (on {rel.ended_on.isoformat()})")
+    if rel.ends_on is not None and rel.ends_on <= day:
+        # Ending it later than its stated end would make it active again.
+        raise Conflict(f"relationship {rel.id} ended by its stated end on {rel.ends_on.isoformat()}")

@@ -473,6 +473,14 @@ class SqlRelationships:
             )
         )
 
+    def get(self, relationship_id: str) -> Relationship | None:
+        row = self._conn.execute(
+            select(t.relationships.c.subject_id).where(t.relationships.c.id == relationship_id)
+        ).first()
+        if row is None:
+            return None
+        return next(r for r in self.for_subject(row.subject_id) if r.id == relationship_id)
+
     def for_subject(self, subject_id: str) -> list[Relationship]:
         rows = list(
             self._conn.execute(
