@@ -413,6 +413,26 @@ class FakeMessages:
             (m for m, _t in self._state.messages.values() if m.subject_id == subject_id), key=lambda m: m.created_at
         )
 
+    def _matching(
+        self, subject_id: str | None, status: MessageStatus | None, since: datetime | None
+    ) -> list[Message]:
+        found = [
+            m
+            for m, _t in self._state.messages.values()
+            if (subject_id is None or m.subject_id == subject_id)
+            and (status is None or m.status is status)
+            and (since is None or m.created_at >= since)
+        ]
+        return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
+
+    def listing(
+        self, subject_id: str | None, status: MessageStatus | None, since: datetime | None, limit: int, offset: int
+    ) -> list[Message]:
+        return self._matching(subject_id, status, since)[offset : offset + limit]
+
+    def count(self, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> int:
+        return len(self._matching(subject_id, status, since))
+
     def drop_texts_before(self, cutoff: datetime) -> int:
         old = [k for k, (m, text) in self._state.messages.items() if text is not None and m.created_at < cutoff]
         for key in old:

@@ -242,6 +242,14 @@ class MessageLog(Protocol):
         """The subject's messages, oldest first (metadata; the text only through `text`)."""
         ...
 
+    def listing(
+        self, subject_id: str | None, status: MessageStatus | None, since: datetime | None, limit: int, offset: int
+    ) -> list[Message]:
+        """Messages, newest first, of one subject / in one status / created at or after `since` where given."""
+        ...
+
+    def count(self, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> int: ...
+
     def drop_texts_before(self, cutoff: datetime) -> int:
         """Forget the text of every message created before `cutoff`; return how many texts were dropped."""
         ...
