@@ -133,6 +133,9 @@ def demo(
         "policy_version": report.policy.version,
         "added": loaded.added,
         "relationships": loaded.relationships,
+        "consents": loaded.consents,
+        "withdrawn": loaded.withdrawn,
+        "objections": loaded.objections,
         "existing": loaded.existing,
     }
 
@@ -141,6 +144,10 @@ def demo(
             c.print(f"The register already holds {loaded.existing} subjects; no demo data was added.")
         else:
             c.print(f"Added {loaded.added} synthetic customers and {loaded.relationships} orders and contracts.")
+            c.print(
+                f"{loaded.consents} marketing consents were given ({loaded.withdrawn} withdrawn since) "
+                f"and {loaded.objections} objections made."
+            )
         c.print(WELCOME.format(db=report.database_url), markup=False)
 
     env.emit(data, human)
@@ -153,6 +160,7 @@ The web UI and API are not built yet; everything works from the command line:
   personvern policy show                       what the policy allows, and why
   personvern subject list --kind contract_customer
   personvern subject show ID                   one person, with orders and contracts
+  personvern marketing audience --channel sms --count    who marketing may reach, by consent
   personvern subject add --kind one_time_customer --set full_name="Kari Nordmann" --set phone=91234567 \\
       --set email=kari@example.no
   personvern subject import FILE.csv --kind one_time_customer
