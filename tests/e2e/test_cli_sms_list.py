@@ -1,4 +1,4 @@
-"""`personvern sms list`: the message log, delivered messages too, with status and delivery report; no number, no text."""
+"""`personvern sms list`: the message log, delivered messages too, with status and delivery report; no number."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_delivered_and_failed_messages_stay_in_sight(pv_ready, link, tmp_path):
     listed = pv_ready.json("sms", "list", "--now", LATER)
     assert listed["total"] == 3
     by_id = {m["id"]: m for m in listed["messages"]}
-    assert [m["id"] for m in listed["messages"]][0] == waiting["message_id"]  # newest first
+    assert listed["messages"][0]["id"] == waiting["message_id"]  # newest first
     delivered, failed, pending = (by_id[x["message_id"]] for x in (*sent, waiting))
     assert (delivered["subject_id"], delivered["status"], delivered["result_code"], delivered["meaning"]) == (
         first,

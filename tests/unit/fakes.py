@@ -413,9 +413,7 @@ class FakeMessages:
             (m for m, _t in self._state.messages.values() if m.subject_id == subject_id), key=lambda m: m.created_at
         )
 
-    def _matching(
-        self, subject_id: str | None, status: MessageStatus | None, since: datetime | None
-    ) -> list[Message]:
+    def _matching(self, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> list[Message]:
         found = [
             m
             for m, _t in self._state.messages.values()

@@ -163,7 +163,9 @@ def test_read_only_roles_may_not_start_or_end(as_role: Callable[[str], Context],
         end_relationship(as_role(role), kari.id)
 
 
-def test_end_one_relationship_by_the_id_start_gave(staff: Context, kari: Subject, factory: FakeUnitOfWorkFactory) -> None:
+def test_end_one_relationship_by_the_id_start_gave(
+    staff: Context, kari: Subject, factory: FakeUnitOfWorkFactory
+) -> None:
     order = start_relationship(staff, kari.id, "order", date(2026, 1, 1))
     contract = start_relationship(staff, kari.id, "contract", date(2026, 2, 1))
     [ended] = end_relationship(staff, contract.id, ended_on=date(2026, 6, 30))

@@ -111,7 +111,8 @@ def init(
             markup=False,
         )
         if report.policy.indexed:
-            c.print(f"look-ups     built for {', '.join(report.policy.indexed)} (the new policy looks them up)", markup=False)
+            built = ", ".join(report.policy.indexed)
+            c.print(f"look-ups     built for {built} (the new policy looks them up)", markup=False)
         c.print(f"notice       sha256 {report.notice_sha256[:12]} (`personvern notice render` prints it)", markup=False)
 
     env.emit(data, human)

@@ -96,6 +96,8 @@ def name_key(name: str) -> str:
     ø, æ and the like folded as above, and runs of whitespace made one space. Spelling variants are not
     folded: "Aase" and "Åse", or "Bjoern" and "Bjørn", stay different names.
     """
+    if name.isascii():  # most names: nothing to decompose or fold (the import computes this once a row)
+        return " ".join(name.lower().split())
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(bare.translate(_NAME_LETTERS).split())

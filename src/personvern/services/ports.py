@@ -98,6 +98,7 @@ class SubjectRepository(Protocol):
     def drop_index(self, field: str) -> int:
         """Forget the blind index of a field the policy no longer looks up; how many digests went."""
         ...
+
     def stored_fields(self) -> set[tuple[str, str]]:
         """Every (kind, field) pair some subject holds a value for."""
         ...

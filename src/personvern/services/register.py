@@ -165,10 +165,7 @@ def show_subject(
         raise invalid("subject", "give exactly one of: a subject id, --email, --phone or --name")
     lookups = name_lookups(ctx, name) if name is not None else None
     with ctx.uow() as uow:
-        if lookups is not None:
-            sid = _one_by_name(uow, lookups)
-        else:
-            sid = resolve(ctx, uow, subject_id, email, phone)
+        sid = _one_by_name(uow, lookups) if lookups is not None else resolve(ctx, uow, subject_id, email, phone)
         subject = uow.subjects.get(sid)
         assert subject is not None
         relationships = uow.relationships.for_subject(sid)
