@@ -138,7 +138,11 @@ def name_lookups(ctx: Context, name: str) -> list[Lookup]:
     """What `--name` looks for: the name, folded (`domain.values.name_key`), in every field of type name."""
     fields = [f for f, spec in ctx.policy.fields.items() if spec.type is FieldType.NAME]
     if not fields:
-        raise invalid("name", "the policy in force declares no field of type 'name' to find people by")
+        raise invalid(
+            "name",
+            "the policy in force declares no field of type 'name' to find people by "
+            "(24 Center's policy does: `personvern init` loads it)",
+        )
     try:
         key = lookup_key(FieldType.NAME, normalise(FieldType.NAME, name))
     except BadValue as exc:
