@@ -53,7 +53,7 @@ from personvern.store import tables as t
 from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import seal
 
-LOADER_VERSION = 2  # bump when the data written changes: cached registers of another version are rebuilt
+LOADER_VERSION = 3  # bump when the data written changes: cached registers of another version are rebuilt
 SEED = 24
 BATCH = 5_000  # subjects per SqlSubjects.add, as the import's batches
 COMMIT_EVERY = 50_000  # subjects per transaction

@@ -602,6 +602,51 @@ def _subjects(count: int, seed: int, today: date) -> Iterator[SyntheticSubject]:
         yield SyntheticSubject(kind, values, reasons, received_at, rels)
 
 
+# Marketing choices of the demo customers: about two in five consent on some channel (a share customer
+# registers with an opt-in at checkout commonly report), a few withdraw later, and a few object (Art. 21).
+_CONSENT_SHARE = 0.42
+_CHANNEL_SHARES = (0.4, 0.7)  # cumulative, among consenters: both channels, SMS only; the rest email only
+_WITHDRAW_SHARE = 0.08  # of each consented channel
+_OBJECTION_SHARE = 0.03  # of consenters: they objected to marketing after consenting
+_METHODS = (("web", 0.6), ("phone", 0.85), ("paper", 1.0))  # how consent was given, cumulative
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticMarketing:
+    """One demo customer's choices about marketing: where they consented, how, and what they took back."""
+
+    channels: tuple[str, ...]  # consented on, in this order: "sms", "email"
+    method: str  # web | phone | paper
+    withdrawn: tuple[str, ...]  # of those channels, withdrawn later
+    objected: bool  # objected to marketing after all that (Art. 21(2)): none reaches them any more
+
+
+def marketing_choices(count: int, *, seed: int = 24) -> Iterator[SyntheticMarketing]:
+    """The marketing choices of the first `count` customers `generate` yields for the same seed, one each.
+
+    A random stream of its own, so the customers themselves (and every import file and benchmark register
+    made from them) stay exactly what they were; prefix-stable like `generate`.
+    """
+    if count < 0:
+        raise ValueError("count must not be negative")
+    return _marketing(count, seed)
+
+
+def _marketing(count: int, seed: int) -> Iterator[SyntheticMarketing]:
+    rng = random.Random(f"marketing-{seed}")  # a string seed is hashed (SHA-512): the same stream on every run
+    for _ in range(count):
+        # Six draws for everyone, so each customer's choices depend on its index only.
+        consents, c, m, w_sms, w_email, o = (rng.random() for _ in range(6))
+        if consents >= _CONSENT_SHARE:
+            yield SyntheticMarketing((), "web", (), False)
+            continue
+        channels = ("sms", "email") if c < _CHANNEL_SHARES[0] else ("sms",) if c < _CHANNEL_SHARES[1] else ("email",)
+        method = next(name for name, upto in _METHODS if m < upto)
+        draws = {"sms": w_sms, "email": w_email}
+        withdrawn = tuple(ch for ch in channels if draws[ch] < _WITHDRAW_SHARE)
+        yield SyntheticMarketing(channels, method, withdrawn, o < _OBJECTION_SHARE)
+
+
 def csv_rows(subjects: Iterable[SyntheticSubject], kind: str) -> tuple[list[str], Iterator[dict[str, str]]]:
     """Header (the fields `kind` can have, in policy order) and one row per subject of that kind.
 

@@ -66,6 +66,45 @@ def test_end_for_a_person(pv_ready):
     assert "ended 1 relationship" in result.stdout
 
 
+def test_end_one_relationship_by_the_id_start_printed(pv_ready):
+    sid = add(pv_ready, 1)
+    order = pv_ready.json("relationship", "start", sid, "--on", "2026-01-01")
+    contract = pv_ready.json("relationship", "start", sid, "--type", "contract", "--on", "2026-02-01")
+    started = pv_ready("relationship", "start", sid, "--on", "2026-03-01")
+    assert_ok(started)
+    third = started.stdout.split()[2]  # "started order ID on DATE": the id a person copies
+    ended = pv_ready.json("relationship", "end", contract["id"], "--on", "2026-06-30")["ended"]
+    assert [(r["id"], r["ended_on"]) for r in ended] == [(contract["id"], "2026-06-30")]
+    result = pv_ready("relationship", "end", third, "--type", "order", "--on", "2026-07-01")
+    assert_ok(result)
+    assert f"ended order {third} of {sid} on 2026-07-01" in result.stdout
+    shown = {r["id"]: r["ended_on"] for r in pv_ready.json("subject", "show", sid)["relationships"]}
+    assert shown == {order["id"]: None, contract["id"]: "2026-06-30", third: "2026-07-01"}
+
+
+def test_end_by_id_refusals_store_nothing(pv_ready, unchanged):
+    sid = add(pv_ready, 1)
+    order = pv_ready.json("relationship", "start", sid, "--on", "2026-03-01")["id"]
+    done = pv_ready.json("relationship", "start", sid, "--type", "contract", "--on", "2026-01-01")["id"]
+    pv_ready.json("relationship", "end", done, "--on", "2026-02-01")
+    expired = pv_ready.json(
+        "relationship", "start", sid, "--type", "contract", "--on", "2025-01-01", "--ends", "2025-06-30"
+    )["id"]
+    cases = Cases()
+    with unchanged():
+        for name, args, code, needles in [
+            ("other type", [order, "--type", "contract"], 3, ["type", order, "order"]),
+            ("before its start", [order, "--on", "2026-02-01"], 3, ["on", "before the start"]),
+            ("already ended", [done], 5, [done, "already ended", "2026-02-01"]),
+            ("past its stated end", [expired, "--now", NOW], 5, [expired, "2025-06-30"]),
+            ("neither subject nor relationship", [UNKNOWN], 4, [UNKNOWN, "relationship"]),
+            ("auditor", [order, "--role", "auditor"], 6, ["auditor"]),
+        ]:
+            with cases.case(name):
+                assert_refused(pv_ready("relationship", "end", *args), code, *needles)
+    cases.check()
+
+
 def test_start_refusals_name_the_option_and_store_nothing(pv_ready, unchanged):
     sid = add(pv_ready, 1)
     cases = Cases()

@@ -64,6 +64,9 @@ def test_one_time_customer_order_ends_then_bookkeeping_hold_then_archive(pv_sim)
     assert (run["archived"], run["erased"]) == (1, 0)
     assert_refused(pv_ready("subject", "show", sid, *at("2032-01-01")), 4)
     assert count(pv_ready.db_url, "archive_records") == 1
+    # The archive is found by what a request names (email, phone), not by a name: no name digest is kept.
+    archived_lookups = {field for (field,) in sql(pv_ready.db_url, "SELECT field FROM archive_lookups")}
+    assert "full_name" not in archived_lookups
     assert_ok(pv_ready("audit", "verify"))
 
 

@@ -179,22 +179,39 @@ class FakeSubjects:
         self._state.messages = {k: m for k, m in self._state.messages.items() if m[0].subject_id != subject_id}
         self._state.blocks = {k: b for k, b in self._state.blocks.items() if b.subject_id != subject_id}
 
-    def _filtered(self, kind: str | None, organisation: Lookup | None) -> list[Subject]:
+    def _filtered(
+        self, kind: str | None, organisation: Lookup | None, among: Collection[str] | None = None
+    ) -> list[Subject]:
         return sorted(
             (
                 s
                 for s in self._state.subjects.values()
                 if (kind is None or s.kind == kind)
                 and (organisation is None or s.values.get("organisation_number") == organisation.key)
+                and (among is None or s.id in among)
             ),
             key=lambda s: (s.created_at, s.id),
         )
 
-    def count(self, kind: str | None, organisation: Lookup | None) -> int:
-        return len(self._filtered(kind, organisation))
+    def count(self, kind: str | None, organisation: Lookup | None, among: Collection[str] | None = None) -> int:
+        return len(self._filtered(kind, organisation, among))
 
-    def list(self, kind: str | None, organisation: Lookup | None, limit: int, offset: int) -> list[Subject]:
-        return self._filtered(kind, organisation)[offset : offset + limit]
+    def list(
+        self,
+        kind: str | None,
+        organisation: Lookup | None,
+        limit: int,
+        offset: int,
+        among: Collection[str] | None = None,
+    ) -> list[Subject]:
+        return self._filtered(kind, organisation, among)[offset : offset + limit]
+
+    def index_field(self, field: str) -> int:
+        # The fake computes look-up keys from the values on every find: an index is always complete.
+        return sum(1 for s in self._state.subjects.values() if field in s.values)
+
+    def drop_index(self, field: str) -> int:
+        return 0
 
 
 class FakeRelationships:
@@ -204,6 +221,9 @@ class FakeRelationships:
     def add(self, relationship: Relationship) -> None:
         assert relationship.subject_id in self._state.subjects, "relationship for an unknown subject"
         self._state.relationships[relationship.id] = relationship
+
+    def get(self, relationship_id: str) -> Relationship | None:
+        return self._state.relationships.get(relationship_id)
 
     def for_subject(self, subject_id: str) -> list[Relationship]:
         found = [r for r in self._state.relationships.values() if r.subject_id == subject_id]
@@ -478,6 +498,24 @@ class FakeMessages:
         return sorted(
             (m for m, _t in self._state.messages.values() if m.subject_id == subject_id), key=lambda m: m.created_at
         )
+
+    def _matching(self, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> list[Message]:
+        found = [
+            m
+            for m, _t in self._state.messages.values()
+            if (subject_id is None or m.subject_id == subject_id)
+            and (status is None or m.status is status)
+            and (since is None or m.created_at >= since)
+        ]
+        return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
+
+    def listing(
+        self, subject_id: str | None, status: MessageStatus | None, since: datetime | None, limit: int, offset: int
+    ) -> list[Message]:
+        return self._matching(subject_id, status, since)[offset : offset + limit]
+
+    def count(self, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> int:
+        return len(self._matching(subject_id, status, since))
 
     def drop_texts_before(self, cutoff: datetime) -> int:
         old = [k for k, (m, text) in self._state.messages.items() if text is not None and m.created_at < cutoff]

@@ -243,3 +243,41 @@ def test_today_on_a_leap_day():
     for s in generate(500, today=today):
         assert datetime(2022, 2, 28, tzinfo=UTC) <= s.received_at < datetime(2028, 2, 29, tzinfo=UTC)
         assert all(r.started_on <= today for r in s.relationships)
+
+
+# ------------------------------------------------------------------ marketing choices
+
+
+def test_marketing_choices_are_deterministic_and_prefix_stable():
+    assert list(demo.marketing_choices(2_000, seed=7)) == list(demo.marketing_choices(2_000, seed=7))
+    assert list(demo.marketing_choices(300)) == list(itertools.islice(demo.marketing_choices(3_000), 300))
+    assert list(demo.marketing_choices(300, seed=7)) != list(demo.marketing_choices(300, seed=8))
+    with pytest.raises(ValueError):
+        demo.marketing_choices(-1)
+
+
+def test_a_realistic_share_consents_and_a_few_withdraw_or_object():
+    choices = list(demo.marketing_choices(20_000))
+    consenting = [c for c in choices if c.channels]
+    assert 0.38 < len(consenting) / len(choices) < 0.46
+    by_channel = Counter(ch for c in consenting for ch in c.channels)
+    assert by_channel["sms"] > 0.6 * len(consenting) and by_channel["email"] > 0.6 * len(consenting)
+    withdrawn = sum(len(c.withdrawn) for c in consenting) / sum(len(c.channels) for c in consenting)
+    assert 0.05 < withdrawn < 0.11
+    assert 0.01 < sum(c.objected for c in consenting) / len(consenting) < 0.05
+    assert {c.method for c in consenting} == {"web", "phone", "paper"}
+    for c in choices:
+        assert set(c.withdrawn) <= set(c.channels)
+        assert not c.objected or c.channels  # only someone who consented objects in the demo
+
+
+def test_marketing_choices_leave_the_customers_as_they_were():
+    # The customers (and so every import file and benchmark register made from them) do not change.
+    assert list(generate(500)) == list(itertools.islice(generate(5_000), 500))
+    first = next(generate(1))
+    assert first.values["full_name"] and first.kind in demo.KINDS
+
+
+def test_the_default_demo_shows_an_objection_or_two():
+    # `make run` loads 200 customers with seed 24: the marketing examples should meet an objection (Art. 21).
+    assert 1 <= sum(c.objected for c in demo.marketing_choices(200, seed=24)) <= 8

@@ -99,6 +99,19 @@ def test_unterminated_string_is_a_syntax_problem_with_its_line() -> None:
     assert (problem.line, problem.message.startswith("not valid TOML")) == (line, True)
 
 
+def test_the_bundled_policy_finds_people_by_full_name() -> None:
+    policy = parse_policy(BUNDLED, "p.toml").policy
+    assert policy.fields["full_name"].type.value == "name"
+    assert set(policy.lookup_fields()) == {"full_name", "phone", "email", "organisation_number", "national_id"}
+
+
+def test_a_name_cannot_be_unique() -> None:
+    text, _ = edit(BUNDLED, 'type = "name"', 'type = "name"\nunique = true', after="[fields.full_name]")
+    problem = only(text)
+    assert problem.path.startswith("fields.full_name")
+    assert "unique is only possible for types" in problem.message and "'name'" not in problem.message
+
+
 def test_the_same_table_twice_is_a_syntax_problem() -> None:
     text, line = edit(BUNDLED, "[kinds.contract_customer]", "[kinds.one_time_customer]")
     assert only(text).line == line

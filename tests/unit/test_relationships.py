@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from personvern.domain.errors import Forbidden, InvalidInput, NotFound
+from personvern.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from personvern.domain.subjects import RelationshipType, Subject
 from personvern.services.context import Context
 from personvern.services.register import add_subject, end_relationship, show_subject, start_relationship
@@ -161,3 +161,32 @@ def test_read_only_roles_may_not_start_or_end(as_role: Callable[[str], Context],
         start_relationship(as_role(role), kari.id, "order")
     with pytest.raises(Forbidden):
         end_relationship(as_role(role), kari.id)
+
+
+def test_end_one_relationship_by_the_id_start_gave(
+    staff: Context, kari: Subject, factory: FakeUnitOfWorkFactory
+) -> None:
+    order = start_relationship(staff, kari.id, "order", date(2026, 1, 1))
+    contract = start_relationship(staff, kari.id, "contract", date(2026, 2, 1))
+    [ended] = end_relationship(staff, contract.id, ended_on=date(2026, 6, 30))
+    assert (ended.id, ended.subject_id, ended.ended_on) == (contract.id, kari.id, date(2026, 6, 30))
+    assert open_relationships(factory, kari) == [order.id]
+    entry = factory.audit_entries()[-1]
+    assert (entry.action, entry.subject_id) == ("relationship.end", kari.id)
+    assert entry.details == {"relationships": [contract.id], "ended_on": "2026-06-30"}
+
+
+def test_end_by_id_refuses_what_is_not_open_or_not_of_that_type(staff: Context, kari: Subject) -> None:
+    order = start_relationship(staff, kari.id, "order", date(2026, 1, 1))
+    expired = start_relationship(staff, kari.id, "contract", date(2025, 1, 1), date(2025, 7, 1))
+    with pytest.raises(InvalidInput, match="type"):
+        end_relationship(staff, order.id, "contract")
+    with pytest.raises(InvalidInput, match="before the start"):
+        end_relationship(staff, order.id, ended_on=date(2025, 12, 31))
+    with pytest.raises(Conflict, match="stated end"):
+        end_relationship(staff, expired.id)
+    end_relationship(staff, order.id, "order", date(2026, 3, 1))
+    with pytest.raises(Conflict, match="already ended"):
+        end_relationship(staff, order.id)
+    with pytest.raises(NotFound, match="no subject or relationship"):
+        end_relationship(staff, "f" * 32)

@@ -272,3 +272,42 @@ def test_email_errors_never_contain_the_input(value: str) -> None:
 @pytest.mark.parametrize("bad", ["kari@nordmann😀.no", "ola@nordmann☃.no"])
 def test_email_error_does_not_quote_part_of_the_address(bad: str) -> None:
     assert "nordmann" not in refused(FieldType.EMAIL, bad)
+
+
+# ------------------------------------------------------------------ names, as a name look-up compares them
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("Bjørn Ødegård", "bjorn odegard"),
+        ("Bjørn Ødegård", "BJØRN  ØDEGÅRD"),
+        ("Åse Kjær", "ase kjaer"),
+        ("Åse Kjær", "Ase Kjaer"),
+        ("José Martínez", "jose martinez"),
+        ("José Martínez", "JOSÉ MARTÍNEZ"),
+        ("Kari Nordmann", " kari\u00a0 nordmann "),
+        ("Strauß", "strauss"),
+    ],
+)
+def test_a_name_matches_without_regard_to_case_accents_or_spacing(stored: str, typed: str) -> None:
+    assert lookup_key(FieldType.NAME, normalise(FieldType.NAME, stored)) == lookup_key(
+        FieldType.NAME, normalise(FieldType.NAME, typed)
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [("Åse Berg", "Aase Berg"), ("Bjørn Berg", "Bjoern Berg"), ("Kari Nordmann", "Kari Nordman"), ("Ola", "Ola Berg")],
+)
+def test_a_name_is_otherwise_compared_exactly(stored: str, typed: str) -> None:
+    assert lookup_key(FieldType.NAME, stored) != lookup_key(FieldType.NAME, typed)
+
+
+def test_a_name_is_stored_as_written() -> None:
+    assert normalise(FieldType.NAME, "  Bjørn   Ødegård ") == "Bjørn Ødegård"
+
+
+@pytest.mark.parametrize(("bad", "problem"), [("   ", "must not be empty"), ("Kari\x00", "control characters")])
+def test_a_bad_name_is_refused(bad: str, problem: str) -> None:
+    assert problem in refused(FieldType.NAME, bad)

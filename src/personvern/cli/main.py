@@ -92,6 +92,7 @@ def init(
         "policy_version": report.policy.version,
         "policy_sha256": report.policy.sha256,
         "policy_changed": report.policy.changed,
+        "indexed": list(report.policy.indexed),
         "notice_sha256": report.notice_sha256,
         "simulation": runtime.simulation,
     }
@@ -108,6 +109,9 @@ def init(
             f"policy       version {report.policy.version} ({state}, sha256 {report.policy.sha256[:12]})",
             markup=False,
         )
+        if report.policy.indexed:
+            built = ", ".join(report.policy.indexed)
+            c.print(f"look-ups     built for {built} (the new policy looks them up)", markup=False)
         c.print(f"notice       sha256 {report.notice_sha256[:12]} (`personvern notice render` prints it)", markup=False)
         c.print(f"register     {_kind_of_register(runtime.simulation)}", markup=False)
 
@@ -131,6 +135,9 @@ def demo(
         "policy_version": report.policy.version,
         "added": loaded.added,
         "relationships": loaded.relationships,
+        "consents": loaded.consents,
+        "withdrawn": loaded.withdrawn,
+        "objections": loaded.objections,
         "existing": loaded.existing,
         "simulation": runtime.simulation,
     }
@@ -140,6 +147,10 @@ def demo(
             c.print(f"The register already holds {loaded.existing} subjects; no demo data was added.")
         else:
             c.print(f"Added {loaded.added} synthetic customers and {loaded.relationships} orders and contracts.")
+            c.print(
+                f"{loaded.consents} marketing consents were given ({loaded.withdrawn} withdrawn since) "
+                f"and {loaded.objections} objections made."
+            )
         c.print(WELCOME.format(db=report.database_url), markup=False)
         c.print(f"This is a {_kind_of_register(runtime.simulation)}.", markup=False)
 
@@ -159,6 +170,7 @@ The web UI and API are not built yet; everything works from the command line:
   personvern policy show                       what the policy allows, and why
   personvern subject list --kind contract_customer
   personvern subject show ID                   one person, with orders and contracts
+  personvern marketing audience --channel sms --count    who marketing may reach, by consent
   personvern subject add --kind one_time_customer --set full_name="Kari Nordmann" --set phone=91234567 \\
       --set email=kari@example.no
   personvern subject import FILE.csv --kind one_time_customer

@@ -83,9 +83,13 @@ def show(
     email: Annotated[str | None, typer.Option("--email", help="Find by email.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="Find by phone number.")] = None,
     purpose: Annotated[str | None, typer.Option("--purpose", help="Why you look (recorded; default service).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Find by full name (any case, accents and spacing); namesakes are listed by id."),
+    ] = None,
 ) -> None:
     """Show one subject in the live register, with its relationships."""
-    view = register.show_subject(env.runtime().context(), subject_id, email, phone, purpose)
+    view = register.show_subject(env.runtime().context(), subject_id, email, phone, purpose, name)
 
     def human(c: Console) -> None:
         s = view.subject
@@ -117,9 +121,12 @@ def list_(
     organisation: Annotated[str | None, typer.Option("--organisation", help="Only this organisation number.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only people with this full name (any case, accents and spacing).")
+    ] = None,
 ) -> None:
     """List subjects, oldest first."""
-    total, views = register.list_subjects(env.runtime().context(), kind, organisation, limit, offset)
+    total, views = register.list_subjects(env.runtime().context(), kind, organisation, limit, offset, name=name)
 
     def human(c: Console) -> None:
         names = ("full_name", "email", "phone", "organisation_name")
@@ -253,13 +260,24 @@ def start(
 @command(relationship_app, "end")
 def end(
     env: Env,
-    subject_id: Annotated[str, typer.Argument(help="The subject's id.")],
+    subject_id: Annotated[
+        str,
+        typer.Argument(
+            help="The subject's id (ends its open relationships), or one relationship's id as `start` printed it."
+        ),
+    ],
     type_: Annotated[str | None, typer.Option("--type", help="Only orders or only contracts.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="End date (default: today).")] = None,
 ) -> None:
-    """End the subject's open relationships: the customer or the company asked."""
+    """End the subject's open relationships, or the one relationship named: the customer or the company asked."""
     ended = register.end_relationship(env.runtime().context(), subject_id, type_, parse_day(on, "on"))
-    env.emit(
-        {"ended": [relationship_json(r) for r in ended]},
-        lambda c: c.print(f"ended {len(ended)} relationship(s) of {subject_id}"),
-    )
+
+    def human(c: Console) -> None:
+        if [r.id for r in ended] == [subject_id]:
+            one = ended[0]
+            assert one.ended_on is not None
+            c.print(f"ended {one.type.value} {one.id} of {one.subject_id} on {one.ended_on.isoformat()}", markup=False)
+        else:
+            c.print(f"ended {len(ended)} relationship(s) of {subject_id}", markup=False)
+
+    env.emit({"ended": [relationship_json(r) for r in ended]}, human)

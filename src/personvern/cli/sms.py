@@ -9,9 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, err_console, reading
+from personvern.cli.layout import Column, print_rows
 from personvern.domain.errors import invalid
-from personvern.domain.sms import parse_delivery_reports, parse_inbound
+from personvern.domain.sms import Message, parse_delivery_reports, parse_inbound, result_code
 from personvern.services import messaging
 
 sms_app = typer.Typer(help="SMS to subjects through LINK Mobility.", no_args_is_help=True)
@@ -151,3 +153,53 @@ def inbound(
     else:
         text = "not a keyword; nothing to do"
     env.emit({"keyword": outcome.keyword}, lambda c: c.print(text, markup=False))
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    """A message as the log shows it: ids, purpose, status and times; never the number or the text."""
+    return {
+        "id": m.id,
+        "subject_id": m.subject_id,  # None: the person was erased and the message kept without them
+        "purpose": m.purpose,
+        "channel": m.channel,
+        "status": m.status.value,
+        "status_text": m.status_text,
+        "result_code": m.result_code,
+        "meaning": None if m.result_code is None else result_code(m.result_code).meaning,
+        "segments": m.segments,
+        "encoding": m.encoding.value,
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+        "outbox_id": m.outbox_id,
+        "vendor_message_id": m.vendor_message_id,
+    }
+
+
+@command(sms_app, "list")
+def list_(
+    env: Env,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject's messages.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only this status: pending, queued, sent, delivered, failed, ...")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only messages queued at or after (ISO-8601).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+) -> None:
+    """Messages sent, newest first: status, delivery report and times, delivered ones too (no number, no text)."""
+    after = parse_instant(since, "since") if since is not None else None
+    listing = messaging.list_messages(env.runtime().context(), subject, status, after, limit, offset)
+
+    def human(c: Console) -> None:
+        rows = []
+        for m in listing.messages:
+            data = message_json(m)
+            report = f"{m.result_code} {data['meaning']}" if m.result_code is not None else ""
+            if m.status_text and m.status_text != data["meaning"]:
+                report = f"{report} ({m.status_text})" if report else m.status_text
+            queued = m.created_at.isoformat(timespec="minutes")
+            rows.append((m.id, m.subject_id or "erased", m.purpose, m.status.value, queued, m.segments, report))
+        columns = ("id", "subject", "purpose", "status", "queued", "SMS", Column("delivery report", wrap=True))
+        print_rows(c, columns, rows, title=f"{len(listing.messages)} of {listing.total} messages")
+
+    env.emit({"total": listing.total, "messages": [message_json(m) for m in listing.messages]}, human)

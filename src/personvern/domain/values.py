@@ -83,6 +83,26 @@ def normalise_national_id(value: str) -> str:
         raise BadValue("is not a valid Norwegian national identity number (11 digits, both check digits)") from None
 
 
+# Letters that are letters of their own, not a base letter with a mark, so NFKD leaves them whole: each is
+# folded to what a keyboard without it writes (Bjørn -> bjorn, Kjær -> kjaer). Å needs no entry: NFKD
+# takes it apart into a and a ring, and the ring goes with the other marks (Åse -> ase).
+_NAME_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ð": "d", "đ": "d", "þ": "th", "ł": "l", "ı": "i"})
+
+
+def name_key(name: str) -> str:
+    """A name as a look-up compares it: without regard to case, accents or spacing, otherwise exact.
+
+    Casefolded (ß -> ss), decomposed (NFKD) with its combining marks dropped (José -> jose, Åse -> ase),
+    ø, æ and the like folded as above, and runs of whitespace made one space. Spelling variants are not
+    folded: "Aase" and "Åse", or "Bjoern" and "Bjørn", stay different names.
+    """
+    if name.isascii():  # most names: nothing to decompose or fold (the import computes this once a row)
+        return " ".join(name.lower().split())
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.translate(_NAME_LETTERS).split())
+
+
 def normalise(field_type: FieldType, value: str, region: str = "NO") -> str:
     """Return the canonical form of a value of this type, or raise BadValue saying which rule it breaks."""
     if field_type is FieldType.PHONE:
@@ -99,5 +119,10 @@ def normalise(field_type: FieldType, value: str, region: str = "NO") -> str:
 
 
 def lookup_key(field_type: FieldType, normalised: str) -> str:
-    """The form a look-up compares: emails without regard to case, the rest as normalised."""
-    return normalised.casefold() if field_type is FieldType.EMAIL else normalised
+    """The form a look-up compares: emails without regard to case, names as `name_key` folds them, the rest as
+    normalised."""
+    if field_type is FieldType.EMAIL:
+        return normalised.casefold()
+    if field_type is FieldType.NAME:
+        return name_key(normalised)
+    return normalised

@@ -33,6 +33,7 @@ class Localised(Strict):
 
 class FieldType(StrEnum):
     TEXT = "text"
+    NAME = "name"  # a person's name: text, and found by name through a blind index of its folded form
     PHONE = "phone"
     EMAIL = "email"
     ORGANISATION_NUMBER = "organisation_number"
@@ -41,7 +42,11 @@ class FieldType(StrEnum):
 
 
 # Types whose normalised value can be looked up exactly (through a keyed blind index).
-LOOKUP_TYPES = frozenset({FieldType.PHONE, FieldType.EMAIL, FieldType.ORGANISATION_NUMBER, FieldType.NATIONAL_ID})
+LOOKUP_TYPES = frozenset(
+    {FieldType.PHONE, FieldType.EMAIL, FieldType.ORGANISATION_NUMBER, FieldType.NATIONAL_ID, FieldType.NAME}
+)
+# Of those, the types that can identify one person; namesakes share a name, so a name never can.
+UNIQUE_TYPES = LOOKUP_TYPES - {FieldType.NAME}
 
 
 class Collected(StrEnum):
@@ -140,8 +145,8 @@ class FieldSpec(Strict):
 
     @model_validator(mode="after")
     def _unique_needs_lookup(self) -> FieldSpec:
-        if self.unique and self.type not in LOOKUP_TYPES:
-            raise ValueError(f"unique is only possible for types {sorted(LOOKUP_TYPES)}")
+        if self.unique and self.type not in UNIQUE_TYPES:
+            raise ValueError(f"unique is only possible for types {sorted(UNIQUE_TYPES)}")
         return self
 
     @property

@@ -8,7 +8,8 @@ from datetime import timedelta
 from personvern.domain.access import Actor, Permission
 from personvern.domain.audit import AuditEntry, AuditEvent, AuditQuery, ChainReport, Checkpoint, against_checkpoint
 from personvern.domain.errors import PolicyRejected, invalid
-from personvern.policy.loader import LoadedPolicy
+from personvern.policy.loader import LoadedPolicy, PolicyInvalid, parse_policy
+from personvern.policy.schema import FieldSpec
 from personvern.services.ports import AuditCheckpoints, Clock, PolicyRecord, UnitOfWorkFactory
 
 
@@ -18,6 +19,7 @@ class PolicyLoad:
     sha256: str
     changed: bool
     previous: str | None
+    indexed: tuple[str, ...] = ()  # fields the new policy looks up that the old one did not: their index was built
 
 
 def load_policy_version(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, loaded: LoadedPolicy) -> PolicyLoad:
@@ -31,24 +33,50 @@ def load_policy_version(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Act
             _refuse_orphans(uow.subjects.stored_fields(), loaded)
         now = clock.now()
         uow.policies.record(PolicyRecord(loaded.policy.version, loaded.sha256, loaded.text, now))
+        events = [
+            AuditEvent(
+                "policy.load",
+                None,
+                None,
+                {"version": loaded.policy.version, "sha256": loaded.sha256, "source": loaded.source},
+            )
+        ]
+        built: list[str] = []
         if current is not None:
             # New rules, new schedules: each is recomputed before the next retention plan, run or review.
             uow.retention.mark_stale()
-        uow.audit.append(
-            [
-                AuditEvent(
-                    "policy.load",
-                    None,
-                    None,
-                    {"version": loaded.policy.version, "sha256": loaded.sha256, "source": loaded.source},
-                )
-            ],
-            actor.name,
-            actor.role,
-            now,
-        )
+            built, dropped = _index_changes(_lookups_of(current.text), loaded.policy.lookup_fields())
+            counts = {field: uow.subjects.index_field(field) for field in built}
+            for field in dropped:
+                uow.subjects.drop_index(field)  # a digest nobody may look up is data kept for nothing
+            if built or dropped:
+                events.append(AuditEvent("subject.index", None, None, {"built": counts, "dropped": dropped}))
+        uow.audit.append(events, actor.name, actor.role, now)
         uow.commit()
-    return PolicyLoad(loaded.policy.version, loaded.sha256, True, current.version if current else None)
+    previous = current.version if current else None
+    return PolicyLoad(loaded.policy.version, loaded.sha256, True, previous, tuple(built))
+
+
+def _lookups_of(text: str) -> dict[str, FieldSpec] | None:
+    """The fields the stored policy looked up; None when its text no longer reads (then every index is rebuilt)."""
+    try:
+        return parse_policy(text, "policy in force").policy.lookup_fields()
+    except PolicyInvalid:
+        return None
+
+
+def _index_changes(old: dict[str, FieldSpec] | None, new: dict[str, FieldSpec]) -> tuple[list[str], list[str]]:
+    """Fields whose blind index must be built (newly looked up, or looked up another way) and those to drop.
+
+    A register that learns to find people by name (a field now of type `name`) gets its existing people
+    indexed here, in the transaction that loads the policy; the key to compute the digests is only here, in
+    the code, never in a migration's SQL.
+    """
+    if old is None:
+        return sorted(new), []
+    built = sorted(f for f, spec in new.items() if f not in old or old[f].type is not spec.type)
+    dropped = sorted(f for f in old if f not in new)
+    return built, dropped
 
 
 def _refuse_orphans(stored: set[tuple[str, str]], loaded: LoadedPolicy) -> None:

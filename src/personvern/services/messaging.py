@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from personvern.domain.access import Permission
@@ -29,6 +30,7 @@ from personvern.policy.schema import FieldType
 from personvern.services import consent, outbox
 from personvern.services.context import Context, new_id
 from personvern.services.ports import Lookup, UnitOfWork
+from personvern.services.register import require_subject
 
 CHANNEL = "sms"
 RECIPIENT = "linkmobility"  # the policy's name for the processor that relays SMS
@@ -204,6 +206,59 @@ def record_reports(ctx: Context, reports: list[DeliveryReport]) -> list[ReportOu
             outcomes.append(ReportOutcome(report.ref_id, message.id, code.code, code.meaning, status, result))
         uow.commit()
     return outcomes
+
+
+@dataclass(frozen=True)
+class MessageListing:
+    total: int  # every message the filters match; `messages` is the page asked for
+    messages: list[Message]
+
+
+MAX_LISTING = 1000
+
+
+def list_messages(
+    ctx: Context,
+    subject_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> MessageListing:
+    """The message log, newest first: who (by id), why, when, how long and how far each message got.
+
+    Never a phone number or a text: what a message said is the person's data, kept sealed only while the
+    policy's `[messages] keep_text` allows, and read by nobody through a listing (Art. 5(1)(c)). The ids and
+    statuses shown are still about people (pseudonymous data is personal data, recital 26), so each person
+    on the page gets an audit entry, as `subject list` gives one, and can learn who looked (Art. 15).
+    """
+    ctx.actor.require(Permission.OUTBOX_READ)
+    purpose = ctx.check_purpose(None)
+    if not 1 <= limit <= MAX_LISTING:
+        raise invalid("limit", f"must be between 1 and {MAX_LISTING}")
+    if offset < 0:
+        raise invalid("offset", "must not be negative")
+    wanted: MessageStatus | None = None
+    if status is not None:
+        try:
+            wanted = MessageStatus(status)
+        except ValueError:
+            raise invalid("status", f"must be one of: {', '.join(s.value for s in MessageStatus)}") from None
+    with ctx.uow() as uow:
+        if subject_id is not None:
+            require_subject(uow, subject_id)
+        total = uow.messages.count(subject_id, wanted, since)
+        page = uow.messages.listing(subject_id, wanted, since, limit, offset)
+        shown: dict[str, int] = {}
+        for m in page:
+            if m.subject_id is not None:
+                shown[m.subject_id] = shown.get(m.subject_id, 0) + 1
+        if shown:
+            ctx.record(
+                uow, *(AuditEvent("sms.list", sid, purpose, {"messages": n}) for sid, n in sorted(shown.items()))
+            )
+            uow.commit()
+    return MessageListing(total, page)
 
 
 @dataclass(frozen=True)

@@ -138,17 +138,45 @@ def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | 
     return found[0]
 
 
+MAX_NAMESAKES = 20  # ids named in the answer to an ambiguous `subject show --name`
+
+
+def name_lookups(ctx: Context, name: str) -> list[Lookup]:
+    """What `--name` looks for: the name, folded (`domain.values.name_key`), in every field of type name."""
+    fields = [f for f, spec in ctx.policy.fields.items() if spec.type is FieldType.NAME]
+    if not fields:
+        raise invalid(
+            "name",
+            "the policy in force declares no field of type 'name' to find people by "
+            "(24 Center's policy does: `personvern init` loads it)",
+        )
+    try:
+        key = lookup_key(FieldType.NAME, normalise(FieldType.NAME, name))
+    except BadValue as exc:
+        raise invalid("name", str(exc)) from None
+    return [Lookup(field, key) for field in fields]
+
+
+def find_by_name(uow: UnitOfWork, lookups: list[Lookup]) -> list[str]:
+    """Every subject with that name (through the blind index, nothing decrypted), in id order."""
+    return sorted({sid for lookup in lookups for sid in uow.subjects.find(lookup)})
+
+
 def show_subject(
     ctx: Context,
     subject_id: str | None = None,
     email: str | None = None,
     phone: str | None = None,
     purpose: str | None = None,
+    name: str | None = None,
 ) -> SubjectView:
     ctx.actor.require(Permission.REGISTER_READ)
     chosen = ctx.check_purpose(purpose)
+    if name is not None and (subject_id or email or phone):
+        raise invalid("subject", "give exactly one of: a subject id, --email, --phone or --name")
+    lookups = name_lookups(ctx, name) if name is not None else None
     with ctx.uow() as uow:
-        sid = resolve(ctx, uow, subject_id, email, phone)
+        sid = _one_by_name(uow, lookups) if lookups is not None else resolve(ctx, uow, subject_id, email, phone)
         subject = uow.subjects.get(sid)
         assert subject is not None
         relationships = uow.relationships.for_subject(sid)
@@ -162,6 +190,20 @@ def show_subject(
     return SubjectView(subject, _visible(ctx, subject), relationships, consents, blocks)
 
 
+def _one_by_name(uow: UnitOfWork, lookups: list[Lookup]) -> str:
+    """The one subject with that name; namesakes are listed by id (not values), never one picked for the caller."""
+    found = find_by_name(uow, lookups)
+    if not found:
+        raise NotFound("no subject in the register has that name")
+    if len(found) > 1:
+        shown = ", ".join(found[:MAX_NAMESAKES]) + (", ..." if len(found) > MAX_NAMESAKES else "")
+        raise Conflict(
+            f"{len(found)} subjects in the register have that name: {shown}; "
+            "`subject list --name` shows them, `subject show ID` one of them"
+        )
+    return found[0]
+
+
 def list_subjects(
     ctx: Context,
     kind: str | None = None,
@@ -169,6 +211,7 @@ def list_subjects(
     limit: int = 50,
     offset: int = 0,
     purpose: str | None = None,
+    name: str | None = None,
 ) -> tuple[int, list[SubjectView]]:
     ctx.actor.require(Permission.REGISTER_READ)
     chosen = ctx.check_purpose(purpose)
@@ -185,9 +228,11 @@ def list_subjects(
             org = Lookup("organisation_number", normalise(FieldType.ORGANISATION_NUMBER, organisation_number))
         except BadValue as exc:
             raise invalid("organisation", str(exc)) from None
+    lookups = name_lookups(ctx, name) if name is not None else None
     with ctx.uow() as uow:
-        total = uow.subjects.count(kind, org)
-        subjects = uow.subjects.list(kind, org, limit, offset)
+        among = find_by_name(uow, lookups) if lookups is not None else None
+        total = uow.subjects.count(kind, org, among)
+        subjects = uow.subjects.list(kind, org, limit, offset, among)
         views = [SubjectView(s, _visible(ctx, s), []) for s in subjects]
         # Every subject shown is a read of personal data, and each person may later ask who saw it.
         ctx.record(uow, *(AuditEvent("subject.read", v.subject.id, chosen, {"via": "list"}) for v in views))
@@ -382,25 +427,37 @@ def start_relationship(
 
 
 def end_relationship(
-    ctx: Context, subject_id: str, type_: str | None = None, ended_on: date | None = None
+    ctx: Context, target_id: str, type_: str | None = None, ended_on: date | None = None
 ) -> list[Relationship]:
-    """End the subject's open relationships (of one type, if given): the customer or the company asked."""
+    """End the subject's open relationships (of one type, if given): the customer or the company asked.
+
+    `target_id` may instead be one relationship's id, as `start` returns it: then that order or contract
+    alone ends, and the subject's others stay (a customer ends one contract, not the whole customer relationship).
+    """
     ctx.actor.require(Permission.REGISTER_WRITE)
     if type_ is not None and type_ not in {t.value for t in RelationshipType}:
         raise invalid("type", "must be 'order' or 'contract'")
     day = ended_on or ctx.clock.now().date()
     with ctx.uow() as uow:
-        require_subject(uow, subject_id)
-        # A contract past its stated end is over already; ending it later would make it active again.
-        open_ = [
-            r
-            for r in uow.relationships.for_subject(subject_id)
-            if r.ended_on is None
-            and (r.ends_on is None or r.ends_on > day)
-            and (type_ is None or r.type.value == type_)
-        ]
-        if not open_:
-            raise NotFound(f"subject {subject_id} has no open {type_ or 'order or contract'} to end")
+        if uow.subjects.exists(target_id):
+            subject_id = target_id
+            # A contract past its stated end is over already; ending it later would make it active again.
+            open_ = [
+                r
+                for r in uow.relationships.for_subject(subject_id)
+                if r.ended_on is None
+                and (r.ends_on is None or r.ends_on > day)
+                and (type_ is None or r.type.value == type_)
+            ]
+            if not open_:
+                raise NotFound(f"subject {subject_id} has no open {type_ or 'order or contract'} to end")
+        else:
+            rel = uow.relationships.get(target_id)
+            if rel is None:
+                raise NotFound(f"no subject or relationship with id {target_id} in the register")
+            subject_id = rel.subject_id
+            _check_open(rel, type_, day)
+            open_ = [rel]
         ended = []
         for rel in open_:
             if day < rel.started_on:
@@ -421,3 +478,14 @@ def end_relationship(
         )
         uow.commit()
     return ended
+
+
+def _check_open(rel: Relationship, type_: str | None, day: date) -> None:
+    """One relationship, named by its id, can be ended only while it is open on that day."""
+    if type_ is not None and rel.type.value != type_:
+        raise invalid("type", f"relationship {rel.id} is a {rel.type.value}, not a {type_}")
+    if rel.ended_on is not None:
+        raise Conflict(f"relationship {rel.id} has already ended (on {rel.ended_on.isoformat()})")
+    if rel.ends_on is not None and rel.ends_on <= day:
+        # Ending it later than its stated end would make it active again.
+        raise Conflict(f"relationship {rel.id} ended by its stated end on {rel.ends_on.isoformat()}")

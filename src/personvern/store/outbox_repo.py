@@ -358,6 +358,29 @@ class SqlMessages:
         q = select(t.messages).where(t.messages.c.subject_id == subject_id).order_by(t.messages.c.created_at)
         return [self._message(r) for r in self._conn.execute(q)]
 
+    @staticmethod
+    def _matching(q: Any, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> Any:
+        c = t.messages.c
+        if subject_id is not None:
+            q = q.where(c.subject_id == subject_id)
+        if status is not None:
+            q = q.where(c.status == status.value)
+        if since is not None:
+            q = q.where(c.created_at >= since)
+        return q
+
+    def listing(
+        self, subject_id: str | None, status: MessageStatus | None, since: datetime | None, limit: int, offset: int
+    ) -> list[Message]:
+        c = t.messages.c
+        q = self._matching(select(t.messages), subject_id, status, since)
+        q = q.order_by(c.created_at.desc(), c.id.desc()).limit(limit).offset(offset)
+        return [self._message(r) for r in self._conn.execute(q)]
+
+    def count(self, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> int:
+        q = self._matching(select(func.count()).select_from(t.messages), subject_id, status, since)
+        return int(self._conn.scalar(q) or 0)
+
     def drop_texts_before(self, cutoff: datetime) -> int:
         return int(self._conn.execute(drop_texts_statement(cutoff)).rowcount or 0)
 

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, DateTime, String, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, DateTime, String, delete, false, func, insert, select, type_coerce, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
@@ -40,6 +40,7 @@ from personvern.store.crypto import Vault, open_sealed, seal
 from personvern.store.ids import among
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
+INDEX_PAGE = 2000  # subjects per step when a field's blind index is built from the values held
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -399,8 +400,11 @@ class SqlSubjects:
                 found[by_digest[bytes(digest)]] = sid
         return found
 
-    def _filtered(self, kind: str | None, organisation: Lookup | None) -> Any:
+    def _filtered(self, kind: str | None, organisation: Lookup | None, only: Collection[str] | None) -> Any:
         q = select(t.subjects.c.id)
+        if only is not None:
+            # A name look-up's matches, as one bound list however many namesakes there are.
+            q = q.where(among(self._conn, t.subjects.c.id, sorted(only))) if only else q.where(false())
         if kind is not None:
             q = q.where(t.subjects.c.kind == kind)
         if organisation is not None:
@@ -409,15 +413,56 @@ class SqlSubjects:
             q = q.where(t.subjects.c.organisation_id.in_(org.scalar_subquery()))
         return q
 
-    def list(self, kind: str | None, organisation: Lookup | None, limit: int, offset: int) -> list[Subject]:
-        q = self._filtered(kind, organisation).order_by(t.subjects.c.created_at, t.subjects.c.id)
+    def list(
+        self,
+        kind: str | None,
+        organisation: Lookup | None,
+        limit: int,
+        offset: int,
+        among: Collection[str] | None = None,
+    ) -> list[Subject]:
+        q = self._filtered(kind, organisation, among).order_by(t.subjects.c.created_at, t.subjects.c.id)
         ids = list(self._conn.scalars(q.limit(limit).offset(offset)))
         by_id = {s.id: s for s in self.get_many(ids)}
         return [by_id[i] for i in ids]
 
-    def count(self, kind: str | None, organisation: Lookup | None) -> int:
-        q = select(func.count()).select_from(self._filtered(kind, organisation).subquery())
+    def count(self, kind: str | None, organisation: Lookup | None, among: Collection[str] | None = None) -> int:
+        q = select(func.count()).select_from(self._filtered(kind, organisation, among).subquery())
         return int(self._conn.scalar(q) or 0)
+
+    # -- the blind indexes, when the policy changes which fields are looked up
+    def index_field(self, field: str) -> int:
+        """Digest every held value of `field`: a page of subjects at a time, in id order, each value decrypted once.
+
+        Only here, at `init` with a policy that newly looks the field up (an existing register learning to find
+        people by name), is a whole column decrypted; the digests go in through the import's bulk path.
+        """
+        spec = self._policy.fields[field]
+        sv = t.subject_values.c
+        self.drop_index(field)  # a digest left over under another folding would never match again
+        bulk = BulkInsert(self._conn)
+        flag = bulk.flag(spec.unique)
+        done, after = 0, ""
+        while True:
+            page = self._conn.execute(
+                select(sv.subject_id, sv.ciphertext)
+                .where(sv.field == field, sv.subject_id > after)
+                .order_by(sv.subject_id)
+                .limit(INDEX_PAGE)
+            ).all()
+            if not page:
+                return done
+            keys = self._keys.get([sid for sid, _ in page])
+            rows = []
+            for sid, blob in page:
+                value = open_sealed(AESGCM(keys[sid]), f"{sid}:{field}", blob)
+                rows.append((sid, field, self._vault.blind(field, lookup_key(spec.type, value)), flag))
+            bulk(t.lookups, ("subject_id", "field", "digest", "is_unique"), rows)
+            done += len(rows)
+            after = page[-1][0]
+
+    def drop_index(self, field: str) -> int:
+        return int(self._conn.execute(delete(t.lookups).where(t.lookups.c.field == field)).rowcount or 0)
 
 
 class SqlRelationships:
@@ -441,6 +486,14 @@ class SqlRelationships:
                 description_ct=description,
             )
         )
+
+    def get(self, relationship_id: str) -> Relationship | None:
+        row = self._conn.execute(
+            select(t.relationships.c.subject_id).where(t.relationships.c.id == relationship_id)
+        ).first()
+        if row is None:
+            return None
+        return next(r for r in self.for_subject(row.subject_id) if r.id == relationship_id)
 
     def for_subject(self, subject_id: str) -> list[Relationship]:
         rows = list(

@@ -15,7 +15,7 @@ from personvern.domain.archive import ArchiveRecord
 from personvern.domain.erasure import ErasureCause, ErasureReceipt
 from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
 from personvern.domain.values import lookup_key
-from personvern.policy.schema import Policy
+from personvern.policy.schema import FieldType, Policy
 from personvern.services.ports import Lookup
 from personvern.store import tables as t
 from personvern.store.bulk import BulkInsert
@@ -250,10 +250,13 @@ class SqlArchive:
                     seal(AESGCM(keys[record.id]), f"archive:{record.id}", _dump(values)),
                 )
             )
+            # Found by what a request names (email, phone, ...), never by a name: no name digest is kept here.
             lookups += [
                 (record.id, name, self._vault.blind(name, lookup_key(spec.type, value)))
                 for name, value in values.items()
-                if (spec := self._policy.fields.get(name)) is not None and spec.lookup
+                if (spec := self._policy.fields.get(name)) is not None
+                and spec.lookup
+                and spec.type is not FieldType.NAME
             ]
         bulk(t.archive_records, ("id", "subject_id", "kind", "received_at", "archived_at", "reason", "values_ct"), rows)
         bulk(t.archive_lookups, ("record_id", "field", "digest"), lookups)
