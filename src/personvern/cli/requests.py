@@ -14,7 +14,7 @@ from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, parse_assignments, parse_day
 from personvern.domain.archive import ArchiveRecord
 from personvern.domain.errors import invalid
-from personvern.domain.requests import Request
+from personvern.domain.requests import Request, RequestType
 from personvern.services import erasure, rights
 
 request_app = typer.Typer(
@@ -254,6 +254,13 @@ def fulfil(
 
 def _fulfilled(c: Console, r: Request, folder: Path, done: rights.Fulfilment) -> None:
     c.print(f"request {r.id} fulfilled; the answer is in {folder}/ ({', '.join(sorted(done.files))})", markup=False)
+    if r.type is RequestType.RECTIFICATION and r.outcome.get("held"):
+        fields = r.outcome.get("fields") or []
+        # A correction to what is stored already changes nothing, and is said as such (so is the letter).
+        c.print(
+            f"changed: {', '.join(fields)}" if fields else "nothing was changed: the data was already as asked",
+            markup=False,
+        )
     for recipient, action in (r.outcome.get("processors") or {}).items():
         if action.startswith("tell by hand"):
             # Art. 19: every recipient must hear of a rectification or erasure; these have no connector.
