@@ -39,7 +39,26 @@ def test_give_withdraw_and_show_the_ledger(pv_ready):
     ledger = pv_ready.json("consent", "show", sid)
     assert [e["id"] for e in ledger["events"]] == [given["id"], withdrawn["id"]]
     assert ledger["state"] == [
-        {"purpose": "marketing", "channel": "sms", "state": "withdrawn", "since": T2, "event": withdrawn["id"]}
+        {
+            "purpose": "marketing",
+            "channel": "sms",
+            "state": "withdrawn",
+            "in_force": False,
+            "reason": "withdrawn on 2026-04-01 (Art. 7(3))",
+            "since": T2,
+            "event": withdrawn["id"],
+            "block": None,
+        },
+        {
+            "purpose": "marketing",
+            "channel": "email",
+            "state": "never_given",
+            "in_force": False,
+            "reason": "never given",
+            "since": None,
+            "event": None,
+            "block": None,
+        },
     ]
     assert ledger["marketing"] == {
         "sms": {"allowed": False, "reason": "consent to marketing by sms was withdrawn on 2026-04-01"},
@@ -160,10 +179,17 @@ def test_subject_show_has_the_consent_state_and_blocks_in_force(pv_ready):
     pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "sms", "--now", T1)
     block = pv_ready.json("restrict", sid, "--now", T2)
     shown = pv_ready.json("subject", "show", sid)
-    assert [(c["channel"], c["state"], c["since"]) for c in shown["consent"]] == [("sms", "given", T1)]
+    # Restricted (Art. 18): the consent is paused, not in force, and the screen says so (issue 18).
+    assert [(c["channel"], c["state"], c["since"]) for c in shown["consent"]] == [
+        ("sms", "restricted", T2),
+        ("email", "never_given", None),
+    ]
     assert [b["id"] for b in shown["blocks"]] == [block["id"]]
     human = pv_ready("subject", "show", sid)
-    assert "consent to marketing by sms: given" in human.stdout
+    assert (
+        "consent to marketing by sms: restricted (Art. 18): given on 2026-03-01; processing paused since 2026-04-01"
+        in (human.stdout)
+    )
     assert "restriction of processing (Art. 18)" in human.stdout
     # The auditor reads bookkeeping fields, not the consent ledger.
     assert "consent" not in pv_ready.json("subject", "show", sid, "--role", "auditor")

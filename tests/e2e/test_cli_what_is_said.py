@@ -209,6 +209,10 @@ def test_subject_show_tells_the_ceo_that_a_person_was_archived_or_erased(pv_read
         assert_refused(staff, 4)
         assert "archive" not in staff.stderr
 
+    # The CEO's look-up in the archive is in the audit chain (ids only), the staff's found nothing there.
+    looked = sql(pv_ready.db_url, "SELECT subject_id, role FROM audit_log WHERE action = 'archive.lookup'")
+    assert [tuple(r) for r in looked] == [(archived, "ceo")] * 2
+
     # The archive keeps no phone number: it cannot be looked up by one, and the CEO is told so.
     by_phone = pv_ready("subject", "show", "--phone", values(1)["phone"])
     assert_refused(by_phone, 4, "no subject in the register has that phone (the archive keeps no phone)")

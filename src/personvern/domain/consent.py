@@ -199,11 +199,9 @@ class EffectiveConsent:
         if self.status is ConsentStatus.IN_FORCE:
             return f"in force: {given}"
         if self.status is ConsentStatus.VOID:
-            lifted = " (since lifted)" if self.block is not None and not self.block.active else ""
-            return (
-                f"void: {given}, void since the objection on {block_day}{lifted} (Art. 21(3)); "
-                "a fresh consent is needed"
-            )
+            lifted = self.block.lifted_at if self.block is not None else None
+            law = f"lifted on {lifted.date().isoformat()}; Art. 21(3)" if lifted is not None else "Art. 21(3)"
+            return f"void: {given}, void since the objection on {block_day} ({law}); a fresh consent is needed"
         if self.status is ConsentStatus.WITHDRAWN:
             assert self.event is not None
             return f"withdrawn on {self.event.at.date().isoformat()} (Art. 7(3))"
