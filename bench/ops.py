@@ -761,10 +761,10 @@ def consent_changes(bench: Bench) -> list[Figure]:
             w1, w2 = _next_id(g1), _next_id(g2)
             fs, as_, ss = floor_ids[r], audit_ids[r], svc_ids[r]
             steps: list[tuple[str, Callable[[], Any]]] = [
-                ("give", lambda s=ss: give(ctx, s, "marketing", "email")),
+                ("give", lambda s=ss: give(ctx, s, "marketing", "email", "web")),
                 ("give_floor", lambda s=fs, i=g1: raw.record(s, "given", i, notice, False)),
                 ("give_audit", lambda s=as_, i=g2: raw.record(s, "given", i, notice, True)),
-                ("wd", lambda s=ss: withdraw(ctx, s, "marketing", "email")),
+                ("wd", lambda s=ss: withdraw(ctx, s, "marketing", "email", "web")),
                 ("wd_floor", lambda s=fs, i=w1: raw.record(s, "withdrawn", i, notice, False)),
                 ("wd_audit", lambda s=as_, i=w2: raw.record(s, "withdrawn", i, notice, True)),
             ]
@@ -775,8 +775,8 @@ def consent_changes(bench: Bench) -> list[Figure]:
         first = bench.warmup + bench.runs
         peaks = {"give": 0, "wd": 0}
         for sid in svc_ids[first:]:
-            peaks["give"] = max(peaks["give"], traced_peak(lambda s=sid: give(ctx, s, "marketing", "email"))[0])
-            peaks["wd"] = max(peaks["wd"], traced_peak(lambda s=sid: withdraw(ctx, s, "marketing", "email"))[0])
+            peaks["give"] = max(peaks["give"], traced_peak(lambda s=sid: give(ctx, s, "marketing", "email", "web"))[0])
+            peaks["wd"] = max(peaks["wd"], traced_peak(lambda s=sid: withdraw(ctx, s, "marketing", "email", "web"))[0])
     finally:
         raw.close()
     after = bench.counts()

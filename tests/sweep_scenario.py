@@ -56,11 +56,11 @@ def make(ctx: Context, offset: int) -> dict[str, str]:
     register.end_relationship(ctx, ids["held"], "order", date(2026, 2, 1))
     consent.object_to(ctx, ids["objected"], "marketing")
     for n, name in enumerate(("hubspot_archived", "hubspot_erased")):
-        consent.give_consent(ctx, ids[name], "marketing", "email")
+        consent.give_consent(ctx, ids[name], "marketing", "email", "web")
         with ctx.uow() as uow:
             _deliver_share(ctx, uow, ids[name], f"{offset}{n}")
             uow.commit()
-    consent.withdraw_consent(ctx, ids["hubspot_archived"], "marketing", "email")  # queues an unsubscribe
+    consent.withdraw_consent(ctx, ids["hubspot_archived"], "marketing", "email", "web")  # queues an unsubscribe
     consent.object_to(ctx, ids["hubspot_erased"], "marketing")
     with ctx.uow() as uow:
         rel = Relationship(new_id(), ids["no_longer_due"], RelationshipType.ORDER, date(2026, 11, 1))

@@ -31,13 +31,34 @@ def test_give_withdraw_and_show_the_ledger(pv_ready):
     assert given["notice_sha256"] == notice_sha(pv_ready)
     assert given["lifted_objections"] == []
     notice = "AB" * 32
-    withdrawn = pv_ready.json("consent", "withdraw", sid, "--channel", "sms", "--notice", notice, "--now", T2)
+    withdrawn = pv_ready.json(
+        "consent", "withdraw", "--method", "web", sid, "--channel", "sms", "--notice", notice, "--now", T2
+    )
     assert (withdrawn["action"], withdrawn["notice_sha256"]) == ("withdrawn", notice.lower())
 
     ledger = pv_ready.json("consent", "show", sid)
     assert [e["id"] for e in ledger["events"]] == [given["id"], withdrawn["id"]]
     assert ledger["state"] == [
-        {"purpose": "marketing", "channel": "sms", "state": "withdrawn", "since": T2, "event": withdrawn["id"]}
+        {
+            "purpose": "marketing",
+            "channel": "sms",
+            "state": "withdrawn",
+            "in_force": False,
+            "reason": "withdrawn on 2026-04-01 (Art. 7(3))",
+            "since": T2,
+            "event": withdrawn["id"],
+            "block": None,
+        },
+        {
+            "purpose": "marketing",
+            "channel": "email",
+            "state": "never_given",
+            "in_force": False,
+            "reason": "never given",
+            "since": None,
+            "event": None,
+            "block": None,
+        },
     ]
     assert ledger["marketing"] == {
         "sms": {"allowed": False, "reason": "consent to marketing by sms was withdrawn on 2026-04-01"},
@@ -50,7 +71,7 @@ def test_give_withdraw_and_show_the_ledger(pv_ready):
     assert "marketing by sms: not allowed: consent to marketing by sms was withdrawn on 2026-04-01" in result.stdout
     assert given["id"] in result.stdout and "withdrawn" in result.stdout
 
-    human = pv_ready("consent", "give", sid, "--channel", "email", "--now", T3)
+    human = pv_ready("consent", "give", "--method", "web", sid, "--channel", "email", "--now", T3)
     assert_ok(human)
     assert "consent to marketing by email given" in human.stdout
 
@@ -79,7 +100,7 @@ def test_a_receipt_for_each_event(pv_ready):
 
 def test_an_objection_holds_until_a_fresh_consent_after_it(pv_ready):
     sid = add(pv_ready, 1)
-    pv_ready.json("consent", "give", sid, "--channel", "sms", "--now", T1)
+    pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "sms", "--now", T1)
     assert audience_count(pv_ready, "sms") == 1
     block = pv_ready.json("object", sid, "--purpose", "marketing", "--reason", "ringte fra Tromsø", "--now", T2)
     assert (block["kind"], block["purpose"], block["active"], block["reason"]) == (
@@ -93,7 +114,7 @@ def test_an_objection_holds_until_a_fresh_consent_after_it(pv_ready):
     ledger = pv_ready.json("consent", "show", sid)
     assert ledger["marketing"]["sms"]["reason"].startswith("the person objected to marketing on 2026-04-01")
 
-    fresh = pv_ready.json("consent", "give", sid, "--channel", "email", "--now", T3)
+    fresh = pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "email", "--now", T3)
     [lifted] = fresh["lifted_objections"]
     assert (lifted["id"], lifted["active"], lifted["lifted_at"]) == (block["id"], False, T3)
     assert fresh["id"] in lifted["lift_reason"]
@@ -102,7 +123,7 @@ def test_an_objection_holds_until_a_fresh_consent_after_it(pv_ready):
     shown = pv_ready("consent", "show", sid)
     assert "given before the objection on 2026-04-01" in shown.stdout
     assert f"lifted {T3}" in shown.stdout
-    pv_ready.json("consent", "give", sid, "--channel", "sms", "--now", T4)
+    pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "sms", "--now", T4)
     assert audience_count(pv_ready, "sms") == 1
     # The reason is kept (sealed) but never written to the audit log.
     details = " ".join(row[0] for row in sql(pv_ready.db_url, "SELECT details FROM audit_log"))
@@ -113,7 +134,7 @@ def test_an_objection_holds_until_a_fresh_consent_after_it(pv_ready):
 
 def test_restriction_stops_marketing_until_lifted(pv_ready):
     sid = add(pv_ready, 1)
-    pv_ready.json("consent", "give", sid, "--channel", "sms", "--now", T1)
+    pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "sms", "--now", T1)
     assert_refused(pv_ready("restrict", sid, "--lift"), 5, "not restricted")
     block = pv_ready.json("restrict", sid, "--reason", "bestrider opplysningene", "--now", T2)
     assert (block["kind"], block["purpose"], block["active"]) == ("restriction", None, True)
@@ -131,9 +152,9 @@ def test_restriction_stops_marketing_until_lifted(pv_ready):
 def test_the_audience_lists_ids_and_the_address_of_the_channel(pv_ready):
     ids = [add(pv_ready, n) for n in (1, 2, 3)]
     for sid in ids:
-        pv_ready.json("consent", "give", sid, "--channel", "sms", "--now", T1)
-    pv_ready.json("consent", "give", ids[1], "--channel", "email", "--now", T1)
-    pv_ready.json("consent", "withdraw", ids[2], "--channel", "sms", "--now", T2)
+        pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "sms", "--now", T1)
+    pv_ready.json("consent", "give", "--method", "web", ids[1], "--channel", "email", "--now", T1)
+    pv_ready.json("consent", "withdraw", "--method", "web", ids[2], "--channel", "sms", "--now", T2)
     listed = pv_ready.json("marketing", "audience", "--channel", "sms", "--role", "marketing")
     phones = {ids[0]: e164(1), ids[1]: e164(2)}
     assert listed["subjects"] == [{"id": sid, "phone": phones[sid]} for sid in sorted(phones)]
@@ -155,13 +176,20 @@ def test_the_audience_lists_ids_and_the_address_of_the_channel(pv_ready):
 
 def test_subject_show_has_the_consent_state_and_blocks_in_force(pv_ready):
     sid = add(pv_ready, 1)
-    pv_ready.json("consent", "give", sid, "--channel", "sms", "--now", T1)
+    pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "sms", "--now", T1)
     block = pv_ready.json("restrict", sid, "--now", T2)
     shown = pv_ready.json("subject", "show", sid)
-    assert [(c["channel"], c["state"], c["since"]) for c in shown["consent"]] == [("sms", "given", T1)]
+    # Restricted (Art. 18): the consent is paused, not in force, and the screen says so (issue 18).
+    assert [(c["channel"], c["state"], c["since"]) for c in shown["consent"]] == [
+        ("sms", "restricted", T2),
+        ("email", "never_given", None),
+    ]
     assert [b["id"] for b in shown["blocks"]] == [block["id"]]
     human = pv_ready("subject", "show", sid)
-    assert "consent to marketing by sms: given" in human.stdout
+    assert (
+        "consent to marketing by sms: restricted (Art. 18): given on 2026-03-01; processing paused since 2026-04-01"
+        in (human.stdout)
+    )
     assert "restriction of processing (Art. 18)" in human.stdout
     # The auditor reads bookkeeping fields, not the consent ledger.
     assert "consent" not in pv_ready.json("subject", "show", sid, "--role", "auditor")
@@ -169,53 +197,68 @@ def test_subject_show_has_the_consent_state_and_blocks_in_force(pv_ready):
 
 def test_refusals_name_the_rule_and_store_nothing(pv_ready, unchanged):
     sid = add(pv_ready, 1)
-    given = pv_ready.json("consent", "give", sid, "--channel", "email", "--now", T1)
+    given = pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "email", "--now", T1)
     cases = Cases()
     with unchanged():
         for name, args, code, needles in [
             (
                 "unknown purpose",
-                ["consent", "give", sid, "--purpose", "newsletter", "--channel", "sms"],
+                ["consent", "give", "--method", "web", sid, "--purpose", "newsletter", "--channel", "sms"],
                 3,
                 ["purpose", "newsletter"],
             ),
             (
                 "purpose not on consent",
-                ["consent", "give", sid, "--purpose", "service", "--channel", "sms"],
+                ["consent", "give", "--method", "web", sid, "--purpose", "service", "--channel", "sms"],
                 3,
                 ["6(1)(b)", "not on consent"],
             ),
-            ("channel not offered", ["consent", "give", sid, "--channel", "fax"], 3, ["channel", "fax", "sms, email"]),
+            (
+                "channel not offered",
+                ["consent", "give", "--method", "web", sid, "--channel", "fax"],
+                3,
+                ["channel", "fax", "sms, email"],
+            ),
             (
                 "unknown method",
                 ["consent", "give", sid, "--channel", "sms", "--method", "pigeon"],
                 3,
                 ["method", "sms_reply"],
             ),
-            ("bad notice", ["consent", "give", sid, "--channel", "sms", "--notice", "xyz"], 3, ["notice", "sha256"]),
-            ("unknown subject", ["consent", "give", UNKNOWN, "--channel", "sms"], 4, [UNKNOWN]),
+            (
+                "bad notice",
+                ["consent", "give", "--method", "web", sid, "--channel", "sms", "--notice", "xyz"],
+                3,
+                ["notice", "sha256"],
+            ),
+            ("unknown subject", ["consent", "give", "--method", "web", UNKNOWN, "--channel", "sms"], 4, [UNKNOWN]),
             (
                 "withdraw without consent",
-                ["consent", "withdraw", sid, "--channel", "sms"],
+                ["consent", "withdraw", "--method", "web", sid, "--channel", "sms"],
                 5,
                 ["no consent to marketing by sms to withdraw", "Art. 7(3)"],
             ),
-            ("withdraw for an unknown subject", ["consent", "withdraw", UNKNOWN, "--channel", "sms"], 4, [UNKNOWN]),
+            (
+                "withdraw for an unknown subject",
+                ["consent", "withdraw", "--method", "web", UNKNOWN, "--channel", "sms"],
+                4,
+                [UNKNOWN],
+            ),
             (
                 "event before the latest",
-                ["consent", "withdraw", sid, "--channel", "email", "--now", "2026-01-01"],
+                ["consent", "withdraw", "--method", "web", sid, "--channel", "email", "--now", "2026-01-01"],
                 5,
                 ["later event"],
             ),
             (
                 "marketing records consent",
-                ["consent", "give", sid, "--channel", "sms", "--role", "marketing"],
+                ["consent", "give", "--method", "web", sid, "--channel", "sms", "--role", "marketing"],
                 6,
                 ["marketing"],
             ),
             (
                 "auditor records consent",
-                ["consent", "withdraw", sid, "--channel", "email", "--role", "auditor"],
+                ["consent", "withdraw", "--method", "web", sid, "--channel", "email", "--role", "auditor"],
                 6,
                 ["auditor"],
             ),

@@ -80,7 +80,9 @@ def test_a_new_policy_publishes_a_new_version_and_the_old_one_stays(pv_ready, tm
 
 def test_consent_refers_to_the_notice_in_force(pv_ready, tmp_path):
     sid = add(pv_ready, 1)
-    given = pv_ready.json("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW)
+    given = pv_ready.json(
+        "consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW
+    )
     assert given["notice_sha256"] == stored(pv_ready, "nb", "md")[0]
     # The notice the person saw can be shown again from its hash.
     assert pv_ready.json("notice", "render", "--version", given["notice_sha256"])["language"] == "nb"

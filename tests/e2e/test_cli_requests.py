@@ -138,7 +138,7 @@ def test_rectification_goes_through_the_register_rules(pv_ready, tmp_path):
 def test_erasure_keeps_bookkeeping_data_restricted_and_leaves_a_receipt(pv_ready, tmp_path):
     sid = add(pv_ready, 1)
     pv_ready.json("relationship", "start", sid, "--type", "order", "--now", "2025-06-01T10:00:00+00:00")
-    pv_ready.json("consent", "give", sid, "--channel", "sms", "--now", "2025-06-01T10:00:00+00:00")
+    pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "sms", "--now", "2025-06-01T10:00:00+00:00")
     opened = verified(pv_ready, "erasure", "--email", values(1)["email"])
     fulfil(pv_ready, opened["id"], tmp_path / "e")
     receipt = sql(pv_ready.db_url, "SELECT subject_id, request_id, held_until, details FROM erasure_receipts")
@@ -284,7 +284,7 @@ def test_bad_input_is_refused_naming_the_field(pv_ready, tmp_path, unchanged):
 
 def test_erasure_tells_hubspot_and_stops_what_was_queued(pv_ready, tmp_path):
     sid = add(pv_ready, 1)
-    pv_ready.json("consent", "give", sid, "--channel", "email", "--now", "2026-01-05T10:00:00+00:00")
+    pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "email", "--now", "2026-01-05T10:00:00+00:00")
     access = verified(pv_ready, "access", "--subject", sid)
     fulfil(pv_ready, access["id"], tmp_path / "a")
     data = json.loads((tmp_path / "a" / "data.json").read_text())
@@ -325,7 +325,7 @@ def test_erasure_ends_a_one_time_customers_open_order(pv_ready, tmp_path):
 def test_a_change_in_the_register_reaches_hubspot_too(pv_ready):
     """Art. 19 applies to every rectification, not only those that came as a request."""
     sid = add(pv_ready, 1)
-    pv_ready.json("consent", "give", sid, "--channel", "email", "--now", "2026-01-05T10:00:00+00:00")
+    pv_ready.json("consent", "give", "--method", "web", sid, "--channel", "email", "--now", "2026-01-05T10:00:00+00:00")
     pv_ready.json("subject", "update", sid, "--set", "full_name=Kari Retta", "--now", "2026-01-06T10:00:00+00:00")
     kinds = [k for (k,) in sql(pv_ready.db_url, "SELECT kind FROM outbox ORDER BY created_at")]
     assert kinds == ["hubspot.upsert", "hubspot.upsert"]

@@ -89,7 +89,21 @@ def test_contract_customers_with_and_without_marketing_consent(pv_ready) -> None
                 JAN,
             )
         )
-    assert_ok(pv_ready("consent", "give", consented, "--purpose", "marketing", "--channel", "email", "--now", JAN))
+    assert_ok(
+        pv_ready(
+            "consent",
+            "give",
+            "--method",
+            "web",
+            consented,
+            "--purpose",
+            "marketing",
+            "--channel",
+            "email",
+            "--now",
+            JAN,
+        )
+    )
     assert due(pv_ready, "2027-06-29") == {}
     assert set(due(pv_ready, "2027-06-30")) == {plain}  # the contract's stated end
     pv_ready.json("retention", "run", *at("2027-06-30"))
@@ -113,9 +127,24 @@ def test_withdrawn_consent_ends_the_reason_at_once(pv_ready) -> None:  # type: i
     sid = add(pv_ready, 1, ONE_TIME, "--now", JAN)
     assert_ok(pv_ready("relationship", "start", sid, "--on", "2020-01-05", "--now", JAN))
     assert_ok(pv_ready("relationship", "end", sid, "--on", "2020-02-01", "--now", JAN))
-    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", JAN))
+    assert_ok(
+        pv_ready("consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", JAN)
+    )
     assert due(pv_ready, "2027-03-01") == {}
-    assert_ok(pv_ready("consent", "withdraw", sid, "--purpose", "marketing", "--channel", "sms", *at("2027-03-01")))
+    assert_ok(
+        pv_ready(
+            "consent",
+            "withdraw",
+            "--method",
+            "web",
+            sid,
+            "--purpose",
+            "marketing",
+            "--channel",
+            "sms",
+            *at("2027-03-01"),
+        )
+    )
     [item] = due(pv_ready, "2027-03-01").values()
     # The order's year (2020) is bookkept until 2026-01-01: nothing is held any more, all of it is archived.
     assert (item["rule"], item["since"], item["scope"], item["action"]) == (
@@ -129,7 +158,9 @@ def test_withdrawn_consent_ends_the_reason_at_once(pv_ready) -> None:  # type: i
 def test_objection_makes_the_record_erased_not_archived(pv_ready) -> None:  # type: ignore[no-untyped-def]
     sid = add(pv_ready, 1, ONE_TIME, "--now", JAN)
     rep = add(pv_ready, 2, REPRESENTATIVE, "--now", JAN)
-    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", JAN))
+    assert_ok(
+        pv_ready("consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", JAN)
+    )
     assert due(pv_ready, "2026-02-01").keys() == {rep}  # no relationship of its organisation: nothing keeps it
     assert_ok(pv_ready("object", sid, "--purpose", "marketing", *at("2026-02-01")))
     items = due(pv_ready, "2026-02-01")

@@ -128,7 +128,9 @@ def test_marketing_needs_consent_and_carries_the_opt_out_line(pv_ready, link):
         6,
         "no consent to marketing by sms",
     )
-    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+    assert_ok(
+        pv_ready("consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW)
+    )
     preview = pv_ready("sms", "send", sid, "--purpose", "marketing", "--text", "Tilbud!", "--now", NOW, input="n\n")
     assert OPT_OUT in preview.stderr
     queued = pv_ready.json(
@@ -148,8 +150,26 @@ def test_refusals_name_the_rule_and_change_nothing(pv_ready, unchanged):
     objected = customer(pv_ready, 5, relationship=False)
     restricted = customer(pv_ready, 6)
     for sid in (consented, withdrew, objected, restricted):
-        assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
-    assert_ok(pv_ready("consent", "withdraw", withdrew, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+        assert_ok(
+            pv_ready(
+                "consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW
+            )
+        )
+    assert_ok(
+        pv_ready(
+            "consent",
+            "withdraw",
+            "--method",
+            "web",
+            withdrew,
+            "--purpose",
+            "marketing",
+            "--channel",
+            "sms",
+            "--now",
+            NOW,
+        )
+    )
     assert_ok(pv_ready("object", objected, "--purpose", "marketing", "--now", NOW))
     assert_ok(pv_ready("restrict", restricted, "--now", NOW))
 
@@ -253,7 +273,9 @@ def test_delivery_reports_of_every_class(pv_ready, link, tmp_path, unchanged):
 
 def test_stopp_from_a_known_number_withdraws_sms_marketing_consent(pv_ready, tmp_path, unchanged):
     sid = customer(pv_ready, 1, relationship=False)
-    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+    assert_ok(
+        pv_ready("consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW)
+    )
     mo = {"source": e164(1)[1:], "destination": "NO2000", "content": {"type": "text", "userData": "  Stopp\n"}}
     known = pv_ready("sms", "inbound", write(tmp_path, "mo.json", mo), "--now", LATER)
     assert_ok(known)

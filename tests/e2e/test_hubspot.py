@@ -34,7 +34,7 @@ def test_consent_by_email_creates_the_contact_and_a_withdrawal_unsubscribes(pv_s
     sid = add(pv_ready, 1)
     # A customer with an order: withdrawing marketing consent leaves a reason to keep them (no retention sweep).
     assert_ok(pv_ready("relationship", "start", sid, "--type", "order", "--now", NOW))
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "email", "--now", NOW))
+    assert_ok(pv_ready("consent", "give", "--method", "web", sid, "--channel", "email", "--now", NOW))
 
     first = worker(pv_ready, T1)
     assert (first["delivered"], first["errors"]) == (1, [])
@@ -57,7 +57,7 @@ def test_consent_by_email_creates_the_contact_and_a_withdrawal_unsubscribes(pv_s
     assert row["payload"]["fields"] == ["full_name", "phone", "email"]
     assert "person1@" not in json.dumps(row) and "Nordmann" not in json.dumps(row)
 
-    assert_ok(pv_ready("consent", "withdraw", sid, "--channel", "email", "--now", T1))
+    assert_ok(pv_ready("consent", "withdraw", "--method", "web", sid, "--channel", "email", "--now", T1))
     second = worker(pv_ready, T2)
     assert (second["delivered"], second["errors"]) == (1, [])
     assert hubspot.unsubscribed == ["person1@example.no"]
@@ -67,7 +67,7 @@ def test_consent_by_email_creates_the_contact_and_a_withdrawal_unsubscribes(pv_s
 def test_without_a_token_the_row_waits_then_goes(pv_ready, monkeypatch):
     monkeypatch.delenv("PERSONVERN_HUBSPOT_TOKEN", raising=False)
     sid = add(pv_ready, 1)
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "email", "--now", NOW))
+    assert_ok(pv_ready("consent", "give", "--method", "web", sid, "--channel", "email", "--now", NOW))
     waiting = worker(pv_ready, T1)
     assert (waiting["waiting"], waiting["errors"]) == (1, ["waiting for credentials: set PERSONVERN_HUBSPOT_TOKEN"])
     [row] = pv_ready.json("outbox", "list")["rows"]
@@ -81,7 +81,7 @@ def test_without_a_token_the_row_waits_then_goes(pv_ready, monkeypatch):
 
 def test_a_429_waits_for_retry_after_then_the_contact_is_created_once(pv_ready, hubspot):
     sid = add(pv_ready, 1)
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "email", "--now", NOW))
+    assert_ok(pv_ready("consent", "give", "--method", "web", sid, "--channel", "email", "--now", NOW))
     throttled = {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
     hubspot.then(Reply(429, throttled, {"Retry-After": "120", "X-HubSpot-RateLimit-Remaining": "0"}))
 
@@ -96,7 +96,7 @@ def test_a_429_waits_for_retry_after_then_the_contact_is_created_once(pv_ready, 
 
 def test_an_erasure_request_reaches_hubspot(pv_ready, hubspot, tmp_path):
     sid = add(pv_ready, 1)
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "email", "--now", NOW))
+    assert_ok(pv_ready("consent", "give", "--method", "web", sid, "--channel", "email", "--now", NOW))
     assert worker(pv_ready, T1)["delivered"] == 1
     opened = pv_ready.json("request", "open", "--type", "erasure", "--subject", sid, "--now", T1)
     pv_ready.json("request", "verify", opened["id"], "--method", "known_email", "--now", T1)
@@ -134,6 +134,6 @@ def test_a_real_worker_process_reaches_the_local_fake(tmp_path):
 
         run("init")
         sid = json.loads(run("subject", "add", *person(1), "--json"))["id"]
-        run("consent", "give", sid, "--channel", "email")
+        run("consent", "give", "--method", "web", sid, "--channel", "email")
         assert json.loads(run("worker", "--once", "--json"))["delivered"] == 1
     assert [c["email"] for c in fake.contacts.values()] == ["person1@example.no"]

@@ -41,7 +41,7 @@ def test_the_ledger_round_trips(runtime: Runtime) -> None:
     given = consent.give_consent(ctx, sid, "marketing", "sms", "phone").event
     objection = consent.object_to(ctx, sid, "marketing", "Kunden ringte fra Tromsø")
     restriction = consent.restrict(ctx, sid, reason="Bestrider adressen i Bodø")
-    consent.give_consent(ctx, other, "marketing", "email")
+    consent.give_consent(ctx, other, "marketing", "email", "web")
     ledger = consent.consent_ledger(ctx, sid)
     assert ledger.events == [given]
     assert given.at == runtime.clock.now() and given.at.tzinfo is not None
@@ -67,16 +67,16 @@ def test_the_ledger_round_trips(runtime: Runtime) -> None:
 def test_lifting_and_withdrawal_are_stored(runtime: Runtime) -> None:
     ctx = runtime.context()
     sid = _add(runtime, 1)
-    consent.give_consent(ctx, sid, "marketing", "sms")
+    consent.give_consent(ctx, sid, "marketing", "sms", "web")
     block = consent.object_to(ctx, sid)
     later_clock = FixedClock(runtime.clock.now() + timedelta(hours=2))
     later = replace(ctx, clock=later_clock)
-    fresh = consent.give_consent(later, sid, "marketing", "sms")
+    fresh = consent.give_consent(later, sid, "marketing", "sms", "web")
     assert [b.id for b in fresh.lifted] == [block.id]
     [stored] = consent.consent_ledger(later, sid).blocks
     assert stored.lifted_at == later_clock.now()
     assert stored.lift_reason is not None and fresh.event.id in stored.lift_reason
-    consent.withdraw_consent(later, sid, "marketing", "sms")
+    consent.withdraw_consent(later, sid, "marketing", "sms", "web")
     assert consent.marketing_audience(later, "sms", count_only=True) == 0
 
 

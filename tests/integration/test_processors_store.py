@@ -79,7 +79,7 @@ def test_transfers_and_an_erasure_whose_deletion_outlives_the_subject(
     ctx: Context, runtime: Runtime, clock: FixedClock
 ) -> None:
     kari = register.add_subject(ctx, "one_time_customer", KARI, {}).id
-    consent.give_consent(ctx, kari, "marketing", "email")
+    consent.give_consent(ctx, kari, "marketing", "email", "web")
     with runtime.uow() as uow:
         [share] = uow.outbox.for_subject(kari)
         assert processors.transfers(uow, kari) == [

@@ -25,7 +25,7 @@ def test_facts_gather_relationships_of_the_organisation_consent_blocks_and_reque
     customer = register.add_subject(ctx, "contract_customer", {**_person(1), **ORG}, {}).id
     rep = register.add_subject(ctx, "business_representative", {**_person(2), **ORG}, {}).id
     register.start_relationship(ctx, customer, "contract", date(2026, 1, 1), date(2027, 6, 30), "Kontor 3")
-    consent.give_consent(ctx, rep, "marketing", "sms")
+    consent.give_consent(ctx, rep, "marketing", "sms", "web")
     consent.object_to(ctx, rep, "marketing", "ringte")
     with runtime.uow() as uow:
         facts = uow.retention.facts([customer, rep, "nobody"])

@@ -14,12 +14,15 @@ from personvern.domain.consent import (
     ConsentAction,
     ConsentEvent,
     ConsentMethod,
+    ConsentStatus,
     channel_field,
     check_consent_target,
     check_method,
     check_notice,
     check_objection_purpose,
     current_state,
+    effective_consent,
+    effective_consents,
     latest_event,
     marketing_block_reason,
     objections_lifted_by,
@@ -289,3 +292,50 @@ def test_objection_follows_article_21(policy: Policy) -> None:
             check_objection_purpose(policy, purpose)
     with pytest.raises(InvalidInput, match="unknown purpose"):
         check_objection_purpose(policy, "nope")
+
+
+# ---------------------------------------------------------------- the state shown is the state the rules decide
+
+
+@given(events_st, blocks_st, st.sampled_from(["sms", "email"]))
+def test_the_state_shown_agrees_with_the_rule(events: list[ConsentEvent], blocks: list[Block], channel: str) -> None:
+    """What a screen or letter calls "in force" is exactly what lets marketing reach the person; the rest says why."""
+    state = effective_consent(events, blocks, "marketing", channel)
+    assert state.in_force == (marketing_block_reason(events, blocks, channel) is None)
+    latest = latest_event(events, "marketing", channel)
+    assert state.event == latest
+    if state.status is ConsentStatus.NEVER_GIVEN:
+        assert latest is None and state.reason == "never given"
+    elif state.status is ConsentStatus.WITHDRAWN:
+        assert latest is not None and latest.action is ConsentAction.WITHDRAWN
+    else:
+        assert latest is not None and latest.action is ConsentAction.GIVEN
+    if state.status is ConsentStatus.VOID:
+        assert state.block is not None and state.block.kind is BlockKind.OBJECTION
+        assert state.since == state.block.set_at and "objection on" in state.reason
+
+
+def test_each_state_says_why_with_its_dates() -> None:
+    given_ = [event(1)]
+    assert effective_consent([], [], "marketing", "sms").reason == "never given"
+    assert effective_consent(given_, [], "marketing", "sms").reason == "in force: given on 2026-01-02"
+    withdrawn = effective_consent([*given_, event(2, "withdrawn")], [], "marketing", "sms")
+    assert (withdrawn.status, withdrawn.reason) == (ConsentStatus.WITHDRAWN, "withdrawn on 2026-01-03 (Art. 7(3))")
+    void = effective_consent(given_, [objection(3)], "marketing", "sms")
+    assert void.status is ConsentStatus.VOID and void.since == day(3)
+    assert void.reason.startswith("void: given on 2026-01-02, void since the objection on 2026-01-04 (Art. 21(3))")
+    # A consent given before an objection stays void after the objection is lifted (Art. 21(3)).
+    lifted = effective_consent(given_, [objection(3, lifted=4)], "marketing", "sms")
+    assert lifted.status is ConsentStatus.VOID and "(lifted on 2026-01-05; Art. 21(3))" in lifted.reason
+    paused = effective_consent(given_, [restriction(5)], "marketing", "sms")
+    assert (paused.status, paused.in_force) == (ConsentStatus.RESTRICTED, False)
+    assert paused.reason == "restricted (Art. 18): given on 2026-01-02; processing paused since 2026-01-06"
+    assert effective_consent(given_, [restriction(5, lifted=6)], "marketing", "sms").in_force
+
+
+def test_every_consent_the_policy_asks_for_is_listed(policy: Policy) -> None:
+    states = effective_consents(policy, [event(1, channel="email")], [])
+    assert [(s.purpose, s.channel, s.status) for s in states] == [
+        ("marketing", "sms", ConsentStatus.NEVER_GIVEN),
+        ("marketing", "email", ConsentStatus.IN_FORCE),
+    ]

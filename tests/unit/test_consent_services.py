@@ -60,7 +60,7 @@ def test_give_and_withdraw_append_to_the_ledger(ceo: Context, people: list[str],
     assert (given_.event.method, given_.event.notice_sha256, given_.event.at) == (ConsentMethod.PHONE, NOTICE, NOW)
     assert (given_.event.recorded_by, given_.event.role) == ("ceo-user", "ceo")
     clock.advance(days=1)
-    withdrawn = consent.withdraw_consent(ceo, sid, "marketing", "sms", notice_sha256="AB" * 32)
+    withdrawn = consent.withdraw_consent(ceo, sid, "marketing", "sms", "web", notice_sha256="AB" * 32)
     assert withdrawn.event.notice_sha256 == "ab" * 32
     ledger = consent.consent_ledger(ceo, sid)
     assert [e.id for e in ledger.events] == [given_.event.id, withdrawn.event.id]
@@ -74,9 +74,9 @@ def test_give_and_withdraw_append_to_the_ledger(ceo: Context, people: list[str],
 def test_events_at_the_same_instant_keep_the_order_they_were_recorded_in(ceo: Context, people: list[str]) -> None:
     # The clock does not move: the ids must order the events, or the state would be a coin toss.
     for _ in range(20):
-        consent.give_consent(ceo, people[0], "marketing", "sms")
+        consent.give_consent(ceo, people[0], "marketing", "sms", "web")
         assert consent.marketing_audience(ceo, "sms", count_only=True) == 1
-        consent.withdraw_consent(ceo, people[0], "marketing", "sms")
+        consent.withdraw_consent(ceo, people[0], "marketing", "sms", "web")
         assert consent.marketing_audience(ceo, "sms", count_only=True) == 0
     events = consent.consent_ledger(ceo, people[0]).events
     assert [e.action.value for e in events] == ["given", "withdrawn"] * 20
@@ -87,20 +87,20 @@ def test_withdrawing_what_is_not_given_is_refused_and_nothing_is_stored(
 ) -> None:
     before = factory.commits
     with pytest.raises(Conflict, match=r"has no consent to marketing by sms to withdraw \(Art. 7\(3\)"):
-        consent.withdraw_consent(ceo, people[0], "marketing", "sms")
-    consent.give_consent(ceo, people[0], "marketing", "email")
-    consent.withdraw_consent(ceo, people[0], "marketing", "email")
+        consent.withdraw_consent(ceo, people[0], "marketing", "sms", "web")
+    consent.give_consent(ceo, people[0], "marketing", "email", "web")
+    consent.withdraw_consent(ceo, people[0], "marketing", "email", "web")
     with pytest.raises(Conflict, match="no consent to marketing by email to withdraw"):
-        consent.withdraw_consent(ceo, people[0], "marketing", "email")
+        consent.withdraw_consent(ceo, people[0], "marketing", "email", "web")
     assert factory.commits == before + 2
     assert len(factory.state.consents) == 2
 
 
 def test_an_event_dated_before_the_latest_is_refused(ceo: Context, people: list[str], clock: FixedClock) -> None:
-    consent.give_consent(ceo, people[0], "marketing", "sms")
+    consent.give_consent(ceo, people[0], "marketing", "sms", "web")
     clock.advance(days=-1)
     with pytest.raises(Conflict, match="has a later event for marketing by sms"):
-        consent.withdraw_consent(ceo, people[0], "marketing", "sms")
+        consent.withdraw_consent(ceo, people[0], "marketing", "sms", "web")
 
 
 @pytest.mark.parametrize(
@@ -127,17 +127,17 @@ def test_bad_input_is_refused_before_anything_is_stored(
 
 def test_a_consent_needs_a_known_notice(ceo: Context, people: list[str]) -> None:
     with pytest.raises(InvalidInput, match="no privacy notice is known"):
-        consent.give_consent(replace(ceo, policy_sha256=""), people[0], "marketing", "sms")
+        consent.give_consent(replace(ceo, policy_sha256=""), people[0], "marketing", "sms", "web")
 
 
 def test_audit_entries_name_events_never_personal_values(
     ceo: Context, people: list[str], factory: FakeUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     sid = people[0]
-    consent.give_consent(ceo, sid, "marketing", "sms")
+    consent.give_consent(ceo, sid, "marketing", "sms", "web")
     consent.object_to(ceo, sid, "marketing", "asked by phone, moving")
     clock.advance(days=1)
-    consent.give_consent(ceo, sid, "marketing", "email")
+    consent.give_consent(ceo, sid, "marketing", "email", "web")
     consent.restrict(ceo, sid, reason="moving to Bergen")
     consent.restrict(ceo, sid, lift=True, reason="moving done")
     consent.marketing_audience(ceo, "email")
@@ -168,8 +168,8 @@ def test_an_objection_stops_marketing_until_a_fresh_consent_after_it(
     ceo: Context, people: list[str], factory: FakeUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     sid = people[0]
-    consent.give_consent(ceo, sid, "marketing", "sms")
-    consent.give_consent(ceo, sid, "marketing", "email")
+    consent.give_consent(ceo, sid, "marketing", "sms", "web")
+    consent.give_consent(ceo, sid, "marketing", "email", "web")
     block = consent.object_to(ceo, sid, "marketing", "asked by phone")
     assert (block.kind, block.purpose, block.active, block.reason) == (
         BlockKind.OBJECTION,
@@ -186,7 +186,7 @@ def test_an_objection_stops_marketing_until_a_fresh_consent_after_it(
         consent.object_to(ceo, sid)
 
     # A consent at the same instant cannot be shown to come after the objection: it does not lift it.
-    same_instant = consent.give_consent(ceo, sid, "marketing", "sms")
+    same_instant = consent.give_consent(ceo, sid, "marketing", "sms", "web")
     assert same_instant.lifted == []
     assert consent.marketing_audience(ceo, "sms", count_only=True) == 0
 
@@ -221,7 +221,7 @@ def test_a_restriction_stops_marketing_and_is_lifted(
     ceo: Context, people: list[str], factory: FakeUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     sid = people[0]
-    consent.give_consent(ceo, sid, "marketing", "sms")
+    consent.give_consent(ceo, sid, "marketing", "sms", "web")
     with pytest.raises(Conflict, match="is not restricted; there is nothing to lift"):
         consent.restrict(ceo, sid, lift=True)
     block = consent.restrict(ceo, sid, reason="disputes the data")
@@ -246,7 +246,7 @@ def test_a_restriction_stops_marketing_and_is_lifted(
 
 def test_a_reply_withdraws_only_a_consent_in_force(ceo: Context, people: list[str]) -> None:
     assert consent.withdraw_by_reply(ceo, people[0]) is None
-    consent.give_consent(ceo, people[0], "marketing", "sms")
+    consent.give_consent(ceo, people[0], "marketing", "sms", "web")
     done = consent.withdraw_by_reply(ceo, people[0])
     assert done is not None
     assert (done.event.action, done.event.method) == (ConsentAction.WITHDRAWN, ConsentMethod.SMS_REPLY)
@@ -259,7 +259,7 @@ def test_a_reply_withdraws_only_a_consent_in_force(ceo: Context, people: list[st
 def test_roles(role: Callable[[str], Context], people: list[str]) -> None:
     staff, marketing, auditor = role("staff"), role("marketing"), role("auditor")
     sid = people[0]
-    consent.give_consent(staff, sid, "marketing", "sms")
+    consent.give_consent(staff, sid, "marketing", "sms", "web")
     consent.object_to(staff, sid)
     consent.restrict(staff, sid)
     consent.consent_ledger(staff, sid)
@@ -268,8 +268,8 @@ def test_roles(role: Callable[[str], Context], people: list[str]) -> None:
         (who, call)
         for who in (marketing, auditor)
         for call in (
-            lambda c: consent.give_consent(c, sid, "marketing", "sms"),
-            lambda c: consent.withdraw_consent(c, sid, "marketing", "sms"),
+            lambda c: consent.give_consent(c, sid, "marketing", "sms", "web"),
+            lambda c: consent.withdraw_consent(c, sid, "marketing", "sms", "web"),
             lambda c: consent.object_to(c, sid),
             lambda c: consent.restrict(c, sid, lift=True),
             lambda c: consent.consent_ledger(c, sid),
@@ -323,7 +323,7 @@ def test_a_receipt_in_the_kantara_layout(ceo: Context, people: list[str]) -> Non
 
 
 def test_receipt_refusals(ceo: Context, people: list[str]) -> None:
-    event = consent.give_consent(ceo, people[0], "marketing", "sms").event
+    event = consent.give_consent(ceo, people[0], "marketing", "sms", "web").event
     with pytest.raises(NotFound, match="no consent event with id nope"):
         consent.receipt(ceo, "nope")
     with pytest.raises(NotFound, match=f"of subject {people[1]}"):
@@ -339,8 +339,8 @@ def test_the_audience_lists_ids_and_the_channel_address_page_by_page(
     ceo: Context, people: list[str], factory: FakeUnitOfWorkFactory
 ) -> None:
     for sid in people:
-        consent.give_consent(ceo, sid, "marketing", "sms")
-    consent.give_consent(ceo, people[1], "marketing", "email")
+        consent.give_consent(ceo, sid, "marketing", "sms", "web")
+    consent.give_consent(ceo, people[1], "marketing", "email", "web")
     page = consent.marketing_audience(ceo, "sms", limit=2)
     assert isinstance(page, list)
     phones = {sid: p["phone"] for sid, p in zip(people, PEOPLE, strict=True)}
@@ -360,7 +360,7 @@ def test_the_audience_lists_ids_and_the_channel_address_page_by_page(
 
 
 def test_an_erased_subject_leaves_the_audience(ceo: Context, people: list[str], factory: FakeUnitOfWorkFactory) -> None:
-    consent.give_consent(ceo, people[0], "marketing", "sms")
+    consent.give_consent(ceo, people[0], "marketing", "sms", "web")
     with factory() as uow:
         uow.subjects.erase(people[0])
         uow.commit()
@@ -413,12 +413,12 @@ def test_random_histories_through_the_services(policy: Policy, ops: list[tuple[s
         now = clock.now()
         try:
             if op == "give":
-                consent.give_consent(ctx, sid, "marketing", channel)
+                consent.give_consent(ctx, sid, "marketing", channel, "web")
                 consented[(who, channel)] = now
                 if objected.get(who) and objected_at[who] < now:
                     objected[who] = False
             elif op == "withdraw":
-                consent.withdraw_consent(ctx, sid, "marketing", channel)
+                consent.withdraw_consent(ctx, sid, "marketing", channel, "web")
                 assert consented.get((who, channel)), "a withdrawal without a consent was accepted"
                 consented[(who, channel)] = None
             elif op == "object":

@@ -55,8 +55,8 @@ def test_find_a_version_by_a_prefix(ctx: Context) -> None:
 def test_consent_refers_to_the_notice_in_force_and_to_the_policy_without_one(ctx: Context) -> None:
     values = {"full_name": "Kari Nordmann", "phone": "+4741000001", "email": "kari@example.no"}
     sid = register.add_subject(ctx, "one_time_customer", values, {}).id
-    event = consent.give_consent(ctx, sid, "marketing", "sms").event
+    event = consent.give_consent(ctx, sid, "marketing", "sms", "web").event
     assert event.notice_sha256 == POLICY_SHA  # no notice published: the policy is what the person was shown
     notice = notices.publish_notices(ctx)[0].sha256
     later = replace(ctx, notice_sha256=notice)
-    assert consent.withdraw_consent(later, sid, "marketing", "sms").event.notice_sha256 == notice
+    assert consent.withdraw_consent(later, sid, "marketing", "sms", "web").event.notice_sha256 == notice

@@ -67,7 +67,7 @@ def assert_quiet(factory: FakeUnitOfWorkFactory) -> None:
 
 
 def shared(ctx: Context, hubspot: FakeHubSpot, sid: str) -> None:
-    consent.give_consent(ctx, sid, "marketing", "email")
+    consent.give_consent(ctx, sid, "marketing", "email", "web")
     assert work(ctx, hubspot).delivered == 1
 
 
@@ -77,7 +77,7 @@ def shared(ctx: Context, hubspot: FakeHubSpot, sid: str) -> None:
 def test_email_marketing_consent_shares_the_declared_fields(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, hubspot: FakeHubSpot
 ) -> None:
-    consent.give_consent(ctx, kari, "marketing", "email")
+    consent.give_consent(ctx, kari, "marketing", "email", "web")
     [row] = rows(factory)
     assert (row.kind, row.subject_id, row.state) == ("hubspot.upsert", kari, OutboxState.PENDING)
     assert row.public == {
@@ -107,7 +107,7 @@ def test_email_marketing_consent_shares_the_declared_fields(
 
 def test_a_business_customer_shares_the_organisation_name_too(ctx: Context, factory: FakeUnitOfWorkFactory) -> None:
     sid = register.add_subject(ctx, "contract_customer", KARI | FIRMA, {}).id
-    consent.give_consent(ctx, sid, "marketing", "email")
+    consent.give_consent(ctx, sid, "marketing", "email", "web")
     [row] = rows(factory)
     assert row.public["fields"] == ["full_name", "phone", "email", "organisation_name"]  # never the number
     assert "organisation_number" not in (row.personal or {})
@@ -116,9 +116,9 @@ def test_a_business_customer_shares_the_organisation_name_too(ctx: Context, fact
 def test_consent_by_sms_or_while_restricted_shares_nothing(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str
 ) -> None:
-    consent.give_consent(ctx, kari, "marketing", "sms")
+    consent.give_consent(ctx, kari, "marketing", "sms", "web")
     consent.restrict(ctx, kari)
-    consent.give_consent(ctx, kari, "marketing", "email")
+    consent.give_consent(ctx, kari, "marketing", "email", "web")
     assert rows(factory) == []
     assert audit(factory, "processor.share") == []
 
@@ -128,7 +128,9 @@ def test_a_fresh_consent_after_an_objection_shares(
 ) -> None:
     consent.object_to(ctx, kari)
     clock.advance(days=1)
-    consent.give_consent(ctx, kari, "marketing", "email")  # lifts the objection (Art. 21(3)), in the same transaction
+    consent.give_consent(
+        ctx, kari, "marketing", "email", "web"
+    )  # lifts the objection (Art. 21(3)), in the same transaction
     assert [r.kind for r in rows(factory)] == ["hubspot.upsert"]
 
 
@@ -178,8 +180,8 @@ def test_nothing_sent_means_no_transfers(factory: FakeUnitOfWorkFactory, kari: s
 def test_a_withdrawal_before_delivery_calls_the_share_off(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, hubspot: FakeHubSpot
 ) -> None:
-    consent.give_consent(ctx, kari, "marketing", "email")
-    consent.withdraw_consent(ctx, kari, "marketing", "email")
+    consent.give_consent(ctx, kari, "marketing", "email", "web")
+    consent.withdraw_consent(ctx, kari, "marketing", "email", "web")
     [row] = rows(factory)
     assert (row.state, row.last_error) == (OutboxState.DEAD, "called off: consent withdrawn before it was delivered")
     assert row.personal == {}  # nothing left for `outbox retry` to send
@@ -194,7 +196,7 @@ def test_a_withdrawal_after_delivery_unsubscribes(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, hubspot: FakeHubSpot
 ) -> None:
     shared(ctx, hubspot, kari)
-    consent.withdraw_consent(ctx, kari, "marketing", "email")
+    consent.withdraw_consent(ctx, kari, "marketing", "email", "web")
     [row] = rows(factory, "hubspot.unsubscribe")
     assert row.public == {"purpose": "marketing", "fields": ["email"], "reason": "consent withdrawn"}
     assert [d["row"] for _, d in audit(factory, "processor.unsubscribe")] == [row.id]
@@ -216,19 +218,19 @@ def test_withdrawing_sms_consent_leaves_hubspot_alone(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, hubspot: FakeHubSpot
 ) -> None:
     shared(ctx, hubspot, kari)
-    consent.give_consent(ctx, kari, "marketing", "sms")
-    consent.withdraw_consent(ctx, kari, "marketing", "sms")
+    consent.give_consent(ctx, kari, "marketing", "sms", "web")
+    consent.withdraw_consent(ctx, kari, "marketing", "sms", "web")
     assert rows(factory, "hubspot.unsubscribe") == []
 
 
 def test_a_share_being_sent_right_now_is_not_called_off(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str
 ) -> None:
-    consent.give_consent(ctx, kari, "marketing", "email")
+    consent.give_consent(ctx, kari, "marketing", "email", "web")
     with factory() as uow:
         uow.outbox.claim(NOW, NOW, NOW + timedelta(minutes=5), 10)  # a worker holds it
         uow.commit()
-    consent.withdraw_consent(ctx, kari, "marketing", "email")
+    consent.withdraw_consent(ctx, kari, "marketing", "email", "web")
     assert {r.kind: r.state for r in rows(factory)} == {
         "hubspot.upsert": OutboxState.PENDING,
         "hubspot.unsubscribe": OutboxState.PENDING,  # it may arrive: HubSpot is told to send nothing
@@ -357,7 +359,7 @@ def test_erasure_reaches_hubspot_and_its_row_outlives_the_person(
 def test_erasure_while_the_share_is_still_queued(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, hubspot: FakeHubSpot, clock: FixedClock
 ) -> None:
-    consent.give_consent(ctx, kari, "marketing", "email")
+    consent.give_consent(ctx, kari, "marketing", "email", "web")
     assert ProcessorNotice("hubspot", "deletion queued") in erase(ctx, factory, kari)
     clock.advance(minutes=10)
     work(ctx, hubspot)

@@ -55,12 +55,12 @@ def test_relationships_and_consent_keep_the_schedule_current(
     sch = schedule(factory, s.id)
     assert sch.retain_until is None and sch.rule == "agreement"
     assert sch.hold_until == date(2032, 1, 1) and sch.hold_fields is not None and "email" in sch.hold_fields
-    give_consent(ceo, s.id, "marketing", "sms")
+    give_consent(ceo, s.id, "marketing", "sms", "web")
     assert schedule(factory, s.id).retain_until is None
     end_relationship(ceo, s.id, "order", date(2026, 11, 25))
     assert schedule(factory, s.id).retain_until == date(2036, 11, 25)  # ten years from receipt
     clock.advance(days=30)
-    withdraw_consent(ceo, s.id, "marketing", "sms")
+    withdraw_consent(ceo, s.id, "marketing", "sms", "web")
     assert schedule(factory, s.id).retain_until == date(2026, 12, 25)  # at once
     assert schedule(factory, s.id).action is Action.ARCHIVE
 
@@ -132,9 +132,9 @@ def _timeline(ceo: Context, clock: FixedClock) -> dict[str, str]:
     start_relationship(ceo, ids["open"], "order", date(2026, 1, 5))
     start_relationship(ceo, ids["contract"], "contract", date(2026, 1, 1), ends_on=date(2027, 12, 31))
     for name in ("consent", "withdrawn", "objected"):
-        give_consent(ceo, ids[name], "marketing", "email")
+        give_consent(ceo, ids[name], "marketing", "email", "web")
     clock.advance(days=1)
-    withdraw_consent(ceo, ids["withdrawn"], "marketing", "email")
+    withdraw_consent(ceo, ids["withdrawn"], "marketing", "email", "web")
     object_to(ceo, ids["objected"], "marketing")
     return ids
 

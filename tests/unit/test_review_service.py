@@ -35,7 +35,7 @@ def _register(ceo: Context) -> dict[str, str]:
     start_relationship(ceo, ids["open"], "order", date(2026, 11, 1))
     start_relationship(ceo, ids["ended"], "order", date(2026, 1, 1))
     end_relationship(ceo, ids["ended"], "order", date(2026, 2, 1))
-    give_consent(ceo, ids["consent"], "marketing", "sms")
+    give_consent(ceo, ids["consent"], "marketing", "sms", "web")
     return ids
 
 

@@ -30,7 +30,7 @@ def customer(ctx: Context, n: int = 1, order: bool = True) -> str:
 
 def consenting(ctx: Context, n: int = 1) -> str:
     sid = customer(ctx, n, order=False)
-    consent.give_consent(ctx, sid, "marketing", "sms", notice_sha256=NOTICE)
+    consent.give_consent(ctx, sid, "marketing", "sms", "web", notice_sha256=NOTICE)
     return sid
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from personvern.cli.common import Env, command
 from personvern.cli.layout import print_rows
-from personvern.domain.consent import MARKETING, Block, ConsentEvent, channel_field
+from personvern.domain.consent import MARKETING, Block, ConsentEvent, EffectiveConsent, channel_field
 from personvern.services import consent
 from personvern.services.consent import ConsentRecorded, Ledger
 
@@ -22,8 +22,10 @@ marketing_app = typer.Typer(help="Marketing: who may be contacted, and how.", no
 SubjectArg = Annotated[str, typer.Argument(help="The subject's id.", show_default=False)]
 PurposeOption = Annotated[str, typer.Option("--purpose", help="A purpose of the policy based on consent.")]
 ChannelOption = Annotated[str, typer.Option("--channel", help="sms or email (the purpose's channels).")]
+# Required: the ledger is proof (Art. 7(1)), and a default would record a method nobody used.
 MethodOption = Annotated[
-    str, typer.Option("--method", help="How the person said it: web, phone, paper, import, sms_reply.")
+    str,
+    typer.Option("--method", help="How the person said it: web, phone, paper, import, sms_reply.", show_default=False),
 ]
 NoticeOption = Annotated[
     str | None,
@@ -62,17 +64,27 @@ def block_json(b: Block) -> dict[str, Any]:
     }
 
 
-def state_json(state: Iterable[ConsentEvent]) -> list[dict[str, Any]]:
+def state_json(states: Iterable[EffectiveConsent]) -> list[dict[str, Any]]:
+    """The state the rules decide per purpose and channel, with why (never just the latest event)."""
     return [
-        {"purpose": e.purpose, "channel": e.channel, "state": e.action.value, "since": e.at, "event": e.id}
-        for e in sorted(state, key=lambda e: e.key)
+        {
+            "purpose": s.purpose,
+            "channel": s.channel,
+            "state": s.status.value,
+            "in_force": s.in_force,
+            "reason": s.reason,
+            "since": s.since,
+            "event": s.event.id if s.event is not None else None,
+            "block": s.block.id if s.block is not None else None,
+        }
+        for s in states
     ]
 
 
 def ledger_json(ledger: Ledger) -> dict[str, Any]:
     return {
         "subject_id": ledger.subject_id,
-        "state": state_json(ledger.state.values()),
+        "state": state_json(ledger.effective),
         "marketing": {
             channel: {"allowed": reason is None, "reason": reason} for channel, reason in ledger.marketing.items()
         },
@@ -93,9 +105,9 @@ def describe_block(b: Block) -> str:
     return text
 
 
-def print_state(c: Console, state: Iterable[ConsentEvent], blocks: Iterable[Block]) -> None:
-    for e in sorted(state, key=lambda e: e.key):
-        c.print(f"consent to {e.purpose} by {e.channel}: {e.action.value} {e.at.isoformat()}", markup=False)
+def print_state(c: Console, states: Iterable[EffectiveConsent], blocks: Iterable[Block]) -> None:
+    for s in states:
+        c.print(f"consent to {s.purpose} by {s.channel}: {s.reason}", markup=False)
     for b in blocks:
         c.print(describe_block(b), markup=False)
 
@@ -117,8 +129,8 @@ def give(
     env: Env,
     subject_id: SubjectArg,
     channel: ChannelOption,
+    method: MethodOption,
     purpose: PurposeOption = "marketing",
-    method: MethodOption = "web",
     notice: NoticeOption = None,
 ) -> None:
     """Record a consent (Art. 7(1)); a fresh consent lifts an earlier objection to the purpose."""
@@ -130,8 +142,8 @@ def withdraw(
     env: Env,
     subject_id: SubjectArg,
     channel: ChannelOption,
+    method: MethodOption,
     purpose: PurposeOption = "marketing",
-    method: MethodOption = "web",
     notice: NoticeOption = None,
 ) -> None:
     """Record that a consent is withdrawn (Art. 7(3)); marketing on that channel stops at once."""
@@ -158,6 +170,8 @@ def show(
 
     def human(c: Console) -> None:
         c.print(f"subject {ledger.subject_id}", markup=False)
+        for state in ledger.effective:
+            c.print(f"consent to {state.purpose} by {state.channel}: {state.reason}", markup=False)
         for channel, reason in ledger.marketing.items():
             c.print(f"marketing by {channel}: {'allowed' if reason is None else 'not allowed: ' + reason}")
         for b in ledger.blocks:

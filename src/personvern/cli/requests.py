@@ -15,7 +15,7 @@ from personvern.cli.files import private_folder, write_private
 from personvern.cli.layout import Column, print_fields, print_rows
 from personvern.domain.archive import ArchiveRecord
 from personvern.domain.erasure import ErasureReceipt
-from personvern.domain.requests import Request
+from personvern.domain.requests import Request, RequestType
 from personvern.services import erasure, rights
 
 request_app = typer.Typer(
@@ -349,6 +349,13 @@ def fulfil(
 
 def _fulfilled(c: Console, r: Request, folder: Path, done: rights.Fulfilment) -> None:
     c.print(f"request {r.id} fulfilled; the answer is in {folder.absolute()}/ ({', '.join(sorted(done.files))})")
+    if r.type is RequestType.RECTIFICATION and r.outcome.get("held"):
+        fields = r.outcome.get("fields") or []
+        # A correction to what is stored already changes nothing, and is said as such (so is the letter).
+        c.print(
+            f"changed: {', '.join(fields)}" if fields else "nothing was changed: the data was already as asked",
+            markup=False,
+        )
     for recipient, action in (r.outcome.get("processors") or {}).items():
         if action.startswith("tell by hand"):
             # Art. 19: every recipient must hear of a rectification or erasure; these have no connector.

@@ -156,6 +156,106 @@ def marketing_block_reason(
     return None
 
 
+class ConsentStatus(StrEnum):
+    """What a consent amounts to now, as the rules decide it (not merely the latest event of the ledger)."""
+
+    IN_FORCE = "in_force"  # given, and nothing stops it
+    VOID = "void"  # given, but an objection made at or after it voids it until a fresh consent (Art. 21(3))
+    WITHDRAWN = "withdrawn"  # Art. 7(3)
+    RESTRICTED = "restricted"  # given, but processing is restricted (Art. 18): paused while that lasts
+    NEVER_GIVEN = "never_given"
+
+
+@dataclass(frozen=True)
+class EffectiveConsent:
+    """The state of consent to one purpose on one channel, with the event and the block it follows from.
+
+    Every place that shows a consent (the CLI, its JSON, the letters and data files) shows this, so none of
+    them can say "given" while the rules say the consent is void.
+    """
+
+    purpose: str
+    channel: str
+    status: ConsentStatus
+    event: ConsentEvent | None  # the latest ledger event on this purpose and channel
+    block: Block | None  # the objection that voids it, or the restriction that pauses it
+
+    @property
+    def in_force(self) -> bool:
+        return self.status is ConsentStatus.IN_FORCE
+
+    @property
+    def since(self) -> datetime | None:
+        """When the state began: the event, or the block that changed what the event means."""
+        if self.block is not None:
+            return self.block.set_at
+        return self.event.at if self.event is not None else None
+
+    @property
+    def reason(self) -> str:
+        """The state and why, as one English clause without personal data (dates only)."""
+        given = f"given on {self.event.at.date().isoformat()}" if self.event is not None else ""
+        block_day = self.block.set_at.date().isoformat() if self.block is not None else ""
+        if self.status is ConsentStatus.IN_FORCE:
+            return f"in force: {given}"
+        if self.status is ConsentStatus.VOID:
+            lifted = self.block.lifted_at if self.block is not None else None
+            law = f"lifted on {lifted.date().isoformat()}; Art. 21(3)" if lifted is not None else "Art. 21(3)"
+            return f"void: {given}, void since the objection on {block_day} ({law}); a fresh consent is needed"
+        if self.status is ConsentStatus.WITHDRAWN:
+            assert self.event is not None
+            return f"withdrawn on {self.event.at.date().isoformat()} (Art. 7(3))"
+        if self.status is ConsentStatus.RESTRICTED:
+            return f"restricted (Art. 18): {given}; processing paused since {block_day}"
+        return "never given"
+
+
+def effective_consent(
+    events: Iterable[ConsentEvent], blocks: Iterable[Block], purpose: str, channel: str
+) -> EffectiveConsent:
+    """The state of consent to `purpose` on `channel` that the rules decide.
+
+    The same rule as `marketing_block_reason`: a consent is in force exactly when marketing on that channel
+    may reach the person. An objection voids a consent given at or before it, even once lifted, until a fresh
+    one (Art. 21(3)); a restriction pauses a consent in force without ending it (Art. 18(1), 18(3)).
+    """
+    blocks = list(blocks)
+    latest = latest_event(events, purpose, channel)
+    if latest is None:
+        return EffectiveConsent(purpose, channel, ConsentStatus.NEVER_GIVEN, None, None)
+    if latest.action is ConsentAction.WITHDRAWN:
+        return EffectiveConsent(purpose, channel, ConsentStatus.WITHDRAWN, latest, None)
+    objections = sorted(
+        (b for b in blocks if b.kind is BlockKind.OBJECTION and b.purpose == purpose),
+        key=lambda b: (b.set_at, b.id),
+    )
+    voiding = [b for b in objections if b.active] or [b for b in objections if b.set_at >= latest.at]
+    if voiding:
+        return EffectiveConsent(purpose, channel, ConsentStatus.VOID, latest, voiding[0])
+    restriction = next((b for b in blocks if b.active and b.kind is BlockKind.RESTRICTION), None)
+    if restriction is not None:
+        return EffectiveConsent(purpose, channel, ConsentStatus.RESTRICTED, latest, restriction)
+    return EffectiveConsent(purpose, channel, ConsentStatus.IN_FORCE, latest, None)
+
+
+def effective_consents(
+    policy: Policy, events: Iterable[ConsentEvent], blocks: Iterable[Block]
+) -> list[EffectiveConsent]:
+    """The state of every consent the policy asks for (each consent-based purpose, each channel), in its order.
+
+    A purpose or channel the ledger holds but the policy no longer offers is shown too, after them: it was given.
+    """
+    events, blocks = list(events), list(blocks)
+    targets = [
+        (name, channel)
+        for name, spec in policy.purposes.items()
+        if spec.legal_basis is LegalBasis.CONSENT
+        for channel in spec.channels
+    ]
+    targets += sorted({e.key for e in events} - set(targets))
+    return [effective_consent(events, blocks, purpose, channel) for purpose, channel in targets]
+
+
 # ---------------------------------------------------------------- checking input against the policy
 
 

@@ -219,6 +219,34 @@ def rule_end(policy: Policy, key: str, facts: Facts) -> End:
     return _min_end(_condition_end(rule, facts, policy), _period_end(rule, facts, policy))
 
 
+def counted_from(policy: Policy, key: str, facts: Facts) -> tuple[Relationship, date | None] | None:
+    """The order or contract whose date sets the end of rule `key` for these facts, and that date; None if none does.
+
+    For a bookkeeping period it is the last bookkept event (an order's date, a contract's end), for a rule held
+    while the customer relationship lasts the relationship that lasts longest. A business representative's facts
+    hold their organisation's relationships too, so the one found may be the organisation's: a letter must say so
+    (Art. 13(2)(a), 15(1)(d): the period, or the criteria that determine it).
+    """
+    rule = policy.retention[key]
+    if rule.counts_from is RetentionStart.FINANCIAL_YEAR_END:
+
+        def day(r: Relationship) -> date | None:
+            return r.started_on if r.type is RelationshipType.ORDER else r.end_date()
+
+    elif rule.counts_from is RetentionStart.RELATIONSHIP_END or rule.holds_while is RetentionWhile.RELATIONSHIP_ACTIVE:
+
+        def day(r: Relationship) -> date | None:
+            return r.end_date()
+
+    else:
+        return None
+    if not facts.relationships:
+        return None
+    # The latest day wins, an open end over every date; among equals the earliest started, as the engine sorts them.
+    chosen = max(facts.relationships, key=lambda r: (1, date.min) if day(r) is None else (0, day(r) or date.min))
+    return chosen, day(chosen)
+
+
 def _is_legal_obligation(policy: Policy, purpose: str | None) -> bool:
     spec = policy.purposes.get(purpose or "")
     return spec is not None and spec.legal_basis is LegalBasis.LEGAL_OBLIGATION

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -15,7 +16,7 @@ from jinja2 import Environment
 
 from personvern.policy.loader import EEA
 from personvern.policy.schema import Localised, Policy
-from personvern.reports.environment import LOCALES, environment
+from personvern.reports.environment import LOCALES, environment, join
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,33 @@ class Received:
 
 
 @dataclass(frozen=True)
+class Basis:
+    """The order or contract a retention period counts from: the person's own, or their organisation's."""
+
+    type: str  # order | contract
+    own: bool  # False: a relationship of the person's organisation (a business customer's representative)
+    day: date | None  # the order's date or the contract's end, as the rule counts it
+
+
+@dataclass(frozen=True)
 class KeptBecause:
     """One reason the data is still kept, with the day it ends (None: while its condition lasts)."""
 
     rule: str
     until: date | None
-    fields: tuple[str, ...] | None
+    fields: tuple[str, ...] | None  # only fields the person has
+    basis: Basis | None = None  # where the end is counted from, when an order or contract sets it
+
+
+@dataclass(frozen=True)
+class ConsentLine:
+    """The state of one consent as the rules decide it (`domain.consent.effective_consent`), for the letter."""
+
+    purpose: str
+    channel: str
+    status: str  # a ConsentStatus value
+    given_on: date | None
+    since: date | None  # withdrawn on, objected on, restricted since
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,7 @@ class Letter:
     source: str | None = None
     purposes: tuple[str, ...] = ()
     consented: tuple[str, ...] = ()  # purposes with consent in force
+    consents: tuple[ConsentLine, ...] = ()  # every consent ever given, in the state the rules decide
     relationships: int = 0
     messages: int = 0
     received_by: tuple[Received, ...] = ()
@@ -67,9 +90,21 @@ class Letter:
     erased: tuple[str, ...] = ()
     held_fields: tuple[str, ...] = ()
     held_until: date | None = None
+    held_basis: Basis | None = None  # the order or contract the hold is counted from
     objection_purpose: str | None = None
     rejection: str | None = None  # the reason a request was refused (Art. 12(4))
     files: tuple[str, ...] = ()
+
+
+def sentence(text: str) -> str:
+    """A policy's phrase as a whole sentence, so what the letter adds after it starts a sentence of its own."""
+    stripped = text.rstrip()
+    return stripped if not stripped or stripped[-1] in ".!?" else stripped + "."
+
+
+def clause(text: str) -> str:
+    """A policy's phrase without its full stop, to be followed by a bracket or more of the sentence."""
+    return text.rstrip().removesuffix(".")
 
 
 @cache
@@ -85,9 +120,24 @@ def _environment(language: str) -> Environment:
             return ""
         return localised if isinstance(localised, str) else localised.get(language)
 
+    def field_label(name: str, policy: Policy) -> str:
+        spec = policy.fields.get(name)
+        return spec.label.get(language) if spec is not None else name
+
+    def join_list(items: Iterable[str]) -> str:
+        return join(items, language)
+
     env = environment().overlay()
     # An overlay shares its parent's filters dict: a copy of its own, or the last language's `when` wins everywhere.
-    env.filters = {**env.filters, "when": when, "tr": tr}
+    env.filters = {
+        **env.filters,
+        "when": when,
+        "tr": tr,
+        "field_label": field_label,
+        "join_list": join_list,
+        "sentence": sentence,
+        "clause": clause,
+    }
     return env
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +17,14 @@ from personvern.domain.consent import (
     ConsentAction,
     ConsentEvent,
     ConsentMethod,
+    EffectiveConsent,
     channel_field,
     check_consent_target,
     check_method,
     check_notice,
     check_objection_purpose,
     current_state,
+    effective_consents,
     marketing_block_reason,
     objections_lifted_by,
 )
@@ -63,6 +65,8 @@ class Ledger:
     state: dict[tuple[str, str], ConsentEvent]  # the latest event per (purpose, channel)
     blocks: list[Block]
     marketing: dict[str, str | None]  # per channel: None when marketing may reach the person, else why not
+    # Per purpose and channel, the state the rules decide (`domain.consent.effective_consents`), with why.
+    effective: list[EffectiveConsent] = field(default_factory=list)
 
     @property
     def active_blocks(self) -> list[Block]:
@@ -174,7 +178,7 @@ def give_consent(
     subject_id: str,
     purpose: str,
     channel: str,
-    method: str = ConsentMethod.WEB.value,
+    method: str,
     notice_sha256: str | None = None,
 ) -> ConsentRecorded:
     """Record a consent; a fresh one ends the person's objections to that purpose set before it (Art. 21(3))."""
@@ -204,7 +208,7 @@ def withdraw_consent(
     subject_id: str,
     purpose: str,
     channel: str,
-    method: str = ConsentMethod.WEB.value,
+    method: str,
     notice_sha256: str | None = None,
 ) -> ConsentRecorded:
     """Record a withdrawal (Art. 7(3)); withdrawing what was never given, or was withdrawn, is refused."""
@@ -338,7 +342,8 @@ def consent_ledger(ctx: Context, subject_id: str) -> Ledger:
         uow.commit()
     channels = ctx.policy.purposes[MARKETING].channels if MARKETING in ctx.policy.purposes else []
     marketing = {channel: marketing_block_reason(events, blocks, channel) for channel in channels}
-    return Ledger(subject_id, events, current_state(events), blocks, marketing)
+    effective = effective_consents(ctx.policy, events, blocks)
+    return Ledger(subject_id, events, current_state(events), blocks, marketing, effective)
 
 
 def receipt(ctx: Context, event_id: str, lang: str | None = None, subject_id: str | None = None) -> dict[str, Any]:

@@ -9,9 +9,11 @@ from functools import partial
 from typing import Any
 
 from personvern.domain.access import Permission
+from personvern.domain.archive import may_read
 from personvern.domain.audit import AuditEvent
-from personvern.domain.consent import Block, ConsentEvent, current_state
+from personvern.domain.consent import Block, EffectiveConsent, effective_consents
 from personvern.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
+from personvern.domain.retention import local_day
 from personvern.domain.subjects import (
     Relationship,
     RelationshipType,
@@ -38,8 +40,9 @@ class SubjectView:
     subject: Subject
     values: dict[str, str]
     relationships: list[Relationship]
-    # For roles that may read the consent ledger: the latest event per (purpose, channel), the blocks in force.
-    consents: list[ConsentEvent] | None = None
+    # For roles that may read the consent ledger: the state the rules decide per (purpose, channel), the blocks
+    # in force.
+    consents: list[EffectiveConsent] | None = None
     blocks: list[Block] | None = None
 
 
@@ -125,17 +128,54 @@ def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | 
     if subject_id:
         require_subject(uow, subject_id)
         return subject_id
+    lookup = _lookup(ctx, email, phone)
+    found = uow.subjects.find(lookup)
+    if not found:
+        raise NotFound(f"no subject in the register has that {lookup.field}")
+    return found[0]
+
+
+def _lookup(ctx: Context, email: str | None, phone: str | None) -> Lookup:
     name, field_type, value = ("email", FieldType.EMAIL, email) if email else ("phone", FieldType.PHONE, phone)
     assert value is not None
     require_lookup(ctx, name)
     try:
-        key = lookup_key(field_type, normalise(field_type, value, ctx.policy.default_region))
+        return Lookup(name, lookup_key(field_type, normalise(field_type, value, ctx.policy.default_region)))
     except BadValue as exc:
         raise invalid(name, str(exc)) from None
-    found = uow.subjects.find(Lookup(name, key))
-    if not found:
-        raise NotFound(f"no subject in the register has that {name}")
-    return found[0]
+
+
+def _gone(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | None, phone: str | None) -> str | None:
+    """Where someone not in the live register went, for the archive's readers only; None: the plain not-found.
+
+    The archive is the CEO's alone (the policy's `archive.readable_by`), so other roles are not told that it
+    holds someone. Only ids and dates are said, never a value. An erased person's email or phone is gone with
+    their keys by design: by those, only the archive's blind index can still find someone.
+    """
+    if not (ctx.actor.may(Permission.ARCHIVE_READ) and may_read(ctx.policy, ctx.actor.role)):
+        return None
+    if subject_id:
+        record = uow.archive.for_subject(subject_id)
+        if record is None:
+            receipts = uow.receipts.for_subject(subject_id)
+            if not receipts:
+                return None
+            last = max(receipts, key=lambda r: r.erased_at)
+            day = local_day(last.erased_at, ctx.policy).isoformat()
+            return f"subject {subject_id} is not in the live register: it was erased on {day} (receipt {last.id})"
+        where = f"subject {subject_id} is not in the live register"
+    else:
+        lookup = _lookup(ctx, email, phone)
+        if lookup.field not in ctx.policy.archive.fields:
+            return f"no subject in the register has that {lookup.field} (the archive keeps no {lookup.field})"
+        records = uow.archive.find(lookup)
+        if not records:
+            return f"no subject in the register (nor the archive) has that {lookup.field}"
+        record = records[0]
+        where = f"no subject in the live register has that {lookup.field}"
+    ctx.record(uow, AuditEvent("archive.lookup", record.subject_id, None, {"record": record.id}))
+    day = local_day(record.archived_at, ctx.policy).isoformat()
+    return f"{where}: it was archived on {day} (`personvern archive show {record.id}`)"
 
 
 MAX_NAMESAKES = 20  # ids named in the answer to an ambiguous `subject show --name`
@@ -176,15 +216,23 @@ def show_subject(
         raise invalid("subject", "give exactly one of: a subject id, --email, --phone or --name")
     lookups = name_lookups(ctx, name) if name is not None else None
     with ctx.uow() as uow:
-        sid = _one_by_name(uow, lookups) if lookups is not None else resolve(ctx, uow, subject_id, email, phone)
+        try:
+            sid = _one_by_name(uow, lookups) if lookups is not None else resolve(ctx, uow, subject_id, email, phone)
+        except NotFound:
+            gone = None if lookups is not None else _gone(ctx, uow, subject_id, email, phone)
+            if gone is None:
+                raise
+            uow.commit()  # the look-up in the archive is in the audit chain
+            raise NotFound(gone) from None
         subject = uow.subjects.get(sid)
         assert subject is not None
         relationships = uow.relationships.for_subject(sid)
-        consents: list[ConsentEvent] | None = None
+        consents: list[EffectiveConsent] | None = None
         blocks: list[Block] | None = None
         if ctx.actor.may(Permission.CONSENT_READ):
-            consents = list(current_state(uow.consents.for_subject(sid)).values())
-            blocks = [b for b in uow.blocks.for_subject(sid) if b.active]
+            held = uow.blocks.for_subject(sid)
+            consents = effective_consents(ctx.policy, uow.consents.for_subject(sid), held)
+            blocks = [b for b in held if b.active]
         ctx.record(uow, AuditEvent("subject.read", sid, chosen, {"fields": sorted(_visible(ctx, subject))}))
         uow.commit()
     return SubjectView(subject, _visible(ctx, subject), relationships, consents, blocks)

@@ -16,19 +16,33 @@ from typing import Any
 from personvern.domain import requests as rq
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
-from personvern.domain.consent import ConsentAction, check_objection_purpose, current_state
+from personvern.domain.consent import (
+    ConsentStatus,
+    EffectiveConsent,
+    check_objection_purpose,
+    effective_consents,
+)
 from personvern.domain.erasure import ErasureCause, ErasureReceipt
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
-from personvern.domain.retention import decide
-from personvern.domain.subjects import RelationshipType, Subject
+from personvern.domain.retention import Facts, counted_from, decide, local_day
+from personvern.domain.subjects import Relationship, RelationshipType, Subject
 from personvern.domain.values import BadValue, lookup_key, normalise
-from personvern.policy.schema import FieldType, LegalBasis
-from personvern.reports.package import KeptBecause, Letter, Received, data_json, render_letter, values_csv
+from personvern.policy.schema import FieldType, LegalBasis, RetentionStart
+from personvern.reports.package import (
+    Basis,
+    ConsentLine,
+    KeptBecause,
+    Letter,
+    Received,
+    data_json,
+    render_letter,
+    values_csv,
+)
 from personvern.services import processors, retention
 from personvern.services.consent import set_objection, set_restriction
 from personvern.services.context import Context, new_id
-from personvern.services.erasure import erase_subject
+from personvern.services.erasure import erase_many, holds
 from personvern.services.ports import Lookup, UnitOfWork
 from personvern.services.register import apply_changes, require_lookup
 
@@ -373,8 +387,12 @@ def _carry_out(
     elif kind is RequestType.ERASURE:
         if subject is not None:
             outcome["orders_ended"] = _end_orders(ctx, uow, sid)
+        # Read once the orders are ended, as the erasure decides on them; the letter explains the same decision.
+        facts = uow.retention.facts([sid])
         # Scheduled once, by fulfil_request after the request is closed, rather than here and again there.
-        receipt = erase_subject(ctx, uow, sid, cause=ErasureCause.REQUEST, request_id=request.id, reschedule=False)
+        [receipt] = erase_many(
+            ctx, uow, [sid], cause=ErasureCause.REQUEST, request_id=request.id, facts=facts, reschedule=False
+        )
         d = receipt.details
         letter = replace(
             letter,
@@ -382,6 +400,7 @@ def _carry_out(
             erased=tuple(d.get("fields_erased", [])),
             held_fields=tuple(d.get("fields_held", [])),
             held_until=receipt.held_until,
+            held_basis=_hold_basis(ctx, sid, facts.get(sid), receipt.held_until, set(d.get("fields_held", []))),
             told=tuple(d.get("processors", {}).items()),
         )
         outcome.update({"receipt": receipt.id, "held_until": receipt.held_until})
@@ -396,6 +415,25 @@ def _carry_out(
         letter = replace(letter, objection_purpose=request.purpose)
         outcome.update({"block": block.id, "purpose": request.purpose})
     return letter, files, outcome
+
+
+def _basis(sid: str, found: tuple[Relationship, date | None] | None) -> Basis | None:
+    if found is None:
+        return None
+    relationship, day = found
+    return Basis(relationship.type.value, relationship.subject_id == sid, day)
+
+
+def _hold_basis(ctx: Context, sid: str, facts: Facts | None, held_until: date | None, kept: set[str]) -> Basis | None:
+    """The order or contract the latest hold of an erasure is counted from: the letter names it (Art. 17(3)(b))."""
+    if facts is None or held_until is None:
+        return None
+    for hold in holds(ctx, facts):
+        # The letter's sentence is about a period counted from a financial year's end (bokføringsloven § 13).
+        counts = ctx.policy.retention[hold.rule].counts_from
+        if hold.until == held_until and hold.fields & kept and counts is RetentionStart.FINANCIAL_YEAR_END:
+            return _basis(sid, counted_from(ctx.policy, hold.rule, facts))
+    return None
 
 
 def _end_orders(ctx: Context, uow: UnitOfWork, sid: str) -> int:
@@ -468,8 +506,16 @@ def access_package(
     messages = uow.messages.for_subject(sid)
     transfers = processors.transfers(uow, sid)
     decision = decide(ctx.policy, facts, today)
-    state = current_state(consents)
-    consented = sorted({e.purpose for e in state.values() if e.action is ConsentAction.GIVEN})
+    # What the letter and data.json say of consent is the state the rules decide, not the latest event.
+    states = effective_consents(ctx.policy, consents, blocks)
+    consented = sorted({s.purpose for s in states if s.in_force})
+    present = set(subject.values)
+    # A reason that keeps some fields keeps only those the person has; one that keeps none of theirs says nothing.
+    kept = [
+        (r, tuple(n for n in ctx.policy.fields if n in r.fields and n in present) if r.fields is not None else None)
+        for r in decision.reasons
+        if r.fields is None or r.fields & present
+    ]
     purposes = [
         key
         for key, p in ctx.policy.purposes.items()
@@ -501,6 +547,7 @@ def access_package(
             }
             for e in consents
         ],
+        "consent_state": [_consent_json(s) for s in states],
         "objections_and_restrictions": [
             {"kind": b.kind.value, "purpose": b.purpose, "set_at": b.set_at, "lifted_at": b.lifted_at} for b in blocks
         ],
@@ -538,9 +585,9 @@ def access_package(
                     "rule": r.rule,
                     "purpose": r.purpose,
                     "until": r.until,
-                    "fields": sorted(r.fields) if r.fields else None,
+                    "fields": list(fields) if fields is not None else None,
                 }
-                for r in decision.reasons
+                for r, fields in kept
             ],
             "then": decision.action.value,
         },
@@ -552,6 +599,7 @@ def access_package(
         source=subject.source,
         purposes=tuple(purposes),
         consented=tuple(consented),
+        consents=tuple(_consent_line(ctx, s) for s in states if s.status is not ConsentStatus.NEVER_GIVEN),
         relationships=len(relationships),
         messages=len(messages),
         received_by=tuple(
@@ -561,13 +609,41 @@ def access_package(
         ),
         may_receive=tuple(may),
         kept=tuple(
-            KeptBecause(r.rule, r.until, tuple(sorted(r.fields)) if r.fields else None) for r in decision.reasons
+            KeptBecause(
+                r.rule,
+                r.until,
+                fields,
+                _basis(sid, counted_from(ctx.policy, r.rule, facts)) if r.rule in ctx.policy.retention else None,
+            )
+            for r, fields in kept
         ),
         kept_until=decision.kept_until,
         due=decision.due,
         after=decision.action.value,
     )
     return data, letter
+
+
+def _consent_json(s: EffectiveConsent) -> dict[str, Any]:
+    return {
+        "purpose": s.purpose,
+        "channel": s.channel,
+        "state": s.status.value,
+        "in_force": s.in_force,
+        "since": s.since,
+        "reason": s.reason,
+    }
+
+
+def _consent_line(ctx: Context, s: EffectiveConsent) -> ConsentLine:
+    since = s.since if s.status is not ConsentStatus.IN_FORCE else None
+    return ConsentLine(
+        s.purpose,
+        s.channel,
+        s.status.value,
+        local_day(s.event.at, ctx.policy) if s.event is not None else None,
+        local_day(since, ctx.policy) if since is not None else None,
+    )
 
 
 def _request_json(r: Request) -> dict[str, Any]:
