@@ -247,6 +247,12 @@ def test_bad_input_is_refused_and_nothing_is_stored(pv_ready, unchanged):
                 3,
                 ("reference", "is for --authority"),
             ),
+            (
+                "facts for subjects",
+                ("breach", "notify", b["id"], "--subjects", "--text", "Hei", "--records", "3"),
+                3,
+                ("records", "is for --authority or breach update"),
+            ),
         ]:
             with cases.case(name):
                 assert_refused(pv_ready(*args), code, *needles)
