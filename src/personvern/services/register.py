@@ -180,7 +180,8 @@ def list_subjects(
     with ctx.uow() as uow:
         total = uow.subjects.count(kind, org)
         subjects = uow.subjects.list(kind, org, limit, offset)
-        views = [SubjectView(s, _visible(ctx, s), []) for s in subjects]
+        relationships = uow.relationships.for_subjects([s.id for s in subjects])
+        views = [SubjectView(s, _visible(ctx, s), relationships[s.id]) for s in subjects]
         # Every subject shown is a read of personal data, and each person may later ask who saw it.
         ctx.record(uow, *(AuditEvent("subject.read", v.subject.id, chosen, {"via": "list"}) for v in views))
         uow.commit()
