@@ -106,7 +106,7 @@ def test_the_review_names_kinds_reasons_and_actions_in_the_reports_language(pv_r
     codes = {"agreement", "bookkeeping", "contract_customer", "one_time_customer", "none", "archive", "erase", "all"}
     for lang, words in {
         "nb": ("avtalekunde", "engangskunde", "Gjennomføre avtalen", "Ingen grunn", "Arkiveres", "Alle opplysninger"),
-        "en": ("contract customer", "one-time customer", "Performing the agreement", "No reason", "Archived", "All data"),
+        "en": ("contract customer", "one-time customer", "Performing the agreement", "No reason", "Archived"),
     }.items():
         out = tmp_path / lang
         assert_ok(pv_ready("review", "run", "--year", "2026", "--out", str(out), "--lang", lang, "--now", DEC))
