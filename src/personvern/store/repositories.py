@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, DateTime, String, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, DateTime, Row, String, delete, func, insert, select, type_coerce, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
@@ -434,7 +434,7 @@ class SqlRelationships:
     def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Relationship]]:
         """Each subject's relationships, oldest first: one query per chunk of subjects, keys fetched together."""
         out: dict[str, list[Relationship]] = {sid: [] for sid in subject_ids}
-        rows = []
+        rows: list[Row[Any]] = []
         for chunk in _chunks(list(out)):
             rows.extend(
                 self._conn.execute(
