@@ -20,11 +20,13 @@ def _ctx(runtime: Runtime) -> Context:
 
 
 @contextmanager
-def statements(runtime: Runtime) -> Iterator[list[str]]:
+def reads(runtime: Runtime) -> Iterator[list[str]]:
+    """The SELECTs sent (the audit entries' insert goes by COPY on PostgreSQL, unseen here, so writes are left out)."""
     seen: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
 
     event.listen(runtime.engine, "before_cursor_execute", count)
     try:
@@ -43,14 +45,14 @@ def _customers(ctx: Context, start: int, n: int) -> list[str]:
     return ids
 
 
-def test_a_page_of_subjects_costs_the_same_statements_whatever_its_size(runtime: Runtime) -> None:
+def test_a_page_of_subjects_costs_the_same_reads_whatever_its_size(runtime: Runtime) -> None:
     ctx = _ctx(runtime)
     _customers(ctx, 1, 3)
     counted = []
     for limit in (3, 30):
         if limit == 30:
             _customers(ctx, 100, 27)
-        with statements(runtime) as seen:
+        with reads(runtime) as seen:
             total, views = register.list_subjects(ctx, limit=limit)
         assert total == limit and len(views) == limit
         assert all(len(v.relationships) == 1 and v.relationships[0].description for v in views)
