@@ -13,6 +13,7 @@ from tests.fakes_linkmobility import FakeLink, pointed_at
 T = "2026-11-25T12:00:00+00:00"  # the breach is discovered
 DUE = "2026-11-28T12:00:00+00:00"  # T + 72 h
 AFTER = "2026-11-28T12:00:01+00:00"
+LATER = "2026-11-30T12:00:00Z"
 DESCRIPTION = "Uttrekk av kunderegisteret sendt til feil mottaker på e-post"
 
 
@@ -32,14 +33,14 @@ def test_a_breach_added_at_t_is_due_at_t_plus_72_hours_and_overdue_after(pv_read
     assert (breach["deadline"], breach["status"], breach["overdue"]) == (DUE, "due", False)
     listed = pv_ready("breach", "list", "--now", T)
     assert_ok(listed)
-    assert "due 2026-11-28 12:00 UTC (in 72 h)" in listed.stdout
+    assert "due 2026-11-28 13:00 (UTC+01:00) (in 72 h)" in listed.stdout
     at_deadline = pv_ready.json("breach", "list", "--now", DUE)["breaches"]
     assert [(b["id"], b["status"]) for b in at_deadline] == [(breach["id"], "due")]
     assert pv_ready.json("breach", "list", "--overdue", "--now", DUE)["breaches"] == []
     overdue = pv_ready.json("breach", "list", "--overdue", "--now", AFTER)["breaches"]
     assert [(b["id"], b["status"], b["overdue"]) for b in overdue] == [(breach["id"], "overdue", True)]
     shown = pv_ready("breach", "list", "--overdue", "--now", "2026-11-28T15:00:00+00:00")
-    assert "OVERDUE since 2026-11-28 12:00 UTC (by 3 h)" in shown.stdout
+    assert "OVERDUE since 2026-11-28 13:00 (UTC+01:00) (by 3 h)" in shown.stdout
 
 
 def test_every_breach_is_documented_notified_or_not(pv_ready):
@@ -55,11 +56,11 @@ def test_show_gives_the_report_for_the_form_in_norwegian_and_english(pv_ready):
     b = record(pv_ready, "--cause", "Menneskelig feil", "--categories", "navn", "--categories", "e-postadresse")
     nb = pv_ready("breach", "show", b["id"], "--now", T)
     assert_ok(nb)
-    assert f"breach {b['id']}: due 2026-11-28 12:00 UTC" in nb.stdout
+    assert f"breach {b['id']}: due 2026-11-28 13:00 (UTC+01:00)" in nb.stdout
     for line in (
         "Type melding: Foreløpig melding",
         "Hovedårsak: Menneskelig feil",
-        "Når ble bruddet oppdaget: 2026-11-25 12:00 UTC",
+        "Når ble bruddet oppdaget: 2026-11-25 13:00 (UTC+01:00)",
         f"Hva har skjedd, og hvordan: {DESCRIPTION}",
         "Hvilke typer personopplysninger er berørt: navn og e-postadresse",
         "Kontaktperson: administrerende direktør, personvern@24center.no",
@@ -107,9 +108,9 @@ def test_phased_notification_to_the_authority_with_the_reason_when_late(pv_ready
     assert [n["phase"] for n in shown["notifications"]] == ["initial", "final"]
     assert "Grunn til at meldingen kommer senere enn 72 timer: Omfanget var uklart" in shown["report"]
     assert_refused(
-        pv_ready("breach", "notify", b["id"], "--authority", "--reference", "AR-7", "--now", "2026-11-30T12:00:00Z"),
+        pv_ready("breach", "notify", b["id"], "--authority", "--reference", "AR-7", "--phase", "final", "--now", LATER),
         5,
-        "final notification was given",
+        "is closed: the final notification was given",
     )
 
 
@@ -127,7 +128,8 @@ def test_the_people_affected_are_told_by_sms_through_the_outbox(pv_ready, link):
     assert {r["userData"] for r in link.received} == {text}
     shown = pv_ready.json("breach", "show", b["id"], "--now", "2026-11-25T13:00:00+00:00")
     assert shown["subjects_must_be_told"] is False
-    assert "Er de berørte varslet, og hvordan: Ja, på SMS 2026-11-25 12:00 UTC til 2 person(er)" in shown["report"]
+    told = "Er de berørte varslet, og hvordan: Ja, på SMS 2026-11-25 13:00 (UTC+01:00) til 2 person(er)"
+    assert told in shown["report"]
 
 
 def test_a_restricted_person_gets_no_sms_and_is_named(pv_ready):
@@ -237,7 +239,94 @@ def test_bad_input_is_refused_and_nothing_is_stored(pv_ready, unchanged):
                 3,
                 ("reference", "is for --authority"),
             ),
+            (
+                "facts for subjects",
+                ("breach", "notify", b["id"], "--subjects", "--text", "Hei", "--records", "3"),
+                3,
+                ("records", "is for --authority or breach update"),
+            ),
         ]:
             with cases.case(name):
                 assert_refused(pv_ready(*args), code, *needles)
     cases.check()
+
+
+def test_times_are_shown_in_the_controllers_time_zone_with_its_offset(pv_ready):
+    # Issue 18: «--discovered 2026-11-25T10:00+01:00 shows as 09:00 UTC»; the report goes to Datatilsynet's form.
+    b = pv_ready.json(
+        "breach", "add", "--description", DESCRIPTION, "--discovered", "2026-11-25T10:00+01:00",
+        "--occurred", "2026-07-01T08:30+02:00", "--now", "2026-11-25T11:00+01:00",
+    )  # fmt: skip
+    # JSON stays ISO-8601 in UTC, as every other command's (DESIGN §4).
+    assert (b["discovered_at"], b["deadline"]) == ("2026-11-25T09:00:00+00:00", "2026-11-28T09:00:00+00:00")
+    listed = pv_ready("breach", "list", "--now", "2026-11-25T11:00+01:00")
+    assert_ok(listed)
+    assert "2026-11-25 10:00 (UTC+01:00)" in listed.stdout
+    assert "due 2026-11-28 10:00 (UTC+01:00) (in 71 h)" in " ".join(listed.stdout.split())
+    assert "UTC)" not in listed.stdout.replace("(UTC+01:00)", "")
+    for lang, lines in {
+        "nb": (
+            "Når ble bruddet oppdaget: 2026-11-25 10:00 (UTC+01:00)",
+            "Frist for melding, 72 timer etter oppdagelsen: 2026-11-28 10:00 (UTC+01:00)",
+            "Når skjedde bruddet, og over hvilken periode: fra 2026-07-01 08:30 (UTC+02:00)",
+        ),
+        "en": (
+            "When was the breach discovered: 2026-11-25 10:00 (UTC+01:00)",
+            "Deadline for notification, 72 hours after discovery: 2026-11-28 10:00 (UTC+01:00)",
+        ),
+    }.items():
+        shown = pv_ready("breach", "show", b["id"], "--lang", lang, "--now", "2026-11-25T11:00+01:00")
+        assert_ok(shown)
+        assert f"breach {b['id']}: due 2026-11-28 10:00 (UTC+01:00) (in 71 h)" in shown.stdout
+        for line in lines:
+            assert line in shown.stdout
+        assert "09:00" not in shown.stdout
+    told = pv_ready("breach", "notify", b["id"], "--authority", "--reference", "AR-9", "--now", "2026-11-25T12:00Z")
+    assert_ok(told)
+    assert "notification to the authority 2026-11-25 13:00 (UTC+01:00)" in told.stdout
+
+
+def test_after_the_final_notification_the_breach_is_closed_and_later_facts_are_follow_ups(pv_ready, unchanged):
+    b = record(pv_ready)
+    final = pv_ready.json(
+        "breach", "notify", b["id"], "--authority", "--reference", "AR-8", "--phase", "final",
+        "--now", "2026-11-26T10:00:00+00:00",
+    )  # fmt: skip
+    assert final["phase"] == "final"
+    # What the authority was given says what it was: the final notification, not the next phase.
+    assert "Type melding: Endelig melding" in final["content"]
+    later = "2026-12-01T10:00:00+00:00"
+    shown = pv_ready.json("breach", "show", b["id"], "--now", later)
+    assert (shown["status"], shown["closed"], shown["next_phase"]) == ("closed", True, "follow_up")
+    listed = pv_ready("breach", "list", "--now", later)
+    assert "closed: final notification 2026-11-26 11:00 (UTC+01:00)" in " ".join(listed.stdout.split())
+    text = pv_ready("breach", "show", b["id"], "--now", later)
+    assert f"breach {b['id']}: closed: final notification 2026-11-26 11:00 (UTC+01:00)" in text.stdout
+    with unchanged():
+        assert_refused(
+            pv_ready("breach", "update", b["id"], "--records", "120", "--now", later),
+            5,
+            f"breach {b['id']} is closed",
+            "final notification",
+            "follow-up notification",
+            f"breach notify {b['id']} --authority --phase follow_up",
+        )
+        assert_refused(
+            pv_ready(
+                "breach", "notify", b["id"], "--authority", "--reference", "AR-8", "--phase", "final", "--now", later
+            ),
+            5,
+            "closed",
+            "follow_up",
+        )
+    # Later facts go to the authority as a follow-up, recorded with it in one step.
+    follow = pv_ready.json(
+        "breach", "notify", b["id"], "--authority", "--reference", "AR-8", "--records", "120",
+        "--consequences", "Kan gi phishing", "--now", later,
+    )  # fmt: skip
+    assert follow["phase"] == "follow_up"
+    assert "Type melding: Oppfølgende melding" in follow["content"]
+    assert "Omtrent hvor mange registreringer er berørt: 120" in follow["content"]
+    after = pv_ready.json("breach", "show", b["id"], "--now", later)
+    assert (after["status"], after["records"], after["consequences"]) == ("closed", 120, "Kan gi phishing")
+    assert [n["phase"] for n in after["notifications"]] == ["final", "follow_up"]

@@ -316,3 +316,10 @@ def test_refusals_name_the_rule_and_store_nothing(pv_ready, unchanged):
         with cases.case("no channel"):
             assert pv_ready("marketing", "audience").exit_code == 2
     cases.check()
+
+
+def test_a_refusal_says_in_words_what_the_role_may_not_do(pv_ready):
+    # Issue 18: «role 'staff' may not audience read» named the internal action.
+    refused = pv_ready("marketing", "audience", "--channel", "sms", "--role", "staff")
+    assert_refused(refused, 6, "role 'staff' may not read the marketing audience")
+    assert "audience read" not in refused.stderr

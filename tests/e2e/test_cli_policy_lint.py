@@ -59,3 +59,22 @@ def test_warnings_are_printed_and_do_not_fail_the_check(pv, tmp_path):
 def test_the_policy_in_force_is_linted_too(pv_ready):
     data = pv_ready.json("policy", "check")
     assert (data["ok"], data["source"], data["problems"]) == (True, "policy in force", [])
+
+
+def test_the_readmes_example_is_what_the_check_prints(pv, monkeypatch):
+    # Issue 18: the README showed three findings where the check prints ten; it cannot drift again.
+    root = Path(__file__).resolve().parents[2]
+    command = "personvern policy check tests/data/seed-policy.toml"
+    lines = (root / "README.md").read_text("utf-8").splitlines()
+    start = lines.index(command) + 1
+    shown = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        shown.append(line[2:])
+    assert shown, "the README shows no output for the example"
+    monkeypatch.chdir(root)
+    result = pv("policy", "check", "tests/data/seed-policy.toml")
+    assert result.exit_code == 8
+    assert result.stdout == ""
+    assert result.stderr.rstrip("\n").split("\n") == shown

@@ -92,3 +92,30 @@ def test_the_worker_sweeps_once_a_day_and_reminds_of_the_review(pv_ready) -> Non
     text = pv_ready("worker", "--once", "--now", "2027-01-12T10:00:00+00:00")
     assert_ok(text)
     assert "reminder" not in text.stdout
+
+
+def _cells(html: str) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+
+
+def test_the_review_names_kinds_reasons_and_actions_in_the_reports_language(pv_ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Issue 18: the Norwegian review showed raw codes (agreement, bookkeeping, contract_customer).
+    from tests.e2e.support import CONTRACT
+
+    kept = add(pv_ready, 1, CONTRACT, "--now", JAN)
+    assert_ok(pv_ready("relationship", "start", kept, "--type", "contract", "--now", JAN))
+    add(pv_ready, 2, ONE_TIME, "--now", JAN)
+    codes = {"agreement", "bookkeeping", "contract_customer", "one_time_customer", "none", "archive", "erase", "all"}
+    for lang, words in {
+        "nb": ("avtalekunde", "engangskunde", "Gjennomføre avtalen", "Ingen grunn", "Arkiveres", "Alle opplysninger"),
+        "en": ("contract customer", "one-time customer", "Performing the agreement", "No reason", "Archived"),
+    }.items():
+        out = tmp_path / lang
+        assert_ok(pv_ready("review", "run", "--year", "2026", "--out", str(out), "--lang", lang, "--now", DEC))
+        html = next(out.glob("*.html")).read_text("utf-8")
+        cells = _cells(html)
+        assert not codes & set(cells), sorted(codes & set(cells))
+        for word in words:
+            assert word in cells, (lang, word, cells)

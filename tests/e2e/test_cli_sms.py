@@ -14,6 +14,7 @@ from tests.fakes_linkmobility import ENV, FakeLink, pointed_at
 LATER = "2026-11-25T13:00:00+00:00"
 TEXT = "Nøkkelkortet ditt er klart i resepsjonen."
 OPT_OUT = "Svar STOPP for å melde deg av"
+AGREEMENT_SMS = "send SMS about a customer's agreement"  # what a role without sms.send is told it may not do
 LINK_VARIABLES = [*ENV, "PERSONVERN_LINKMOBILITY_URL"]
 
 
@@ -201,9 +202,11 @@ def test_refusals_name_the_rule_and_change_nothing(pv_ready, unchanged):
         with cases.case("too long"):
             assert_refused(sms(with_order, "service", "a" * 2000), 3, "text: takes 14 SMS", "at most 10")
         with cases.case("the auditor"):
-            assert_refused(sms(with_order, "service", TEXT, "--role", "auditor"), 6, "role 'auditor' may not sms send")
+            assert_refused(
+                sms(with_order, "service", TEXT, "--role", "auditor"), 6, f"role 'auditor' may not {AGREEMENT_SMS}"
+            )
         with cases.case("marketing sends no service SMS"):
-            assert_refused(sms(with_order, "service", TEXT, "--role", "marketing"), 6, "may not sms send")
+            assert_refused(sms(with_order, "service", TEXT, "--role", "marketing"), 6, f"may not {AGREEMENT_SMS}")
         with cases.case("missing --text"):
             result = pv_ready("sms", "send", with_order, "--purpose", "service")
             assert result.exit_code == 2
@@ -336,8 +339,8 @@ def test_refused_credentials_make_the_row_dead_until_retried(pv_ready, link, mon
     assert_refused(pv_ready("outbox", "retry", row_id), 5, "is pending; only a dead row can be retried")
     assert pv_ready.json("worker", "--once", "--now", LATER)["delivered"] == 1
     assert [r["refId"] for r in link.received] == [row_id]  # the refused attempt never reached the fake's log
-    assert_refused(pv_ready("outbox", "list", "--role", "marketing"), 6, "may not outbox read")
-    assert_refused(pv_ready("worker", "--once", "--role", "auditor"), 6, "may not outbox manage")
+    assert_refused(pv_ready("outbox", "list", "--role", "marketing"), 6, "may not see the outbox")
+    assert_refused(pv_ready("worker", "--once", "--role", "auditor"), 6, "may not run deliveries from the outbox")
 
 
 def test_the_worker_forgets_message_texts_after_the_policys_period(pv_ready, link):

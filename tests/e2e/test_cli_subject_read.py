@@ -222,3 +222,23 @@ def test_a_role_may_look_people_up_only_by_a_field_it_may_read(pv_ready, unchang
     assert pv_ready.json("subject", "list", "--organisation", ORG_A, "--role", "auditor")["total"] == 1
     # Staff reads phone numbers, and so finds people by them.
     assert pv_ready.json("subject", "show", "--phone", phone(1), "--role", "staff")["values"]["phone"] == e164(1)
+
+
+def test_list_gives_each_subjects_relationships_as_show_does(pv_ready):
+    # Issue 18: `subject list --json` said "relationships": [] for a customer with a contract.
+    customer = add(pv_ready, 1, CONTRACT)
+    buyer = add(pv_ready, 2)
+    nobody = add(pv_ready, 3)
+    assert_ok(
+        pv_ready(
+            "relationship", "start", customer, "--type", "contract", "--on", "2026-01-01", "--ends", "2027-12-31",
+            "--description", "Kontor i 3. etasje",
+        )
+    )  # fmt: skip
+    assert_ok(pv_ready("relationship", "start", buyer, "--type", "order"))
+    listed = {s["id"]: s["relationships"] for s in pv_ready.json("subject", "list")["subjects"]}
+    for sid in (customer, buyer, nobody):
+        assert listed[sid] == pv_ready.json("subject", "show", sid)["relationships"], sid
+    assert [(r["type"], r["description"]) for r in listed[customer]] == [("contract", "Kontor i 3. etasje")]
+    assert [r["type"] for r in listed[buyer]] == ["order"]
+    assert listed[nobody] == []

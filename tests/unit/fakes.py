@@ -229,6 +229,9 @@ class FakeRelationships:
         found = [r for r in self._state.relationships.values() if r.subject_id == subject_id]
         return sorted(found, key=lambda r: (r.started_on, r.id))
 
+    def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Relationship]]:
+        return {sid: self.for_subject(sid) for sid in subject_ids}
+
     def end(self, relationship_id: str, ended_on: date) -> None:
         self._state.relationships[relationship_id] = replace(
             self._state.relationships[relationship_id], ended_on=ended_on

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from personvern.domain.access import ROLE_PERMISSIONS, Actor, Permission, check_role
+from personvern.domain.access import PHRASES, ROLE_PERMISSIONS, Actor, Permission, check_role
 from personvern.domain.errors import Forbidden, InvalidInput
 from personvern.policy.schema import Policy
 
@@ -36,7 +38,7 @@ def test_each_role_has_exactly_its_permissions(role: str, permission: Permission
     if permission in ALLOWED[role]:
         actor.require(permission)
     else:
-        with pytest.raises(Forbidden, match=f"role '{role}' may not {permission.value.replace('.', ' ')}"):
+        with pytest.raises(Forbidden, match=re.escape(f"role '{role}' may not {PHRASES[permission]}")):
             actor.require(permission)
 
 
@@ -80,3 +82,13 @@ def test_a_role_looks_people_up_only_by_fields_it_may_read(policy: Policy) -> No
     for role in ("ceo", "staff"):
         for name, spec in policy.lookup_fields().items():
             Actor("someone", role).require_lookup(name, spec.purposes)
+
+
+def test_every_refusal_says_in_words_what_was_refused() -> None:
+    # Issue 18: «role 'staff' may not audience read» named the internal action.
+    assert set(PHRASES) == set(Permission)
+    for permission, phrase in PHRASES.items():
+        assert permission.value not in phrase and permission.value.replace(".", " ") not in phrase
+    with pytest.raises(Forbidden) as refused:
+        Actor("someone", "staff").require(Permission.AUDIENCE_READ)
+    assert str(refused.value) == "role 'staff' may not read the marketing audience"

@@ -88,8 +88,11 @@ def test_information_comes_in_phases(ceo: Context, factory: FakeUnitOfWorkFactor
     assert changed == ["consequences", "records", "risk"] and updated.subject_ids == (sid,)
     follow = breaches.notify_authority(ceo, bid, "AR-1", phase="final")
     assert follow.phase is Phase.FINAL and follow.late_reason is None  # a later phase needs no reason
-    with pytest.raises(Conflict):
-        breaches.notify_authority(ceo, bid, "AR-1")
+    assert "Type melding: Endelig melding" in (follow.content or "")
+    with pytest.raises(Conflict, match="is closed"):
+        breaches.notify_authority(ceo, bid, "AR-1", phase="final")
+    with pytest.raises(Conflict, match="follow-up notification"):
+        breaches.update_breach(ceo, bid, BreachInput(records=41))
     [update] = [e for e in factory.audit_entries() if e.action == "breach.update"]
     assert dict(update.details) == {"breach": bid, "changed": changed, "subjects_added": 1}
 

@@ -20,6 +20,7 @@ from personvern.domain.breaches import (
     check_authority_notice,
     check_breach,
     check_count,
+    check_open,
     clean_categories,
     clean_text,
     hours,
@@ -85,9 +86,14 @@ def test_phases_initial_then_follow_ups_then_final() -> None:
     with pytest.raises(InvalidInput, match="follow_up or final"):
         check_authority_notice(b, now, now, Phase.INITIAL, None)
     b = told(b, now, Phase.FINAL)
-    assert b.next_phase() is None
-    with pytest.raises(Conflict, match="final notification was given"):
-        check_authority_notice(b, now, now, None, None)
+    assert b.closed and b.status(now) is Status.CLOSED
+    # Closed: what becomes known later goes to the authority as a follow-up (Art. 33(4)), never a second final.
+    assert b.next_phase() is Phase.FOLLOW_UP
+    assert check_authority_notice(b, now, now, None, None) is Phase.FOLLOW_UP
+    with pytest.raises(Conflict, match="is closed: the final notification was given"):
+        check_authority_notice(b, now, now, Phase.FINAL, None)
+    with pytest.raises(Conflict, match="follow-up notification"):
+        check_open(b)
 
 
 def test_the_first_notification_is_not_a_follow_up() -> None:

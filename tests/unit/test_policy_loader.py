@@ -177,7 +177,32 @@ def test_wrong_enum_value_names_the_key_and_the_allowed_values(
     problem = only(text)
     assert problem.line == line
     assert problem.path.startswith(path)
-    assert "Input should be" in problem.message
+    assert problem.message.startswith("must be one of ") and "Input should" not in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "after", "path", "message"),
+    [
+        ('name = "24 Center AS"', 'name = ""', None, "controller.name", "must not be empty"),
+        ('name = "24 Center AS"', "name = 5", None, "controller.name", "must be text (in quotes)"),
+        ('country = "NO"', 'country = "Norway"', "[controller]", "controller.country",
+         "must be a country's two capital letters (ISO 3166), such as NO"),
+        ('country = "NO"', 'country = "NO"\ntimezone = "Mars/Base"', "[controller]", "controller",
+         "unknown time zone 'Mars/Base'; use an IANA name such as Europe/Oslo"),
+        ('languages = ["nb", "en"]', 'languages = ["nb", "de"]', None, "languages[1]", "must be nb or en"),
+        ('languages = ["nb", "en"]', "languages = []", None, "languages", "the list is empty: give at least 1 entry"),
+        ("month = 12", "month = 13", None, "review.month", "must be at most 12"),
+        ("month = 12", 'month = "december"', None, "review.month", "must be a whole number"),
+        ("unique = true", "unique = 3", None, "fields.phone.unique", "must be true or false"),
+    ],
+)  # fmt: skip
+def test_schema_problems_are_said_in_words_naming_the_rule(
+    old: str, new: str, after: str | None, path: str, message: str
+) -> None:
+    # Issue 18: `policy check` printed pydantic's own text ("Dictionary should have at least 1 item after validation").
+    text, _ = edit(BUNDLED, old, new, after=after)
+    problem = only(text)
+    assert (problem.path, problem.message) == (path, message)
 
 
 def test_several_schema_problems_are_all_reported_each_at_its_line() -> None:

@@ -129,9 +129,9 @@ def test_roles(as_role: Callable[[str], Context], ceo: Context) -> None:
     register.start_relationship(ceo, sid, "order")
     messaging.send_sms(as_role("staff"), sid, "service", TEXT)
     messaging.send_sms(as_role("marketing"), sid, "marketing", "Tilbud!")
-    with pytest.raises(Forbidden, match="may not sms send"):
+    with pytest.raises(Forbidden, match="may not send SMS about"):
         messaging.send_sms(as_role("marketing"), sid, "service", TEXT)
-    with pytest.raises(Forbidden, match="may not sms marketing"):
+    with pytest.raises(Forbidden, match="may not send marketing SMS"):
         messaging.send_sms(as_role("auditor"), sid, "marketing", "Tilbud!")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +13,7 @@ from personvern.cli.common import Env, command
 from personvern.cli.layout import Column, print_rows
 from personvern.domain.breaches import Breach, Notification, Status, hours
 from personvern.domain.errors import invalid
-from personvern.reports.breach import instant
+from personvern.reports.breach import local_instant
 from personvern.services import breaches
 from personvern.services.breaches import BreachInput
 
@@ -51,13 +51,19 @@ def _when(text: str | None, field: str) -> datetime | None:
     return None if text is None else parse_instant(text, field)
 
 
+def _utc(at: datetime | None) -> datetime | None:
+    # JSON gives every instant in UTC, as the register stores it and every other command prints it (DESIGN §4),
+    # whatever offset it was typed with; the text output shows the controller's clock.
+    return None if at is None else at.astimezone(UTC)
+
+
 def notification_json(n: Notification) -> dict[str, Any]:
     return {
         "id": n.id,
         "recipient": n.recipient.value,
         "phase": n.phase.value if n.phase else None,
-        "at": n.at,
-        "recorded_at": n.recorded_at,
+        "at": _utc(n.at),
+        "recorded_at": _utc(n.recorded_at),
         "recorded_by": n.recorded_by,
         "reference": n.reference,
         "late_reason": n.late_reason,
@@ -72,10 +78,10 @@ def breach_json(b: Breach, now: datetime) -> dict[str, Any]:
         "id": b.id,
         "status": b.status(now).value,
         "overdue": b.overdue(now),
-        "deadline": b.deadline,
-        "discovered_at": b.discovered_at,
-        "occurred_at": b.occurred_at,
-        "occurred_until": b.occurred_until,
+        "deadline": _utc(b.deadline),
+        "discovered_at": _utc(b.discovered_at),
+        "occurred_at": _utc(b.occurred_at),
+        "occurred_until": _utc(b.occurred_until),
         "description": b.description,
         "cause": b.cause,
         "categories": list(b.categories),
@@ -91,16 +97,21 @@ def breach_json(b: Breach, now: datetime) -> dict[str, Any]:
         "risk_reason": b.risk_reason,
         "subjects": list(b.subject_ids),
         "subjects_must_be_told": b.subjects_must_be_told,
-        "next_phase": phase.value if phase else None,
-        "recorded_at": b.recorded_at,
+        "closed": b.closed,
+        "next_phase": phase.value,
+        "recorded_at": _utc(b.recorded_at),
         "recorded_by": b.recorded_by,
-        "updated_at": b.updated_at,
+        "updated_at": _utc(b.updated_at),
         "notifications": [notification_json(n) for n in b.notifications],
     }
 
 
-def status_text(b: Breach, now: datetime) -> str:
-    """Where the breach stands with the authority, in words: due when, overdue by how much, or notified."""
+def status_text(b: Breach, now: datetime, zone: str) -> str:
+    """Where the breach stands with the authority, in words, on the controller's clock: due, overdue, notified."""
+
+    def instant(at: datetime) -> str:
+        return local_instant(at, zone)
+
     status = b.status(now)
     if status is Status.DUE:
         return f"due {instant(b.deadline)} (in {hours(b.deadline - now)})"
@@ -110,9 +121,12 @@ def status_text(b: Breach, now: datetime) -> str:
         return "not notified: unlikely to result in a risk (documented)"
     first = b.to_authority[0]
     late = " (late)" if first.late_reason else ""
-    return (
-        f"notified {instant(first.at)}{late}, {len(b.to_authority)} notification(s), ref {b.to_authority[-1].reference}"
-    )
+    told = f"{len(b.to_authority)} notification(s), ref {b.to_authority[-1].reference}"
+    final = b.final_notification
+    if final is not None:
+        # Art. 33(4): closed with the authority; anything learnt later goes as a follow-up notification.
+        return f"closed: final notification {instant(final.at)}; first {instant(first.at)}{late}, {told}"
+    return f"notified {instant(first.at)}{late}, {told}"
 
 
 def _input(
@@ -203,7 +217,9 @@ def add(
     now = ctx.clock.now()
     env.emit(
         breach_json(breach, now),
-        lambda c: c.print(f"recorded breach {breach.id}: {status_text(breach, now)}", markup=False),
+        lambda c: c.print(
+            f"recorded breach {breach.id}: {status_text(breach, now, ctx.policy.controller.timezone)}", markup=False
+        ),
     )
 
 
@@ -255,7 +271,10 @@ def update(
     what = ", ".join(changed) or "affected subjects"
     env.emit(
         breach_json(breach, now) | {"changed": changed},
-        lambda c: c.print(f"updated breach {breach.id} ({what}): {status_text(breach, now)}", markup=False),
+        lambda c: c.print(
+            f"updated breach {breach.id} ({what}): {status_text(breach, now, ctx.policy.controller.timezone)}",
+            markup=False,
+        ),
     )
 
 
@@ -268,9 +287,10 @@ def list_(
     ctx = env.runtime().context()
     found = breaches.list_breaches(ctx, overdue)
     now = ctx.clock.now()
+    zone = ctx.policy.controller.timezone
 
     def human(c: Console) -> None:
-        title = f"{len(found)} {'overdue ' if overdue else ''}breach(es) at {instant(now)}"
+        title = f"{len(found)} {'overdue ' if overdue else ''}breach(es) at {local_instant(now, zone)}"
         rows = []
         for b in found:
             told = f"{sum(int(n.outcome.get('queued', 0)) for n in b.to_subjects)} by SMS" if b.to_subjects else ""
@@ -279,8 +299,8 @@ def list_(
             rows.append(
                 (
                     b.id,
-                    instant(b.discovered_at),
-                    status_text(b, now),
+                    local_instant(b.discovered_at, zone),
+                    status_text(b, now, zone),
                     b.risk.value if b.risk else "not assessed",
                     b.people,
                     told,
@@ -305,7 +325,7 @@ def show(
     now = ctx.clock.now()
 
     def human(c: Console) -> None:
-        c.print(f"breach {breach.id}: {status_text(breach, now)}", markup=False)
+        c.print(f"breach {breach.id}: {status_text(breach, now, ctx.policy.controller.timezone)}", markup=False)
         if breach.subjects_must_be_told:
             c.print(
                 "the risk is high: the people affected must be told (Art. 34): breach notify --subjects", markup=False
@@ -331,21 +351,61 @@ def notify(
     ] = None,
     at: Annotated[str | None, typer.Option("--at", help="When the authority was told (default: now).")] = None,
     text: Annotated[str | None, typer.Option("--text", help="The message to the people affected.")] = None,
+    description: Description = None,
+    discovered: Discovered = None,
+    occurred: Occurred = None,
+    occurred_until: OccurredUntil = None,
+    cause: Cause = None,
+    categories: Categories = None,
+    relation: Relation = None,
+    people: People = None,
+    records: Records = None,
+    consequences: Consequences = None,
+    measures_taken: Taken = None,
+    measures_planned: Planned = None,
+    data_location: Location = None,
+    contact: Contact = None,
+    risk: RiskOption = None,
+    risk_reason: RiskReason = None,
+    subject: Subjects = None,
 ) -> None:
-    """Record a notification to the authority, or queue a message to each person affected, through the outbox."""
+    """Record a notification to the authority, or queue a message to each person affected, through the outbox.
+
+    With --authority, the facts options (as `breach update` takes them) record what this notification told the
+    authority, with it; after the final notification that is how later facts are added (a follow-up).
+    """
     if authority == subjects:
         raise invalid("notify", "give exactly one of --authority and --subjects")
+    facts = _input(
+        description,
+        discovered,
+        occurred,
+        occurred_until,
+        cause,
+        categories,
+        relation,
+        people,
+        records,
+        consequences,
+        measures_taken,
+        measures_planned,
+        data_location,
+        contact,
+        risk,
+        risk_reason,
+        subject,
+    )
     ctx = env.runtime().context()
     if authority:
         if text is not None:
             raise invalid("text", "is for --subjects; the authority is told through Altinn")
-        n = breaches.notify_authority(ctx, breach_id, reference, phase, late_reason, _when(at, "at"))
+        n = breaches.notify_authority(ctx, breach_id, reference, phase, late_reason, _when(at, "at"), facts)
         late = " (late; reason recorded)" if n.late_reason else ""
         env.emit(
             notification_json(n),
             lambda c: c.print(
                 f"breach {breach_id}: {n.phase.value if n.phase else ''} notification to the authority "
-                f"{instant(n.at)}, reference {n.reference}{late}",
+                f"{local_instant(n.at, ctx.policy.controller.timezone)}, reference {n.reference}{late}",
                 markup=False,
             ),
         )
@@ -353,6 +413,9 @@ def notify(
     for name, value in (("reference", reference), ("phase", phase), ("late-reason", late_reason), ("at", at)):
         if value is not None:
             raise invalid(name, "is for --authority")
+    for name, value in vars(facts).items():
+        if value not in (None, []):
+            raise invalid(name.removesuffix("_at").replace("_", "-"), "is for --authority or breach update")
     if text is None:
         raise invalid("text", "give the message to the people affected (--text)")
     done = breaches.notify_subjects(ctx, breach_id, text)

@@ -28,6 +28,34 @@ class Permission(StrEnum):
     BREACH_MANAGE = "breach.manage"  # the breach register and notifications (Art. 33-34)
     RECORD_READ = "record.read"  # the record of processing (Art. 30), with live counts
 
+    @property
+    def phrase(self) -> str:
+        """What the permission lets a role do, in words, for a refusal: «role 'staff' may not …»."""
+        return PHRASES[self]
+
+
+# Every refusal names what was refused in words, never the internal name (issue 18).
+PHRASES: dict[Permission, str] = {
+    Permission.REGISTER_READ: "read the customer register",
+    Permission.REGISTER_WRITE: "add or change customers",
+    Permission.POLICY_MANAGE: "load the privacy policy",
+    Permission.AUDIT_VERIFY: "verify the audit log",
+    Permission.AUDIT_READ: "read the audit log (who read or changed what)",
+    Permission.SMS_SEND: "send SMS about a customer's agreement",
+    Permission.SMS_MARKETING: "send marketing SMS",
+    Permission.OUTBOX_READ: "see the outbox",
+    Permission.OUTBOX_MANAGE: "run deliveries from the outbox",
+    Permission.CONSENT_READ: "read consents, objections and restrictions",
+    Permission.CONSENT_RECORD: "record consents, objections and restrictions",
+    Permission.AUDIENCE_READ: "read the marketing audience",
+    Permission.REQUEST_HANDLE: "handle data subject requests",
+    Permission.ARCHIVE_READ: "read the archive",
+    Permission.RETENTION_RUN: "plan or carry out archiving and erasure when retention ends",
+    Permission.REVIEW_SIGN: "run or sign the annual review",
+    Permission.BREACH_MANAGE: "handle security breaches",
+    Permission.RECORD_READ: "read the record of processing",
+}
+
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "ceo": frozenset(Permission),
@@ -67,7 +95,7 @@ class Actor:
 
     def require(self, permission: Permission) -> None:
         if permission not in ROLE_PERMISSIONS.get(self.role, frozenset()):
-            raise Forbidden(f"role {self.role!r} may not {permission.value.replace('.', ' ')}")
+            raise Forbidden(f"role {self.role!r} may not {permission.phrase}")
 
     def sees_field(self, field_purposes: list[str]) -> bool:
         limit = ROLE_PURPOSES.get(self.role)

@@ -59,6 +59,7 @@ class Status(StrEnum):
     DUE = "due"  # the authority must be told by the deadline
     OVERDUE = "overdue"  # past the deadline and not told
     NOTIFIED = "notified"
+    CLOSED = "closed"  # the final notification was given (Art. 33(4)); later facts go as follow-ups
     NOT_REQUIRED = "not_required"  # assessed as unlikely to result in a risk, and documented
 
 
@@ -118,7 +119,18 @@ class Breach:
     def to_subjects(self) -> list[Notification]:
         return sorted((n for n in self.notifications if n.recipient is Recipient.SUBJECTS), key=lambda n: n.at)
 
+    @property
+    def final_notification(self) -> Notification | None:
+        """The notification that closed the breach with the authority, if one did."""
+        return next((n for n in self.to_authority if n.phase is Phase.FINAL), None)
+
+    @property
+    def closed(self) -> bool:
+        return self.final_notification is not None
+
     def status(self, now: datetime) -> Status:
+        if self.closed:
+            return Status.CLOSED
         if self.to_authority:
             return Status.NOTIFIED
         if self.risk is Risk.UNLIKELY:
@@ -133,12 +145,9 @@ class Breach:
         """Art. 34(1): a high risk, and nobody told yet."""
         return self.risk is Risk.HIGH and not self.to_subjects
 
-    def next_phase(self) -> Phase | None:
-        """The phase of the next notification to the authority; None once the final one was given."""
-        told = self.to_authority
-        if any(n.phase is Phase.FINAL for n in told):
-            return None
-        return Phase.FOLLOW_UP if told else Phase.INITIAL
+    def next_phase(self) -> Phase:
+        """The phase of the next notification to the authority: after the first, and after the final, a follow-up."""
+        return Phase.FOLLOW_UP if self.to_authority else Phase.INITIAL
 
 
 # Fields `breach update` may change; the rest (id, when recorded, by whom) are fixed.
@@ -265,13 +274,17 @@ def check_authority_notice(
         raise invalid("at", f"is in the future (now is {now.isoformat()})")
     if at < breach.discovered_at:
         raise invalid("at", f"is before the breach was discovered ({breach.discovered_at.isoformat()})")
-    expected = breach.next_phase()
-    if expected is None:
-        raise Conflict(f"breach {breach.id}: the final notification was given; the authority's case is closed")
     told = breach.to_authority
     if told and at < told[-1].at:
         raise invalid("at", f"is before the last notification to the authority ({told[-1].at.isoformat()})")
-    chosen = phase or expected
+    chosen = phase or breach.next_phase()
+    final = breach.final_notification
+    if final is not None and chosen is not Phase.FOLLOW_UP:
+        # Art. 33(4): the case was closed by the final notification; what becomes known later is added to it.
+        raise Conflict(
+            f"breach {breach.id} is closed: the final notification was given {final.at.isoformat()}; "
+            "what became known later goes as a follow-up notification (--phase follow_up)"
+        )
     if told and chosen is Phase.INITIAL:
         raise invalid("phase", "the authority was told already: this one is follow_up or final")
     if not told and chosen is Phase.FOLLOW_UP:
@@ -287,3 +300,15 @@ def check_authority_notice(
         when = "a follow-up notification" if told else "the notification is within 72 hours of discovery"
         raise invalid("late-reason", f"is only for a first notification after 72 hours; {when}")
     return chosen
+
+
+def check_open(breach: Breach) -> None:
+    """A closed breach's record stays as the authority was last told it; later facts come with a follow-up."""
+    final = breach.final_notification
+    if final is not None:
+        raise Conflict(
+            f"breach {breach.id} is closed: the final notification was given to the authority "
+            f"{final.at.isoformat()}, and the record stays as it was told. Later facts go to the authority as a "
+            f"follow-up notification, recorded with it: breach notify {breach.id} --authority --phase follow_up "
+            "--reference REF with the new facts (for example --records, --consequences, --measures-taken)"
+        )

@@ -8,8 +8,10 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from personvern.policy.schema import Policy, key_path
 
@@ -205,6 +207,69 @@ def in_eea(country: str) -> bool:
     return country in EEA
 
 
+# The forms the schema's patterns ask for, in words (a regular expression is no message for a person).
+PATTERN_WORDS = {
+    r"^[a-z][a-z0-9_]*$": "must be a name of lower-case letters, digits and _, starting with a letter",
+    r"^\d{9}$": "must be nine digits (an organisation number)",
+    r"^[A-Z]{2}$": "must be a country's two capital letters (ISO 3166), such as NO",
+    r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$": "must be a time zone's IANA name, such as Europe/Oslo",
+    r"^(low|medium|high)$": "must be low, medium or high",
+    r"^(nb|en)$": "must be nb or en",
+    r"^[0-9A-Za-z._-]{1,40}$": "must be 1 to 40 letters, digits, '.', '_' or '-'",
+}
+
+
+def plain(err: ErrorDetails) -> str:
+    """One schema error in words: the rule the key breaks, never pydantic's own phrasing."""
+    kind = err["type"]
+    ctx: dict[str, Any] = dict(err.get("ctx") or {})
+    value = err.get("input")
+    count = len(value) if isinstance(value, dict | list | str) else None
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (not part of the policy schema)"
+    if kind == "too_short":
+        what = "table" if isinstance(value, dict) else "list"
+        least = ctx.get("min_length", 1)
+        entries = "entry" if least == 1 else "entries"
+        if not count:
+            return f"the {what} is empty: give at least {least} {entries}"
+        return f"must have at least {least} {entries}; the {what} has {count}"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} entries; it has {count}"
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return "must not be empty" if least == 1 else f"must be at least {least} characters"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        return PATTERN_WORDS.get(pattern, f"does not have the form this key takes ({pattern})")
+    if kind in ("enum", "literal_error"):
+        return f"must be one of {ctx.get('expected')}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+        limits = [f"{words[k]} {v}" for k, v in ctx.items() if k in words]
+        return f"must be {' and '.join(limits)}"
+    if kind in ("value_error", "assertion_error"):
+        # The schema's own validators already speak in words; pydantic only prefixes them.
+        return str(ctx.get("error", err["msg"]))
+    simple = {
+        "string_type": "must be text (in quotes)",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "dict_type": "must be a table ([section] or { key = value })",
+        "model_type": "must be a table ([section] or { key = value })",
+        "model_attributes_type": "must be a table ([section] or { key = value })",
+        "list_type": "must be a list ([ ... ])",
+    }
+    return simple.get(kind, err["msg"])
+
+
 def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
     """Parse and validate a policy text; raise PolicyInvalid listing every problem found."""
     try:
@@ -221,12 +286,7 @@ def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = "unknown key (not part of the policy schema)"
-            elif err["type"] == "missing":
-                message = "required key is missing"
-            problems.append(Problem(source, _line_for(lines, loc), key_path(loc), message))
+            problems.append(Problem(source, _line_for(lines, loc), key_path(loc), plain(err)))
         raise PolicyInvalid(problems) from None
     problems = [Problem(source, _line_for(lines, loc), key_path(loc), message) for loc, message in _references(policy)]
     if problems:

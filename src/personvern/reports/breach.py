@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
 
 from personvern.domain.breaches import Breach, Phase, Risk, hours
 from personvern.policy.schema import Policy
@@ -74,24 +78,36 @@ def _t(lang: str, key: str, **values: str) -> str:
     return (en if lang == "en" else nb).format(**values)
 
 
-def instant(at: datetime) -> str:
-    """A time as the form wants it, unambiguous: «2026-11-25 13:00 UTC»."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def local_instant(at: datetime, timezone: str) -> str:
+    """A time on the controller's clock with its offset, as people there read it: «2026-11-25 10:00 (UTC+01:00)».
+
+    The offset keeps it unambiguous (the form and the authority may read it elsewhere, and summer time moves it).
+    """
+    return format_datetime(at, "yyyy-MM-dd HH:mm '(UTC'xxx')'", tzinfo=ZoneInfo(timezone), locale="en_GB")
 
 
-def authority_report(policy: Policy, breach: Breach, lang: str, now: datetime) -> str:
-    """Every question of the form with the register's answer; what is not known yet is said to come later."""
+def authority_report(policy: Policy, breach: Breach, lang: str, now: datetime, phase: Phase | None = None) -> str:
+    """Every question of the form with the register's answer; what is not known yet is said to come later.
+
+    `phase` is the notification this report goes with; without one, the next phase, or that the case is closed.
+    """
     if lang not in LANGUAGES:
         raise ValueError(f"no report in {lang!r}")
     unknown = _t(lang, "unknown")
+    zone = policy.controller.timezone
+
+    def instant(at: datetime) -> str:
+        return local_instant(at, zone)
 
     def text(value: str | None) -> str:
         return value if value else unknown
 
     c = policy.controller
     contact = breach.contact or f"{policy.privacy_contact.role.get(lang)}, {policy.privacy_contact.email}"
-    phase = breach.next_phase()
-    kind = _t(lang, "closed") if phase is None else _t(lang, f"phase_{phase.value}")
+    if phase is not None:
+        kind = _t(lang, f"phase_{phase.value}")
+    else:
+        kind = _t(lang, "closed") if breach.closed else _t(lang, f"phase_{breach.next_phase().value}")
     if breach.occurred_at is None:
         occurred = unknown
     elif breach.occurred_until is None:
@@ -127,7 +143,7 @@ def authority_report(policy: Policy, breach: Breach, lang: str, now: datetime) -
         f"{_t(lang, 'risk')}: {risk}",
         f"{_t(lang, 'measures_taken')}: {text(breach.measures_taken)}",
         f"{_t(lang, 'measures_planned')}: {text(breach.measures_planned)}",
-        f"{_t(lang, 'told')}: {_told(breach, lang)}",
+        f"{_t(lang, 'told')}: {_told(breach, lang, instant)}",
     ]
     told = breach.to_authority
     if told and told[0].late_reason:
@@ -149,7 +165,7 @@ def authority_report(policy: Policy, breach: Breach, lang: str, now: datetime) -
     return "\n".join(lines) + "\n"
 
 
-def _told(breach: Breach, lang: str) -> str:
+def _told(breach: Breach, lang: str, instant: Callable[[datetime], str]) -> str:
     sent = breach.to_subjects
     if not sent:
         return _t(lang, "not_told")

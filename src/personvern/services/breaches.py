@@ -21,6 +21,7 @@ from personvern.domain.breaches import (
     check_authority_notice,
     check_breach,
     check_count,
+    check_open,
     clean_categories,
     clean_text,
     parse_phase,
@@ -152,29 +153,47 @@ def _get(uow: UnitOfWork, breach_id: str) -> Breach:
 
 
 def update_breach(ctx: Context, breach_id: str, given: BreachInput) -> tuple[Breach, list[str]]:
-    """Add what has become known (Art. 33(4): information may come in phases); returns the fields changed."""
+    """Add what has become known (Art. 33(4): information may come in phases); returns the fields changed.
+
+    A closed breach (the final notification given) is refused: its record stays as the authority was told it,
+    and later facts come with a follow-up notification (`notify_authority` with `given`).
+    """
     ctx.actor.require(Permission.BREACH_MANAGE)
-    changes = _changes(given)
+    changes = _checked_changes(given)
     if not changes and not given.subjects:
         raise invalid("changes", "nothing to change: give a field to set, or --subject to add an affected person")
-    if "description" in changes and not changes["description"]:
-        raise invalid("description", "must not be empty")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         held = _get(uow, breach_id)
-        added = _subjects(uow, given.subjects, held.subject_ids)
-        changed = sorted(name for name in EDITABLE if name in changes and changes[name] != getattr(held, name))
-        if not changed and not added:
-            raise invalid("changes", "nothing changed: every value given is the one recorded")
-        updated = replace(held, **changes, subject_ids=held.subject_ids + added, updated_at=now)
-        check_breach(updated, now)
-        uow.breaches.update(updated)
-        details: dict[str, Any] = {"breach": breach_id, "changed": changed, "subjects_added": len(added)}
-        if "discovered_at" in changed:
-            # The deadline moves with it: keep both instants in the trail (times, not personal data).
-            details["discovered_at"] = [held.discovered_at.isoformat(), updated.discovered_at.isoformat()]
-        ctx.record(uow, AuditEvent("breach.update", None, None, details), *_affects(breach_id, added))
+        check_open(held)
+        updated, changed = _apply(ctx, uow, held, given, changes, now)
         uow.commit()
+    return updated, changed
+
+
+def _checked_changes(given: BreachInput) -> dict[str, Any]:
+    changes = _changes(given)
+    if "description" in changes and not changes["description"]:
+        raise invalid("description", "must not be empty")
+    return changes
+
+
+def _apply(
+    ctx: Context, uow: UnitOfWork, held: Breach, given: BreachInput, changes: dict[str, Any], now: datetime
+) -> tuple[Breach, list[str]]:
+    """Store the changes to a breach and put them in the audit chain; refused when nothing would change."""
+    added = _subjects(uow, given.subjects, held.subject_ids)
+    changed = sorted(name for name in EDITABLE if name in changes and changes[name] != getattr(held, name))
+    if not changed and not added:
+        raise invalid("changes", "nothing changed: every value given is the one recorded")
+    updated = replace(held, **changes, subject_ids=held.subject_ids + added, updated_at=now)
+    check_breach(updated, now)
+    uow.breaches.update(updated)
+    details: dict[str, Any] = {"breach": held.id, "changed": changed, "subjects_added": len(added)}
+    if "discovered_at" in changed:
+        # The deadline moves with it: keep both instants in the trail (times, not personal data).
+        details["discovered_at"] = [held.discovered_at.isoformat(), updated.discovered_at.isoformat()]
+    ctx.record(uow, AuditEvent("breach.update", None, None, details), *_affects(held.id, added))
     return updated, changed
 
 
@@ -208,9 +227,16 @@ def notify_authority(
     phase: str | None = None,
     late_reason: str | None = None,
     at: datetime | None = None,
+    given: BreachInput | None = None,
 ) -> Notification:
-    """Record that the authority was told (in Altinn): when, its reference, the phase; late needs a reason."""
+    """Record that the authority was told (in Altinn): when, its reference, the phase; late needs a reason.
+
+    `given` holds facts told with this notification: they are recorded with it, in one transaction, and the
+    report kept with the notification includes them. After the final notification this is the only way in.
+    """
     ctx.actor.require(Permission.BREACH_MANAGE)
+    facts = given or BreachInput()
+    changes = _checked_changes(facts)
     ref = clean_text("reference", reference)
     if ref is None:
         raise invalid("reference", "give the authority's reference for the notification (from Altinn)")
@@ -221,6 +247,10 @@ def notify_authority(
     with ctx.uow() as uow:
         breach = _get(uow, breach_id)
         checked = check_authority_notice(breach, when, now, chosen, reason)
+        if changes or facts.subjects:
+            breach, _ = _apply(ctx, uow, breach, facts, changes, now)
+            # A new discovery time moves the deadline: whether this one is late is judged on the record as told.
+            checked = check_authority_notice(breach, when, now, chosen, reason)
         # What the authority was told, as the register said it then (Art. 33(5)); Norwegian for Datatilsynet.
         lang = "nb" if "nb" in ctx.policy.languages else ctx.policy.languages[0]
         notification = Notification(
@@ -233,7 +263,7 @@ def notify_authority(
             phase=checked,
             reference=ref,
             late_reason=reason,
-            content=authority_report(ctx.policy, breach, lang, when),
+            content=authority_report(ctx.policy, breach, lang, when, checked),
         )
         uow.breaches.notify(notification)
         details = {

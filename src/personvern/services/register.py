@@ -281,7 +281,8 @@ def list_subjects(
         among = find_by_name(uow, lookups) if lookups is not None else None
         total = uow.subjects.count(kind, org, among)
         subjects = uow.subjects.list(kind, org, limit, offset, among)
-        views = [SubjectView(s, _visible(ctx, s), []) for s in subjects]
+        relationships = uow.relationships.for_subjects([s.id for s in subjects])
+        views = [SubjectView(s, _visible(ctx, s), relationships[s.id]) for s in subjects]
         # Every subject shown is a read of personal data, and each person may later ask who saw it.
         ctx.record(uow, *(AuditEvent("subject.read", v.subject.id, chosen, {"via": "list"}) for v in views))
         uow.commit()

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, DateTime, String, delete, false, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, DateTime, Row, String, delete, false, func, insert, select, type_coerce, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
@@ -496,22 +496,30 @@ class SqlRelationships:
         return next(r for r in self.for_subject(row.subject_id) if r.id == relationship_id)
 
     def for_subject(self, subject_id: str) -> list[Relationship]:
-        rows = list(
-            self._conn.execute(
-                select(t.relationships)
-                .where(t.relationships.c.subject_id == subject_id)
-                .order_by(t.relationships.c.started_on, t.relationships.c.id)
+        return self.for_subjects([subject_id])[subject_id]
+
+    def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Relationship]]:
+        """Each subject's relationships, oldest first: one query per chunk of subjects, keys fetched together."""
+        out: dict[str, list[Relationship]] = {sid: [] for sid in subject_ids}
+        rows: list[Row[Any]] = []
+        for chunk in _chunks(list(out)):
+            rows.extend(
+                self._conn.execute(
+                    select(t.relationships)
+                    .where(among(self._conn, t.relationships.c.subject_id, chunk))
+                    .order_by(t.relationships.c.started_on, t.relationships.c.id)
+                )
             )
-        )
-        cipher = None
-        if any(r.description_ct is not None for r in rows):
-            cipher = self._keys.cipher(subject_id)
-        out = []
+        sealed = sorted({r.subject_id for r in rows if r.description_ct is not None})
+        ciphers = {sid: AESGCM(key) for sid, key in self._keys.get(sealed).items()} if sealed else {}
         for r in rows:
             description = None
-            if r.description_ct is not None and cipher is not None:
-                description = open_sealed(cipher, f"{subject_id}:relationship:{r.id}", r.description_ct)
-            out.append(
+            if r.description_ct is not None:
+                cipher = ciphers.get(r.subject_id)
+                if cipher is None:
+                    raise IntegrityBroken(f"{r.subject_id} has no data key")
+                description = open_sealed(cipher, f"{r.subject_id}:relationship:{r.id}", r.description_ct)
+            out[r.subject_id].append(
                 Relationship(
                     r.id,
                     r.subject_id,
