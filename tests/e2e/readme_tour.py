@@ -5,9 +5,10 @@ README's conventions, which this module reads:
 
 - Every line of a ```sh block in the tour that starts with `personvern` is a command; `\\` continues it, and a
   trailing `# …` is a comment.
-- `#` lines directly under a command (no blank line between) show what it prints: `# -> TEXT` a line of its
-  standard output, `# error: TEXT` its error (the following `#` lines are more of that error); `(exit N)` at
-  the end of an error gives its exit code. `…` stands for anything.
+- `#` lines directly under a command (no blank line between) show what it prints: `# -> TEXT` a line the
+  terminal shows (standard output, or a prompt on standard error, where `[y/N]: y` types the answer);
+  `# error: TEXT` its error (the following `#` lines are more of that error); `(exit N)` at the end of an
+  error gives its exit code. `…` stands for anything.
 - Words in capitals ending in `_ID` (`KARI_ID`, `REQ_ID`) are placeholders: the first output that shows one
   binds it to what the command printed there, and later commands use that value.
 """
@@ -72,6 +73,11 @@ def steps(readme: str) -> list[Step]:
             continue
         elif line.startswith("#") and current is not None:
             shown = line[1:].strip()
+            prompt = re.search(r"\[y/N\]: (\S+)$", shown)
+            if prompt:
+                # The answer typed at the prompt is input, not output.
+                current.answer = prompt.group(1) + "\n"
+                shown = shown[: prompt.start(1)].rstrip()
             if shown.startswith("->"):
                 current.stdout.append(shown[2:].strip())
                 in_error = False
@@ -84,9 +90,6 @@ def steps(readme: str) -> list[Step]:
                     current.exit_code = -1  # some failure; the README does not say which
                 current.stderr.append(shown)
                 in_error = True
-            prompt = re.search(r"\[y/N\]: (\S+)$", shown)
-            if prompt:
-                current.answer = prompt.group(1) + "\n"
             continue
         else:
             current, in_error = None, False

@@ -36,7 +36,7 @@ def _run(runner: CliRunner, step: Step, bindings: Bindings, db_url: str) -> tupl
 def test_the_readme_tour_runs_as_written(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tour = steps(README.read_text(encoding="utf-8"))
     # The tour's files are named as in a clone of the repository; run it from a folder of its own.
-    for top in ("examples", "tests"):
+    for top in ("examples", "tests", "src"):
         (tmp_path / top).symlink_to(ROOT / top)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PERSONVERN_NOW", NOW)
@@ -52,6 +52,8 @@ def test_the_readme_tour_runs_as_written(db_url: str, tmp_path: Path, monkeypatc
         else:
             assert code == step.exit_code, f"{where}\nexit {code} (README: {step.exit_code})\n{out}\n{err}"
         for shown in step.stdout:
-            assert bindings.match(shown, out), f"{where}\nthe README shows «{shown}»; it printed:\n{out}\n{err}"
+            # What the terminal shows: a prompt and its preamble go to standard error.
+            shows = out + "\n" + err
+            assert bindings.match(shown, shows), f"{where}\nthe README shows «{shown}»; it printed:\n{shows}"
         for shown in step.stderr:
             assert bindings.match(shown, err), f"{where}\nthe README shows «{shown}»; it said:\n{err}"
