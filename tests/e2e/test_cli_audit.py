@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,8 +224,9 @@ def test_a_time_with_an_offset_keeps_the_chain_intact(pv_sim):
 # ---------------------------------------------------------------- issue 12: the clock moved back
 
 
-def test_a_clock_moved_back_breaks_a_real_registers_chain(pv_ready, db_url):
-    sid = _three_entries(pv_ready)
+def test_a_clock_moved_back_breaks_a_real_registers_chain(pv, db_url):
+    assert_ok(pv("init"))  # a real register: its clock is the system's
+    sid = _three_entries(pv)
     rt = open_runtime(Settings.resolve(db_url, None, "ceo"))
     try:
         earlier = datetime.now(UTC) - timedelta(days=3)
@@ -233,7 +235,7 @@ def test_a_clock_moved_back_breaks_a_real_registers_chain(pv_ready, db_url):
             uow.commit()
     finally:
         rt.close()
-    data = _broken(pv_ready, "clock was moved back")
+    data = _broken(pv, "clock was moved back")
     assert data["broken_at"] == 4
 
 
@@ -253,7 +255,8 @@ def test_the_audit_log_shows_who_did_what_newest_first(pv_ready):
     actions = [e["action"] for e in data["entries"]]
     assert actions[:4] == ["subject.create", "subject.read", "subject.create", "policy.load"]
     assert data["next_before"] is None
-    assert {e["actor"] for e in data["entries"]} == {"tester"}
+    # The operating-system user, labelled with PERSONVERN_ACTOR (issue 12.10).
+    assert {e["actor"] for e in data["entries"]} == {f"os:{pwd.getpwuid(os.geteuid()).pw_name} as tester"}
     # Reading it was recorded, with its filters (an entry with no personal value).
     [read] = sql(pv_ready.db_url, "SELECT action, subject_id, details FROM audit_log WHERE action = 'audit.read'")
     assert read[0] == "audit.read" and read[1] is None and json.loads(read[2])["shown"] == 4

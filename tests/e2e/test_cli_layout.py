@@ -46,7 +46,9 @@ def scene(pv_ready: Any, monkeypatch: pytest.MonkeyPatch) -> Scene:
     s = Scene(contract, one_time, archived)
     _archive(pv.db_url, archived)
     assert_ok(pv("relationship", "start", one_time, "--now", NOW))
-    assert_ok(pv("consent", "give", contract, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+    assert_ok(
+        pv("consent", "give", contract, "--purpose", "marketing", "--channel", "sms", "--method", "web", "--now", NOW)
+    )
     s.outbox_row = pv.json("sms", "send", one_time, "--purpose", "service", "--text", "Nøkkelkort", "--now", NOW)[
         "outbox_id"
     ]
@@ -154,7 +156,7 @@ def test_request_list_keeps_ids_and_dates(pv_ready: Any, scene: Scene, width: in
 
 def test_the_other_lists_keep_ids_and_dates(pv_ready: Any, scene: Scene, width: int) -> None:
     breach = read(pv_ready, "breach", "list", "--now", NOW)
-    assert_whole(breach, width, ["id", "discovered", "status", "risk"], [scene.breach, "2026-11-25 12:00 UTC"])
+    assert_whole(breach, width, ["id", "discovered", "status", "risk"], [scene.breach, "2026-11-25 13:00 (UTC+01:00)"])
 
     archive = pv_ready.json("archive", "list")["records"]
     out = read(pv_ready, "archive", "list")

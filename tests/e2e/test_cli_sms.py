@@ -130,7 +130,21 @@ def test_marketing_needs_consent_and_carries_the_opt_out_line(pv_ready, link):
         "no consent to marketing by sms",
     )
     assert_ok(
-        pv_ready("consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW)
+        pv_ready(
+            "consent",
+            "give",
+            "--method",
+            "web",
+            sid,
+            "--purpose",
+            "marketing",
+            "--channel",
+            "sms",
+            "--method",
+            "web",
+            "--now",
+            NOW,
+        )
     )
     preview = pv_ready("sms", "send", sid, "--purpose", "marketing", "--text", "Tilbud!", "--now", NOW, input="n\n")
     assert OPT_OUT in preview.stderr
@@ -153,7 +167,19 @@ def test_refusals_name_the_rule_and_change_nothing(pv_ready, unchanged):
     for sid in (consented, withdrew, objected, restricted):
         assert_ok(
             pv_ready(
-                "consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW
+                "consent",
+                "give",
+                "--method",
+                "web",
+                sid,
+                "--purpose",
+                "marketing",
+                "--channel",
+                "sms",
+                "--method",
+                "web",
+                "--now",
+                NOW,
             )
         )
     assert_ok(
@@ -277,7 +303,21 @@ def test_delivery_reports_of_every_class(pv_ready, link, tmp_path, unchanged):
 def test_stopp_from_a_known_number_withdraws_sms_marketing_consent(pv_ready, tmp_path, unchanged):
     sid = customer(pv_ready, 1, relationship=False)
     assert_ok(
-        pv_ready("consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW)
+        pv_ready(
+            "consent",
+            "give",
+            "--method",
+            "web",
+            sid,
+            "--purpose",
+            "marketing",
+            "--channel",
+            "sms",
+            "--method",
+            "web",
+            "--now",
+            NOW,
+        )
     )
     mo = {"source": e164(1)[1:], "destination": "NO2000", "content": {"type": "text", "userData": "  Stopp\n"}}
     known = pv_ready("sms", "inbound", write(tmp_path, "mo.json", mo), "--now", LATER)
@@ -359,7 +399,9 @@ def test_the_worker_forgets_message_texts_after_the_policys_period(pv_ready, lin
 )
 def test_every_plain_stop_reply_withdraws(pv_ready, tmp_path, reply):
     sid = customer(pv_ready, 1, relationship=False)
-    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+    assert_ok(
+        pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--method", "web", "--now", NOW)
+    )
     mo = write(tmp_path, "mo.json", {"source": e164(1), "content": {"userData": reply}})
     assert pv_ready.json("sms", "inbound", mo, "--now", LATER) == {"keyword": "STOPP"}
     assert pv_ready.json("consent", "show", sid)["marketing"]["sms"]["allowed"] is False
@@ -368,7 +410,9 @@ def test_every_plain_stop_reply_withdraws(pv_ready, tmp_path, reply):
 @pytest.mark.parametrize("reply", ["Stopp nå", "ikke stopp", "STOPPE", "Stopp reklame takk", "Hei"])
 def test_a_reply_that_is_not_clearly_a_stop_word_changes_nothing(pv_ready, tmp_path, unchanged, reply):
     sid = customer(pv_ready, 1, relationship=False)
-    assert_ok(pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--now", NOW))
+    assert_ok(
+        pv_ready("consent", "give", sid, "--purpose", "marketing", "--channel", "sms", "--method", "web", "--now", NOW)
+    )
     mo = write(tmp_path, "mo.json", {"source": e164(1), "content": {"userData": reply}})
     with unchanged():
         said = pv_ready("sms", "inbound", mo, "--now", LATER)

@@ -40,14 +40,16 @@ def dead_rows(pv) -> dict[str, dict]:
 def test_withdrawal_and_restriction_stop_what_waited_for_credentials(pv_ready, unconfigured, monkeypatch):
     """The reviewer's case: queued without credentials, then withdrawn and restricted; the next pass sends nothing."""
     sid = add(pv_ready, 1)
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "sms", "--now", NOW))
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "email", "--now", NOW))  # queues the HubSpot share
+    assert_ok(pv_ready("consent", "give", sid, "--channel", "sms", "--method", "web", "--now", NOW))
+    assert_ok(
+        pv_ready("consent", "give", sid, "--channel", "email", "--method", "web", "--now", NOW)
+    )  # queues the HubSpot share
     sms_row = marketing_sms(pv_ready, sid)
     waiting = pv_ready.json("worker", "--once", "--now", T1)
     assert (waiting["waiting"], waiting["delivered"]) == (2, 0)
     [share_row] = [r["id"] for r in pv_ready.json("outbox", "list")["rows"] if r["kind"] == "hubspot.upsert"]
 
-    assert_ok(pv_ready("consent", "withdraw", sid, "--channel", "sms", "--now", T1))
+    assert_ok(pv_ready("consent", "withdraw", sid, "--channel", "sms", "--method", "web", "--now", T1))
     assert_ok(pv_ready("restrict", sid, "--reason", "disputes the data", "--now", T1))
 
     link, hubspot = FakeLink(), FakeHubSpot()
@@ -82,7 +84,7 @@ def test_withdrawal_and_restriction_stop_what_waited_for_credentials(pv_ready, u
 def test_each_way_of_saying_no_cancels_the_queued_marketing_sms(pv_ready, unconfigured, tmp_path, how, reason):
     sid = add(pv_ready, 1)
     assert_ok(pv_ready("relationship", "start", sid, "--now", NOW))
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "sms", "--now", NOW))
+    assert_ok(pv_ready("consent", "give", sid, "--channel", "sms", "--method", "web", "--now", NOW))
     row = marketing_sms(pv_ready, sid)
     service = pv_ready.json("sms", "send", sid, "--purpose", "service", "--text", "Kortet er klart", "--now", NOW)
     if how == "stopp":
@@ -102,13 +104,13 @@ def test_each_way_of_saying_no_cancels_the_queued_marketing_sms(pv_ready, unconf
 
 def test_outbox_retry_does_not_revive_what_is_no_longer_allowed(pv_ready, monkeypatch, unchanged):
     sid = add(pv_ready, 1)
-    assert_ok(pv_ready("consent", "give", sid, "--channel", "sms", "--now", NOW))
+    assert_ok(pv_ready("consent", "give", sid, "--channel", "sms", "--method", "web", "--now", NOW))
     row = marketing_sms(pv_ready, sid)
     link = FakeLink()
     with link_at(link, monkeypatch):
         monkeypatch.setenv("PERSONVERN_LINKMOBILITY_PASSWORD", "wrong")
         assert pv_ready.json("worker", "--once", "--now", T1)["dead"] == 1
-        assert_ok(pv_ready("consent", "withdraw", sid, "--channel", "sms", "--now", T1))
+        assert_ok(pv_ready("consent", "withdraw", sid, "--channel", "sms", "--method", "web", "--now", T1))
         monkeypatch.setenv("PERSONVERN_LINKMOBILITY_PASSWORD", ENV["PERSONVERN_LINKMOBILITY_PASSWORD"])
         with unchanged():
             assert_refused(

@@ -43,10 +43,10 @@ def stored(runtime: Runtime, row_id: str) -> tuple[str, str | None, str]:
 
 def test_a_withdrawal_while_a_worker_holds_the_row_is_caught_before_sending(runtime: Runtime, ctx: Context) -> None:
     sid = register.add_subject(ctx, "one_time_customer", KARI, {}).id
-    consent.give_consent(ctx, sid, "marketing", "sms", notice_sha256=NOTICE)
+    consent.give_consent(ctx, sid, "marketing", "sms", "web", notice_sha256=NOTICE)
     row_id = messaging.send_sms(ctx, sid, "marketing", "Tilbud!").outbox_id
     [claimed] = outbox.claim_due(ctx, 5, timedelta(minutes=5))
-    consent.withdraw_consent(ctx, sid, "marketing", "sms", notice_sha256=NOTICE)
+    consent.withdraw_consent(ctx, sid, "marketing", "sms", "web", notice_sha256=NOTICE)
     assert stored(runtime, row_id)[0] == "pending"  # the withdrawal left the held row to its worker
 
     connector = Recording()

@@ -266,8 +266,8 @@ class FakeAuditLog:
             rows.append((seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest))
             self._state.audit_head = seq
 
-    def verify(self, simulation: bool = True) -> ChainReport:
-        report = _verify_chain(self._state.audit, FAKE_CHAIN, simulation)
+    def verify(self, simulation: bool | None = None) -> ChainReport:
+        report = _verify_chain(self._state.audit, FAKE_CHAIN, True if simulation is None else simulation)
         if report.ok and report.checked != self._state.audit_head:
             return ChainReport(report.checked, report.checked + 1, f"entries after {report.checked} were removed")
         return report

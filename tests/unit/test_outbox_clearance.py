@@ -70,12 +70,12 @@ def message_status(factory: FakeUnitOfWorkFactory, row_id: str) -> tuple[Message
 
 
 def marketing_sms(ctx: Context, sid: str) -> str:
-    consent.give_consent(ctx, sid, "marketing", "sms")
+    consent.give_consent(ctx, sid, "marketing", "sms", "web")
     return messaging.send_sms(ctx, sid, "marketing", "Tilbud!").outbox_id
 
 
 def share(ctx: Context, factory: FakeUnitOfWorkFactory, sid: str) -> str:
-    consent.give_consent(ctx, sid, "marketing", "email")
+    consent.give_consent(ctx, sid, "marketing", "email", "web")
     [row] = [r for r in factory.state.outbox.values() if r.kind == "hubspot.upsert" and r.state is OutboxState.PENDING]
     return row.id
 
@@ -84,7 +84,7 @@ def share(ctx: Context, factory: FakeUnitOfWorkFactory, sid: str) -> str:
 
 
 STOPS: dict[str, Callable[[Context, str], object]] = {
-    "withdrawal": lambda ctx, sid: consent.withdraw_consent(ctx, sid, "marketing", "sms"),
+    "withdrawal": lambda ctx, sid: consent.withdraw_consent(ctx, sid, "marketing", "sms", "web"),
     "STOPP reply": lambda ctx, sid: messaging.handle_inbound(ctx, InboundSms(PHONE, "Stopp.")),
     "objection": lambda ctx, sid: consent.object_to(ctx, sid, "marketing"),
     "restriction": lambda ctx, sid: consent.restrict(ctx, sid),
@@ -124,7 +124,7 @@ def test_a_queued_marketing_sms_is_cancelled_in_the_same_transaction(
 def test_marketing_stopping_leaves_service_sms_alone(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, how: str
 ) -> None:
-    consent.give_consent(ctx, kari, "marketing", "sms")
+    consent.give_consent(ctx, kari, "marketing", "sms", "web")
     row_id = messaging.send_sms(ctx, kari, "service", "Nøkkelkortet er klart").outbox_id
     STOPS[how](ctx, kari)
     assert state(factory, row_id).state is OutboxState.PENDING
@@ -173,7 +173,7 @@ def test_the_worker_asks_again_for_a_row_it_already_claimed(
     row_id = marketing_sms(ctx, kari)
     [claimed] = outbox.claim_due(ctx, 5, timedelta(minutes=5))
     # Withdrawn while a worker holds the row: the withdrawal leaves it to the worker ...
-    consent.withdraw_consent(ctx, kari, "marketing", "sms")
+    consent.withdraw_consent(ctx, kari, "marketing", "sms", "web")
     assert state(factory, row_id).state is OutboxState.PENDING
     # ... which asks again before it sends, and cancels it.
     connector = Recording()
@@ -222,7 +222,7 @@ def test_retry_of_a_row_no_longer_allowed_is_refused(ctx: Context, factory: Fake
     row_id = marketing_sms(ctx, kari)
     worker(ctx, Recording(PermanentFailure("refused credentials"))).run_once()
     assert state(factory, row_id).state is OutboxState.DEAD
-    consent.withdraw_consent(ctx, kari, "marketing", "sms")
+    consent.withdraw_consent(ctx, kari, "marketing", "sms", "web")
     commits = factory.commits
     with pytest.raises(Forbidden, match=f"outbox row {row_id} may no longer be sent: consent to marketing by sms"):
         outbox.retry_dead(ctx, row_id)
@@ -273,8 +273,8 @@ def test_a_cancelled_row_cannot_be_retried_even_with_consent_again(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str
 ) -> None:
     row_id = marketing_sms(ctx, kari)
-    consent.withdraw_consent(ctx, kari, "marketing", "sms")
-    consent.give_consent(ctx, kari, "marketing", "sms")
+    consent.withdraw_consent(ctx, kari, "marketing", "sms", "web")
+    consent.give_consent(ctx, kari, "marketing", "sms", "web")
     with pytest.raises(Conflict, match=f"outbox row {row_id} was cancelled: consent to marketing by sms was withdrawn"):
         outbox.retry_dead(ctx, row_id)
     assert state(factory, row_id).state is OutboxState.DEAD

@@ -114,11 +114,12 @@ def verify_audit(
     actor: Actor,
     checkpoints: AuditCheckpoints | None = None,
     clock: Clock | None = None,
-    simulation: bool = False,
+    simulation: bool | None = None,
 ) -> ChainReport:
     """Walk the chain; it must still hold the last checkpoint's entry. When it verifies, its head is checkpointed.
 
-    `simulation`: the register is a simulation, whose clock may go back; on a real one that is a break.
+    `simulation`: what the register says it is (a simulation's clock may go back; on a real one that is a
+    break); it must agree with the kind sealed with the chain's head. None: take the sealed kind as it is.
     """
     actor.require(Permission.AUDIT_VERIFY)
     with uow_factory() as uow:

@@ -636,11 +636,11 @@ class SqlAuditLog:
     def hash_at(self, seq: int) -> str | None:
         return self._conn.execute(select(t.audit_log.c.hash).where(t.audit_log.c.seq == seq)).scalar()
 
-    def verify(self, simulation: bool = False) -> ChainReport:
+    def verify(self, simulation: bool | None = None) -> ChainReport:
         head = self._head(lock=False)
         if head.keyed_from is None or head.chain_id is None:
             return ChainReport(0, 1, "the chain is not keyed (its head row has no key id); run `personvern init`")
-        if simulation != bool(head.simulation):
+        if simulation is not None and simulation != bool(head.simulation):
             # The register's own flag (installation) and the one sealed with the head disagree: one was set
             # outside personvern, perhaps to hide a clock moved back (DESIGN.md §3 'Clock').
             sealed_as = "a simulation" if head.simulation else "a real register"
@@ -662,7 +662,10 @@ class SqlAuditLog:
         # writers appending meanwhile (not in this snapshot) are not mistaken for entries added behind its back.
         q = q.where(c.seq <= int(head.seq))
         result = self._conn.execution_options(yield_per=10_000).execute(q.order_by(c.seq))
-        report = verify_chain(_utc_rows(result) if sqlite else (tuple(row) for row in result), start, simulation)
+        # The kind sealed with the head decides (its seal is checked below): a flag that anyone can write could
+        # otherwise switch the clock check off.
+        rows = _utc_rows(result) if sqlite else (tuple(row) for row in result)
+        report = verify_chain(rows, start, bool(head.simulation))
         if not report.ok:
             return report
         checked = report.checked
