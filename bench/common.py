@@ -103,8 +103,17 @@ class Backend:
             engine.dispose()
 
 
+# The start of every database (or SQLite file) name the bench makes: two runs on one PostgreSQL server with
+# different prefixes never drop each other's registers (the test suite's smoke run takes one of its own).
+PREFIX = os.environ.get("BENCH_DB_PREFIX") or "pv"
+
+
+def db_name(what: str) -> str:
+    return f"{PREFIX}_{what}"
+
+
 def register_name(subjects: int) -> str:
-    return f"pv_bench_{subjects}"
+    return db_name(f"bench_{subjects}")
 
 
 # ---------------------------------------------------------------- figures

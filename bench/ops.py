@@ -26,6 +26,7 @@ from bench.common import (
     DATA_DIR,
     NOW,
     Backend,
+    db_name,
     median,
     p99,
     register_name,
@@ -621,7 +622,7 @@ def import_cli(bench_backend: Backend, rows: int, runs: int, log: Log) -> Figure
         records = [{k: v for k, v in r.items() if v} for r in csv.DictReader(f)]
     lookups = [name for name, spec in policy.fields.items() if spec.lookup]
     op_t, floor_t, sql_t, crypto_t, rss = [], [], [], [], []
-    target_db, floor_db = "pv_bench_import", "pv_bench_import_floor"
+    target_db, floor_db = db_name("bench_import"), db_name("bench_import_floor")
     for r in range(runs):
         bench_backend.create(target_db)
         url, key = bench_backend.url(target_db), bench_backend.key_file(target_db)

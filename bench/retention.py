@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
-from bench.common import Backend, commit, load_average, traced_peak
+from bench.common import Backend, commit, db_name, load_average, traced_peak
 from bench.load import table_counts
 from bench.ops import Figure
 from personvern.bootstrap import FixedClock, Runtime, initialise
@@ -109,7 +109,7 @@ def retention_figures(backend: Backend, subjects: int, log: Callable[[str], None
     built for the purpose, each beside its floor, with what each did checked."""
     due = int(os.environ.get("BENCH_DUE", str(subjects // 10)))
     batch = int(os.environ.get("BENCH_BATCH", str(sweep.BATCH)))  # default: what `retention run` uses
-    name = f"pv_retention_{subjects}"
+    name = db_name(f"retention_{subjects}")
     backend.create(name)
     rt, _ = initialise(backend.settings(name))
     try:

@@ -42,8 +42,16 @@ def _bench(module: str, settings: dict[str, str]) -> str:
     return done.stdout
 
 
+# Database names of this test run's own: another run on the same server (a second checkout) keeps its own.
+PREFIX = f"pv{os.getpid()}"
+
+
 def _run_bench(tmp_path: Path, server: str | None) -> dict:
-    settings = TOY | {"BENCH_DATA_DIR": str(tmp_path / "data"), "BENCH_RESULTS": str(tmp_path / "results.json")}
+    settings = TOY | {
+        "BENCH_DATA_DIR": str(tmp_path / "data"),
+        "BENCH_RESULTS": str(tmp_path / "results.json"),
+        "BENCH_DB_PREFIX": PREFIX,
+    }
     _bench("bench.run", settings | ({"PERSONVERN_BENCH_DATABASE_URL": server} if server else {}))
     return json.loads((tmp_path / "results.json").read_text())
 
@@ -81,10 +89,10 @@ def test_make_bench_runs_and_checks_itself(tmp_path: Path) -> None:
         if admin is not None:
             with admin.connect() as conn:
                 for database in (
-                    f"pv_bench_{SUBJECTS}",
-                    f"pv_retention_{SUBJECTS}",
-                    "pv_bench_import",
-                    "pv_bench_import_floor",
+                    f"{PREFIX}_bench_{SUBJECTS}",
+                    f"{PREFIX}_retention_{SUBJECTS}",
+                    f"{PREFIX}_bench_import",
+                    f"{PREFIX}_bench_import_floor",
                 ):
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             admin.dispose()
@@ -94,11 +102,17 @@ def test_make_bench_runs_and_checks_itself(tmp_path: Path) -> None:
 
 
 def test_the_retention_bench_runs_alone(tmp_path: Path) -> None:
-    settings = {"BENCH_SUBJECTS": "400", "BENCH_DUE": "40", "BENCH_BATCH": "10", "BENCH_DATA_DIR": str(tmp_path)}
+    settings = {
+        "BENCH_SUBJECTS": "400",
+        "BENCH_DUE": "40",
+        "BENCH_BATCH": "10",
+        "BENCH_DATA_DIR": str(tmp_path),
+        "BENCH_DB_PREFIX": PREFIX,
+    }
     stdout = _bench("bench.retention", settings)
     out = json.loads(stdout[stdout.index("{\n") :])
     plan, run = out["results"]["sqlite"]
     assert plan["checks"]["listed_each_run"] == 40 and plan["median"] > 0 and plan["floor"] > 0
     assert (run["checks"]["archived"], run["checks"]["erased"], run["checks"]["batches"]) == (20, 20, 4)
     assert run["peak_memory"] > 0  # the first of four batches traced
-    assert not list(tmp_path.glob("pv_retention_*"))  # the register it built is gone
+    assert not list(tmp_path.glob(f"{PREFIX}_retention_*"))  # the register it built is gone
