@@ -140,8 +140,6 @@ def test_marketing_needs_consent_and_carries_the_opt_out_line(pv_ready, link):
             "marketing",
             "--channel",
             "sms",
-            "--method",
-            "web",
             "--now",
             NOW,
         )
@@ -176,8 +174,6 @@ def test_refusals_name_the_rule_and_change_nothing(pv_ready, unchanged):
                 "marketing",
                 "--channel",
                 "sms",
-                "--method",
-                "web",
                 "--now",
                 NOW,
             )
@@ -313,8 +309,6 @@ def test_stopp_from_a_known_number_withdraws_sms_marketing_consent(pv_ready, tmp
             "marketing",
             "--channel",
             "sms",
-            "--method",
-            "web",
             "--now",
             NOW,
         )
