@@ -111,14 +111,3 @@ def pv_ready(pv: Invoker) -> Invoker:
     result = pv("init", "--now", NOW)
     assert result.exit_code == 0, result.stderr
     return pv
-
-
-@pytest.fixture
-def pv_sim(pv: Invoker) -> Invoker:
-    """The CLI against a simulation register (initialised with `--now`): its clock may be moved back and forth.
-
-    For tests that write with `--now` at times before ones already recorded; a real register's audit chain
-    breaks when its clock goes back (`audit verify`)."""
-    result = pv("init", "--now", NOW)
-    assert result.exit_code == 0, result.stderr
-    return pv

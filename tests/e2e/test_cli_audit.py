@@ -191,32 +191,32 @@ def test_a_forged_checkpoint_line_is_refused(pv_ready):
     assert_refused(pv_ready("audit", "verify"), 7, "not signed")
 
 
-def test_the_worker_checkpoints_the_head_once_a_day(pv_sim):
-    add(pv_sim, 1, "one_time_customer", "--now", "2026-11-25T12:00:00+00:00")
-    checkpoints = _key_file(pv_sim).with_name("master.key.audit-checkpoints")
+def test_the_worker_checkpoints_the_head_once_a_day(pv_ready):
+    add(pv_ready, 1, "one_time_customer", "--now", "2026-11-25T12:00:00+00:00")
+    checkpoints = _key_file(pv_ready).with_name("master.key.audit-checkpoints")
     before = checkpoints.read_text().splitlines()  # init's
-    assert pv_sim.json("worker", "--once", "--now", "2026-11-25T18:00:00+00:00")["audit_checkpoint"] is None
-    first = pv_sim.json("worker", "--once", "--now", "2026-11-26T13:00:00+00:00")
+    assert pv_ready.json("worker", "--once", "--now", "2026-11-25T18:00:00+00:00")["audit_checkpoint"] is None
+    first = pv_ready.json("worker", "--once", "--now", "2026-11-26T13:00:00+00:00")
     assert first["audit_checkpoint"] is not None
     assert checkpoints.read_text().splitlines() == [*before, first["audit_checkpoint"]]
     _chain_id, seq, digest, _at, _mac = first["audit_checkpoint"].split()
-    head = sql(pv_sim.db_url, "SELECT seq, hash FROM audit_head")[0]
+    head = sql(pv_ready.db_url, "SELECT seq, hash FROM audit_head")[0]
     assert (int(seq), digest) == (head[0], head[1])
-    human = pv_sim("worker", "--once", "--now", "2026-11-28T13:00:00+00:00")
+    human = pv_ready("worker", "--once", "--now", "2026-11-28T13:00:00+00:00")
     assert "audit checkpoint: " in human.stdout
 
 
 # ---------------------------------------------------------------- issue 12: a time with an offset
 
 
-def test_a_time_with_an_offset_keeps_the_chain_intact(pv_sim):
+def test_a_time_with_an_offset_keeps_the_chain_intact(pv_ready):
     """One `subject list --now …+02:00` used to make every later `audit verify` fail at that entry (exit 7)."""
-    add(pv_sim, 1, "one_time_customer", "--now", "2026-11-25T12:00:00+00:00")
-    assert_ok(pv_sim("subject", "list", "--now", "2026-11-26T10:00:00+02:00"))
-    assert_ok(pv_sim("subject", "list", "--now", "2026-11-26T09:00:00-05:00"))
-    data = pv_sim.json("audit", "verify")
+    add(pv_ready, 1, "one_time_customer", "--now", "2026-11-25T12:00:00+00:00")
+    assert_ok(pv_ready("subject", "list", "--now", "2026-11-26T10:00:00+02:00"))
+    assert_ok(pv_ready("subject", "list", "--now", "2026-11-26T09:00:00-05:00"))
+    data = pv_ready.json("audit", "verify")
     assert data["ok"] is True and data["entries"] == 4
-    stored = sql(pv_sim.db_url, "SELECT at FROM audit_log WHERE seq = 3")[0][0]
+    stored = sql(pv_ready.db_url, "SELECT at FROM audit_log WHERE seq = 3")[0][0]
     text_ = stored if isinstance(stored, str) else stored.astimezone(UTC).isoformat()
     assert text_.startswith("2026-11-26 08:00:00") or text_.startswith("2026-11-26T08:00:00")
 
@@ -239,10 +239,10 @@ def test_a_clock_moved_back_breaks_a_real_registers_chain(pv, db_url):
     assert data["broken_at"] == 4
 
 
-def test_a_simulation_registers_clock_may_go_back(pv_sim):
-    sid = add(pv_sim, 1, "one_time_customer", "--now", "2026-11-25T12:00:00+00:00")
-    pv_sim.json("subject", "show", sid, "--now", "2026-01-01T00:00:00+00:00")
-    assert pv_sim.json("audit", "verify")["ok"] is True
+def test_a_simulation_registers_clock_may_go_back(pv_ready):
+    sid = add(pv_ready, 1, "one_time_customer", "--now", "2026-11-25T12:00:00+00:00")
+    pv_ready.json("subject", "show", sid, "--now", "2026-01-01T00:00:00+00:00")
+    assert pv_ready.json("audit", "verify")["ok"] is True
 
 
 # ---------------------------------------------------------------- issue 18: audit log

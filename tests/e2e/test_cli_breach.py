@@ -143,8 +143,8 @@ def test_a_restricted_person_gets_no_sms_and_is_named(pv_ready):
     assert count(pv_ready.db_url, "outbox") == 1
 
 
-def test_the_audit_trail_holds_every_change_and_no_free_text(pv_sim):
-    pv_ready = pv_sim
+def test_the_audit_trail_holds_every_change_and_no_free_text(pv_ready):
+    pv_ready = pv_ready
     sid = add(pv_ready, 1)
     b = record(pv_ready, "--cause", "Feilsendt e-post", "--subject", sid)
     assert_ok(pv_ready("breach", "update", b["id"], "--consequences", "Svindelforsøk", "--now", T))

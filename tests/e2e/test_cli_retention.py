@@ -28,8 +28,8 @@ def due(pv, day: str) -> dict[str, dict]:  # type: ignore[no-untyped-def]
     return {d["subject_id"]: d for d in pv.json("retention", "plan", *at(day))["subjects"]}
 
 
-def test_one_time_customer_order_ends_then_bookkeeping_hold_then_archive(pv_sim) -> None:  # type: ignore[no-untyped-def]
-    pv_ready = pv_sim
+def test_one_time_customer_order_ends_then_bookkeeping_hold_then_archive(pv_ready) -> None:  # type: ignore[no-untyped-def]
+    pv_ready = pv_ready
     sid = add(
         pv_ready,
         1,

@@ -14,8 +14,8 @@ JAN = "2026-01-05T10:00:00+00:00"
 DEC = "2026-12-15T12:00:00+00:00"
 
 
-def test_review_run_writes_html_and_json_and_sign_removes_what_has_no_reason(pv_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    pv_ready = pv_sim
+def test_review_run_writes_html_and_json_and_sign_removes_what_has_no_reason(pv_ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pv_ready = pv_ready
     kept = add(pv_ready, 1, ONE_TIME, "--now", JAN)
     assert_ok(pv_ready("relationship", "start", kept, "--now", JAN))
     bare = add(pv_ready, 2, ONE_TIME, "--now", JAN)

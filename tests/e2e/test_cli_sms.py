@@ -49,8 +49,8 @@ def write(tmp_path: Path, name: str, data: object) -> str:
     return str(path)
 
 
-def test_a_service_sms_goes_through_the_outbox_to_link_mobility(pv_sim, link, tmp_path):
-    pv_ready = pv_sim
+def test_a_service_sms_goes_through_the_outbox_to_link_mobility(pv_ready, link, tmp_path):
+    pv_ready = pv_ready
     sid = customer(pv_ready, 1)
     queued = send(pv_ready, sid)
     assert {k: queued[k] for k in ("encoding", "segments", "characters", "opt_out_appended", "status")} == {

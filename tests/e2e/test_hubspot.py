@@ -29,8 +29,8 @@ def worker(pv, now: str) -> dict:
     return pv.json("worker", "--once", "--now", now)
 
 
-def test_consent_by_email_creates_the_contact_and_a_withdrawal_unsubscribes(pv_sim, hubspot):
-    pv_ready = pv_sim
+def test_consent_by_email_creates_the_contact_and_a_withdrawal_unsubscribes(pv_ready, hubspot):
+    pv_ready = pv_ready
     sid = add(pv_ready, 1)
     # A customer with an order: withdrawing marketing consent leaves a reason to keep them (no retention sweep).
     assert_ok(pv_ready("relationship", "start", sid, "--type", "order", "--now", NOW))

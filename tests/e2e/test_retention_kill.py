@@ -43,8 +43,8 @@ def _done(url: str) -> int:
 
 
 @pytest.mark.parametrize("batch", [1, 50])
-def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_sim, tmp_path: Path, batch: int) -> None:  # type: ignore[no-untyped-def]
-    pv_ready = pv_sim
+def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_path: Path, batch: int) -> None:  # type: ignore[no-untyped-def]
+    pv_ready = pv_ready
     if not SCRIPT.exists():
         pytest.skip(f"the console script is not installed at {SCRIPT}")
     url = pv_ready.db_url
