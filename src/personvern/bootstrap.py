@@ -448,10 +448,12 @@ def build_worker(
     client: httpx.Client,
     environ: Mapping[str, str] | None = None,
     draw: Draw | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Worker:
     connectors = build_connectors(runtime, client, environ)
     policy = retry_policy(environ)
     checkpoints = runtime.checkpoints
+    ctx = runtime.context()
     if draw is None:
-        return Worker(runtime.context(), connectors, policy, retention=True, checkpoints=checkpoints)
-    return Worker(runtime.context(), connectors, policy, draw, retention=True, checkpoints=checkpoints)
+        return Worker(ctx, connectors, policy, retention=True, checkpoints=checkpoints, stopping=stopping)
+    return Worker(ctx, connectors, policy, draw, retention=True, checkpoints=checkpoints, stopping=stopping)

@@ -152,23 +152,22 @@ def reported(env: Env) -> Iterator[None]:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def command(group: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
+def command(group: typer.Typer, name: str, *, acting_role: bool = True, **kwargs: Any) -> Callable[[F], F]:
     """Register `fn(env, ...)` as a command that also takes --db, --now, --role and --json.
 
     The options may be given after the command (where DESIGN.md puts them) or before it, on the
-    root command; the ones given after win.
+    root command; the ones given after win. `acting_role=False`: the command has a --role of its own
+    (`user add --role`, the new user's role); the role acted in is then given before the command.
     """
 
     def decorate(fn: F) -> F:
         signature = inspect.signature(fn)
         hints = get_type_hints(fn, include_extras=True)
         own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in list(signature.parameters.values())[1:]]
-        extra = {
-            "db": DbOption,
-            "now": NowOption,
-            "role": RoleOption,
-            "json_output": JsonOption,
-        }
+        extra: dict[str, Any] = {"db": DbOption, "now": NowOption}
+        if acting_role:
+            extra["role"] = RoleOption
+        extra["json_output"] = JsonOption
         params = (
             [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
             + own
@@ -184,16 +183,10 @@ def command(group: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
         )
 
         @functools.wraps(fn)
-        def wrapper(
-            ctx: typer.Context,
-            *args: Any,
-            db: str | None,
-            now: str | None,
-            role: str | None,
-            json_output: bool,
-            **kw: Any,
-        ) -> Any:
+        def wrapper(ctx: typer.Context, *args: Any, **kw: Any) -> Any:
             root = ctx.find_root().obj or {}
+            db, now, json_output = kw.pop("db"), kw.pop("now"), kw.pop("json_output")
+            role = kw.pop("role") if acting_role else None
             env = Env(
                 db=db or root.get("db"),
                 now=now or root.get("now"),

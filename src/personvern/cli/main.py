@@ -24,6 +24,8 @@ from personvern.cli import review as review_cli
 from personvern.cli import sms as sms_cli
 from personvern.cli.audit import audit_app
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
+from personvern.cli.serve import serve
+from personvern.cli.user import user_app
 from personvern.services.demo import load_demo
 
 app = typer.Typer(
@@ -51,6 +53,8 @@ app.add_typer(requests_cli.archive_app, name="archive")
 app.add_typer(retention_cli.retention_app, name="retention")
 app.add_typer(review_cli.review_app, name="review")
 command(app, "worker")(outbox_cli.worker)
+command(app, "serve")(serve)
+app.add_typer(user_app, name="user")
 
 
 def _version(value: bool) -> None:

@@ -159,12 +159,12 @@ def worker(
         raise invalid("interval", "must be between 0.1 and 3600 seconds")
     runtime = env.runtime()
     with http_client() as client:
-        delivery = build_worker(runtime, client)
+        stop = _Stop()
+        delivery = build_worker(runtime, client, stopping=lambda: stop.requested)
         if once:
             tally = delivery.run_once()
             env.emit(_tally_json(tally), lambda c: c.print(_summary(tally), markup=False))
             return
-        stop = _Stop()
         signal.signal(signal.SIGTERM, stop)
         total = Tally()
         said = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -90,6 +90,7 @@ class Worker:
         lease: timedelta = LEASE,
         retention: bool = False,
         checkpoints: AuditCheckpoints | None = None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._ctx = ctx
         self._connectors = connectors
@@ -99,6 +100,7 @@ class Worker:
         self._lease = lease
         self._retention = retention  # sweep retention once a day, and remind of the annual review
         self._checkpoints = checkpoints  # checkpoint the audit chain's head once a day, outside the database
+        self._stopping = stopping  # asked between batches: SIGTERM ends a pass after the rows already claimed
 
     def run_once(self) -> Tally:
         """Deliver every row due now, batch by batch; a row that fails is not tried again in the same pass.
@@ -119,7 +121,7 @@ class Worker:
             # Into the file beside the key and into this output: a restored older database shows (audit verify).
             tally.audit_checkpoint = admin.checkpoint_audit(self._ctx.uow, self._checkpoints, self._ctx.clock, DAY)
         counted: Counter[str] = Counter()
-        while True:
+        while not self._stopping():
             rows = outbox.claim_due(self._ctx, self._batch, self._lease, due_by=start, skip_kinds=tally.waiting_kinds)
             if not rows:
                 break

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     REVIEW_SIGN = "review.sign"  # run and sign the annual review
     BREACH_MANAGE = "breach.manage"  # the breach register and notifications (Art. 33-34)
     RECORD_READ = "record.read"  # the record of processing (Art. 30), with live counts
+    USERS_MANAGE = "users.manage"  # add and disable staff users, issue their tokens
 
     @property
     def phrase(self) -> str:
@@ -54,6 +55,7 @@ PHRASES: dict[Permission, str] = {
     Permission.REVIEW_SIGN: "run or sign the annual review",
     Permission.BREACH_MANAGE: "handle security breaches",
     Permission.RECORD_READ: "read the record of processing",
+    Permission.USERS_MANAGE: "manage staff users and their sign-in",
 }
 
 

@@ -7,7 +7,9 @@ PersonvernError                 exit 1   HTTP 400
 ├── Forbidden                   exit 6   HTTP 403   the role may not do this
 ├── IntegrityBroken             exit 7   HTTP 500   the audit chain does not verify
 ├── PolicyRejected              exit 8   HTTP 422   the policy file cannot be used
-└── NotReady                    exit 9   HTTP 503   database missing, not initialised or out of date
+├── NotReady                    exit 9   HTTP 503   database missing, not initialised or out of date
+├── Unauthenticated             exit 6   HTTP 401   no credentials, or wrong ones
+└── Throttled                   exit 10  HTTP 429   too many attempts; try again after `retry_after` seconds
 
 ClockMoved                      exit 6   HTTP 403   a write under --now on a real register (see its docstring)
 """
@@ -79,6 +81,20 @@ class PolicyRejected(PersonvernError):
 class NotReady(PersonvernError):
     exit_code = 9
     http_status = 503
+
+
+class Unauthenticated(PersonvernError):
+    exit_code = 6
+    http_status = 401
+
+
+class Throttled(PersonvernError):
+    exit_code = 10
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class ClockMoved(Exception):

@@ -463,3 +463,41 @@ breach_notifications = Table(
     Column("content", Text, nullable=True),  # what was told: the report, or the message's text
     Column("outcome", Text, nullable=True),  # JSON: messages queued, and who could not be reached and why
 )
+
+
+# Staff users of the console and the API. Passwords only as argon2id hashes, tokens only as SHA-256 digests
+# (with a short visible prefix to tell them apart): a copy of the database signs nobody in.
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(40), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("language", String(5), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("must_change_password", Boolean, nullable=False),
+    Column("token_prefix", String(16), nullable=False),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+# Console sessions, shared by every `serve` process on the database: the cookie's value only as a digest.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+)
+
+# Failed sign-ins per key (a user name's or a client address's digest), shared by every process.
+throttles = Table(
+    "throttles",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", UTCDateTime, nullable=False),
+)

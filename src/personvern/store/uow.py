@@ -31,6 +31,7 @@ from personvern.store.repositories import (
 )
 from personvern.store.retention_repo import SqlRetention, SqlReviews
 from personvern.store.rights_repo import SqlArchive, SqlErasureReceipts, SqlRequests
+from personvern.store.users_repo import SqlSessions, SqlThrottles, SqlUsers
 
 
 class PreviewAudit(SqlAuditLog):
@@ -79,6 +80,9 @@ class SqlUnitOfWork:
     figures: SqlFigures
     retention: SqlRetention
     reviews: SqlReviews
+    users: SqlUsers
+    sessions: SqlSessions
+    throttles: SqlThrottles
 
     def __init__(
         self, engine: Engine, vault: Vault, policy: Policy, real_now: Callable[[], datetime] | None = None
@@ -120,6 +124,9 @@ class SqlUnitOfWork:
         self.notices = SqlNoticeVersions(self._conn)
         self.breaches = SqlBreaches(self._conn)
         self.figures = SqlFigures(self._conn)
+        self.users = SqlUsers(self._conn)
+        self.sessions = SqlSessions(self._conn)
+        self.throttles = SqlThrottles(self._conn)
         return self
 
     def __exit__(

@@ -1,0 +1,5 @@
+"""`python -m personvern`: the command line, for a process started by another (serve's worker)."""
+
+from personvern.cli.main import run
+
+run()

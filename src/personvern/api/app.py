@@ -1,0 +1,107 @@
+"""The application factory: the API, the console and the health checks, with the headers every answer carries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from personvern import __version__
+from personvern.api import errors
+from personvern.api.routes import include_all
+from personvern.bootstrap import Runtime, Settings, open_runtime
+from personvern.store.engine import current_revision, head_revision
+
+log = logging.getLogger("personvern.http")
+
+# Pages and answers hold personal data: nothing may be framed, cached, or leak the address it came from.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+CACHEABLE = ("/static/",)  # the console's own style sheet and scripts: no personal data
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """One app for one runtime: tests build it directly, `personvern serve` through `from_environment`."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="personvern",
+        version=__version__,
+        description="The staff API of personvern: the customer register that enforces its privacy policy.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith(CACHEABLE):
+            response.headers["Cache-Control"] = "no-store"
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # The path without its query (a query may hold an e-mail address or a phone number).
+        log.info(
+            "%s %s %d %.1f ms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @app.get("/healthz", tags=["health"], summary="The process runs")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database answers and its migrations are current",
+        responses={503: errors.ERRORS[503]},
+    )
+    def readyz() -> JSONResponse:
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = current_revision(runtime.engine)
+        except Exception:  # any failure to reach the database is "not ready", never a 500
+            return errors.error_response(503, "not_ready", "the database does not answer")
+        head = head_revision(runtime.engine)
+        if current != head:
+            return errors.error_response(
+                503, "not_ready", f"the database is at migration {current}, this version needs {head}"
+            )
+        return JSONResponse({"status": "ready", "migration": current})
+
+    include_all(app)
+    return app
+
+
+def from_environment() -> FastAPI:
+    """The factory `personvern serve` gives uvicorn: settings from the environment, as the CLI reads them."""
+    return create_app(open_runtime(Settings.resolve()))
