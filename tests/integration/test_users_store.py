@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from personvern.bootstrap import FixedClock, Runtime, Settings, open_runtime
-from personvern.domain.errors import Conflict, Forbidden, NotFound, Throttled, Unauthenticated
 from personvern.domain.access import Actor
+from personvern.domain.errors import Conflict, Forbidden, NotFound, Throttled, Unauthenticated
 from personvern.domain.users import FREE_FAILURES, IDLE, LOCK_AFTER
 from personvern.services import users
 from personvern.store import tables as t
@@ -121,7 +121,8 @@ def test_password_change_and_reset(runtime: Runtime) -> None:
     reset = users.reset_password(runtime.context(), "kari")
     with pytest.raises(Unauthenticated):
         users.session(runtime.uow, runtime.clock, signed.session_token)
-    assert reset.password and users.sign_in(runtime.uow, runtime.clock, "kari", reset.password, "::1").user.must_change_password
+    assert reset.password
+    assert users.sign_in(runtime.uow, runtime.clock, "kari", reset.password, "::1").user.must_change_password
 
 
 def test_user_actions_are_in_the_audit_chain_without_secrets(runtime: Runtime) -> None:
