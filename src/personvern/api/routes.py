@@ -4,13 +4,39 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from personvern.api import archive, audit, breaches, notice, policy, record, requests, retention, review, users
+from personvern.api import (
+    archive,
+    audit,
+    blocks,
+    breaches,
+    consents,
+    hooks,
+    marketing,
+    notice,
+    outbox,
+    policy,
+    record,
+    relationships,
+    requests,
+    retention,
+    review,
+    sms,
+    subjects,
+    users,
+)
 from personvern.api.errors import ERRORS
 
 API_PREFIX = "/api/v1"
 
 ROUTERS: tuple[APIRouter, ...] = (
     users.router,
+    subjects.router,
+    relationships.router,
+    consents.router,
+    blocks.router,
+    marketing.router,
+    sms.router,
+    outbox.router,
     requests.router,
     archive.router,
     retention.router,
@@ -22,7 +48,12 @@ ROUTERS: tuple[APIRouter, ...] = (
     policy.router,
 )
 
+# Called by others, at the paths they were given (LINK Mobility's callbacks): not under /api/v1, not a bearer token.
+CALLBACKS: tuple[APIRouter, ...] = (hooks.router,)
+
 
 def include_all(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
+    for router in CALLBACKS:
+        app.include_router(router)
