@@ -144,7 +144,11 @@ def test_bad_input_names_the_field_in_the_api_s_words_and_stores_nothing(api):
     sid = person(api, 1)
     before = count(api.pv.db_url, "requests")
     cases = [
-        ({"type": "access", "email": values(1)["email"], "subject_id": sid}, "identity", "`email`, `phone` or"),
+        (
+            {"type": "access", "email": values(1)["email"], "subject_id": sid},
+            "identity",
+            "an email, a phone number or a subject id",
+        ),
         ({"type": "access"}, "identity", "exactly one of"),
         ({"type": "complaint", "subject_id": sid}, "type", "access"),
         ({"type": "access", "subject_id": sid, "channel": "fax"}, "channel", "email"),
@@ -153,7 +157,7 @@ def test_bad_input_names_the_field_in_the_api_s_words_and_stores_nothing(api):
         ({"type": "access", "subject_id": sid, "received_at": "2026-11-25T10:00:00"}, "received_at", "timezone"),
         ({"type": "access", "subject_id": sid, "received_at": "2027-01-01T10:00:00Z"}, "received", "future"),
         ({"type": "access", "subject_id": sid, "colour": "red"}, "colour", "Extra"),
-        ({"type": "rectification", "subject_id": sid}, "set", "`set` or `unset`"),
+        ({"type": "rectification", "subject_id": sid}, "set", "values to set or fields to remove"),
         ({"type": "rectification", "subject_id": sid, "set": {"shoe_size": "42"}}, "shoe_size", "declares"),
         ({"type": "access", "subject_id": sid, "set": {"full_name": "X"}}, "set", "only a rectification"),
         ({"type": "access", "subject_id": sid, "purpose": "marketing"}, "purpose", "only an objection"),

@@ -7,8 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from personvern.api.fields import Id, key_of
-from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, encode
+from personvern.api.fields import Id
+from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after, offset_of
 from personvern.api.security import Ctx
 from personvern.domain.archive import ArchiveRecord
 from personvern.services import erasure
@@ -48,13 +48,12 @@ class ArchivePage(Page):
 @router.get("", summary="Archived records, oldest first: ids, kinds, dates and reasons, no values")
 def list_archive(ctx: Ctx, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> ArchivePage:
     # The archive is read by position (the service's offset); the cursor holds it.
-    offset = (key_of(cursor, int) or (0,))[0]
+    offset = offset_of(cursor)
     total, records = erasure.list_archive(ctx, limit, offset)
-    more = offset + len(records) < total
     return ArchivePage(
         total=total,
         items=[ArchivedOut.of(r) for r in records],
-        next_cursor=encode([offset + len(records)]) if more and records else None,
+        next_cursor=after(offset, len(records), offset + len(records) < total),
     )
 
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal, overload
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from personvern.api.fields import Id, key_of, text
-from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, encode
+from personvern.api.fields import Id, text
+from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after, offset_of
 from personvern.api.security import Ctx
 from personvern.domain.breaches import MAX_COUNT, TEXT_LIMITS, Breach, Notification
 from personvern.services import breaches
@@ -239,14 +239,12 @@ def list_breaches(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> BreachPage:
-    offset = max((key_of(cursor, int) or (0,))[0], 0)
+    offset = offset_of(cursor)
     found = breaches.list_breaches(ctx, overdue)
     now = ctx.clock.now()
     page = found[offset : offset + limit]
     more = offset + limit < len(found)
-    return BreachPage(
-        now=now, items=[BreachOut.of(b, now) for b in page], next_cursor=encode([offset + limit]) if more else None
-    )
+    return BreachPage(now=now, items=[BreachOut.of(b, now) for b in page], next_cursor=after(offset, len(page), more))
 
 
 @router.get("/{breach_id}", summary="One breach: where it stands, and the report for Datatilsynet's form")

@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from personvern.api.fields import key_of
-from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, encode
+from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after, offset_of
 from personvern.api.security import Ctx
 from personvern.services import notices
 from personvern.services.ports import NoticeVersion
@@ -71,11 +70,12 @@ def render(ctx: Ctx, lang: Lang = None, format: Format = None) -> NoticeOut:
 
 @router.get("/versions", summary="Every published version of the notice, newest first")
 def list_versions(ctx: Ctx, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> VersionPage:
-    offset = max((key_of(cursor, int) or (0,))[0], 0)
+    offset = offset_of(cursor)
     versions = notices.list_versions(ctx)
     page = versions[offset : offset + limit]
-    more = offset + limit < len(versions)
-    return VersionPage(items=[VersionOut.of(v) for v in page], next_cursor=encode([offset + limit]) if more else None)
+    return VersionPage(
+        items=[VersionOut.of(v) for v in page], next_cursor=after(offset, len(page), offset + limit < len(versions))
+    )
 
 
 @router.get("/versions/{sha256}", summary="A published version by its sha256 (or 8 or more of its first digits)")

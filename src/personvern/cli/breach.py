@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,8 +11,7 @@ from rich.console import Console
 from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command
 from personvern.cli.layout import Column, print_rows
-from personvern.cli.wording import worded
-from personvern.domain.breaches import Breach, BreachClosed, Notification, Status, hours
+from personvern.domain.breaches import Breach, Notification, Status, hours
 from personvern.domain.errors import invalid
 from personvern.reports.breach import local_instant
 from personvern.services import breaches
@@ -47,45 +45,6 @@ RiskReason = Annotated[str | None, typer.Option("--risk-reason", help="Why the r
 Subjects = Annotated[
     list[str] | None, typer.Option("--subject", help="An affected subject's id (repeatable).", show_default=False)
 ]
-
-
-# The services' field names as this command's options.
-FLAGS = {
-    "description": "--description",
-    "discovered_at": "--discovered",
-    "occurred_at": "--occurred",
-    "occurred_until": "--occurred-until",
-    "cause": "--cause",
-    "categories": "--categories",
-    "relation": "--relation",
-    "people": "--people",
-    "records": "--records",
-    "consequences": "--consequences",
-    "measures_taken": "--measures-taken",
-    "measures_planned": "--measures-planned",
-    "data_location": "--data-location",
-    "contact": "--contact",
-    "risk": "--risk",
-    "risk_reason": "--risk-reason",
-    "subjects": "--subject",
-    "reference": "--reference",
-    "phase": "--phase",
-    "late_reason": "--late-reason",
-    "at": "--at",
-    "text": "--text",
-}
-
-
-def _follow_up(exc: Exception) -> str:
-    breach_id = getattr(exc, "breach_id", "ID")
-    return (
-        f": breach notify {breach_id} --authority --phase follow_up --reference REF with the new facts "
-        "(for example --records, --consequences, --measures-taken)"
-    )
-
-
-def _worded() -> AbstractContextManager[None]:
-    return worded(FLAGS, {BreachClosed: _follow_up})
 
 
 def _when(text: str | None, field: str) -> datetime | None:
@@ -254,8 +213,7 @@ def add(
         subject,
     )
     ctx = env.runtime().context()
-    with _worded():
-        breach = breaches.add_breach(ctx, given)
+    breach = breaches.add_breach(ctx, given)
     now = ctx.clock.now()
     env.emit(
         breach_json(breach, now),
@@ -308,8 +266,7 @@ def update(
         subject,
     )
     ctx = env.runtime().context()
-    with _worded():
-        breach, changed = breaches.update_breach(ctx, breach_id, given)
+    breach, changed = breaches.update_breach(ctx, breach_id, given)
     now = ctx.clock.now()
     what = ", ".join(changed) or "affected subjects"
     env.emit(
@@ -442,8 +399,7 @@ def notify(
     if authority:
         if text is not None:
             raise invalid("text", "is for --subjects; the authority is told through Altinn")
-        with _worded():
-            n = breaches.notify_authority(ctx, breach_id, reference, phase, late_reason, _when(at, "at"), facts)
+        n = breaches.notify_authority(ctx, breach_id, reference, phase, late_reason, _when(at, "at"), facts)
         late = " (late; reason recorded)" if n.late_reason else ""
         env.emit(
             notification_json(n),
@@ -462,8 +418,7 @@ def notify(
             raise invalid(name.removesuffix("_at").replace("_", "-"), "is for --authority or breach update")
     if text is None:
         raise invalid("text", "give the message to the people affected (--text)")
-    with _worded():
-        done = breaches.notify_subjects(ctx, breach_id, text)
+    done = breaches.notify_subjects(ctx, breach_id, text)
     data = notification_json(done.notification) | {
         "queued": [{"subject_id": s, "message_id": m, "outbox_id": o} for s, m, o in done.queued],
         "no_phone": done.no_phone,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,10 +13,9 @@ from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, parse_assignments, parse_day
 from personvern.cli.files import private_folder, write_private
 from personvern.cli.layout import Column, print_fields, print_rows
-from personvern.cli.wording import worded
 from personvern.domain.archive import ArchiveRecord
 from personvern.domain.erasure import ErasureReceipt
-from personvern.domain.requests import NotVerified, Request, RequestType
+from personvern.domain.requests import Request, RequestType
 from personvern.services import erasure, rights
 
 request_app = typer.Typer(
@@ -27,24 +25,6 @@ request_app = typer.Typer(
 archive_app = typer.Typer(
     help="The archive only the CEO can reach (records whose reasons ended).", no_args_is_help=True
 )
-
-
-# The services' field names as `request open`'s options, and how to verify, for a step that needs it first.
-FLAGS = {
-    "email": "--email",
-    "phone": "--phone",
-    "subject_id": "--subject",
-    "set": "--set FIELD=VALUE",
-    "unset": "--unset FIELD",
-}
-
-
-def _verify_first(exc: Exception) -> str:
-    return f": run `request verify {getattr(exc, 'request_id', 'ID')} --method ...` first"
-
-
-def _worded() -> AbstractContextManager[None]:
-    return worded(FLAGS, {NotVerified: _verify_first})
 
 
 def request_json(r: Request, today: Any = None) -> dict[str, Any]:
@@ -104,20 +84,19 @@ def open_(
 ) -> None:
     """Register a request the day it arrives; the answer is due one month later (Art. 12(3))."""
     at = parse_instant(received, "received") if received else None
-    with _worded():
-        opened = rights.open_request(
-            env.runtime().context(),
-            type_,
-            email=email,
-            phone=phone,
-            subject_id=subject,
-            channel=channel,
-            received_at=at,
-            language=lang,
-            purpose=purpose,
-            changes=parse_assignments(set_, "--set"),
-            unset=list(unset or []),
-        )
+    opened = rights.open_request(
+        env.runtime().context(),
+        type_,
+        email=email,
+        phone=phone,
+        subject_id=subject,
+        channel=channel,
+        received_at=at,
+        language=lang,
+        purpose=purpose,
+        changes=parse_assignments(set_, "--set"),
+        unset=list(unset or []),
+    )
     r = opened.request
 
     def human(c: Console) -> None:
@@ -301,8 +280,7 @@ def verify(
 @command(request_app, "start")
 def start(env: Env, request_id: Annotated[str, typer.Argument(help="The request's id.")]) -> None:
     """Mark a verified request as being worked on."""
-    with _worded():
-        r = rights.start_request(env.runtime().context(), request_id)
+    r = rights.start_request(env.runtime().context(), request_id)
     _moved(env, r, "in progress")
 
 
@@ -361,8 +339,7 @@ def fulfil(
 ) -> None:
     """Carry out a verified request and write the answer: letter.html, and data.json/data.csv where due."""
     folder = out or Path(f"request-{request_id}")
-    with _worded():
-        done = _answer(folder, lambda: rights.fulfil_request(env.runtime().context(), request_id))
+    done = _answer(folder, lambda: rights.fulfil_request(env.runtime().context(), request_id))
     r = done.request
     env.emit(
         {**request_json(r), "folder": str(folder), "files": sorted(done.files)},

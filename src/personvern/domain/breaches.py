@@ -29,6 +29,10 @@ TEXT_LIMITS = {
     "reference": 100,
 }
 MAX_CATEGORY = 200
+# The domain speaks of fields; each adapter says these with its own words (cli/words.py: the options).
+BEFORE_IT_BEGAN = "is before the breach began"
+NEEDS_BEGINNING = "needs the time the breach began"
+A_FOLLOW_UP = "a follow-up notification (phase follow_up)"
 MAX_COUNT = 1_000_000_000
 
 
@@ -244,9 +248,9 @@ def check_breach(breach: Breach, now: datetime) -> None:
         if breach.occurred_at > breach.discovered_at:
             problems.append(FieldProblem("occurred_at", "is after the breach was discovered"))
         if breach.occurred_until is not None and breach.occurred_until < breach.occurred_at:
-            problems.append(FieldProblem("occurred_until", "is before the breach began (`occurred_at`)"))
+            problems.append(FieldProblem("occurred_until", BEFORE_IT_BEGAN))
     elif breach.occurred_until is not None:
-        problems.append(FieldProblem("occurred_until", "needs `occurred_at`: when the breach began"))
+        problems.append(FieldProblem("occurred_until", NEEDS_BEGINNING))
     if breach.occurred_until is not None and breach.occurred_until > now:
         problems.append(FieldProblem("occurred_until", f"is in the future (now is {now.isoformat()})"))
     if breach.people is not None and breach.people < len(breach.subject_ids):
@@ -279,7 +283,7 @@ def check_authority_notice(
         # Art. 33(4): the case was closed by the final notification; what becomes known later is added to it.
         raise Conflict(
             f"breach {breach.id} is closed: the final notification was given {final.at.isoformat()}; "
-            "what became known later goes as a follow-up notification (`phase` follow_up)"
+            f"what became known later goes as {A_FOLLOW_UP}"
         )
     if told and chosen is Phase.INITIAL:
         raise invalid("phase", "the authority was told already: this one is follow_up or final")
@@ -313,6 +317,6 @@ def check_open(breach: Breach) -> None:
         raise BreachClosed(
             breach.id,
             f"breach {breach.id} is closed: the final notification was given to the authority "
-            f"{final.at.isoformat()}, and the record stays as it was told. Later facts go to the authority as a "
-            "follow-up notification, recorded with it (`phase` follow_up, with the new facts and the `reference`)",
+            f"{final.at.isoformat()}, and the record stays as it was told. Later facts go to the authority as "
+            f"{A_FOLLOW_UP}, recorded with it",
         )

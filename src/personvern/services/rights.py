@@ -48,6 +48,9 @@ from personvern.services.ports import Lookup, UnitOfWork
 from personvern.services.register import apply_changes, require_lookup
 
 MAX_REASON = 1000
+# The services speak of fields; each adapter says these with its own words (cli/words.py: the options).
+ONE_IDENTITY = "give exactly one of: an email, a phone number or a subject id"
+NEEDS_CORRECTIONS = "a rectification request needs the corrections: values to set or fields to remove"
 
 
 def _choice(enum: type[Any], name: str, value: str) -> Any:
@@ -84,7 +87,7 @@ class Opened:
 def _identity(ctx: Context, email: str | None, phone: str | None, subject_id: str | None) -> tuple[str, str]:
     given = [(n, v) for n, v in (("email", email), ("phone", phone), ("subject", subject_id)) if v]
     if len(given) != 1:
-        raise invalid("identity", "give exactly one of `email`, `phone` or `subject_id`")
+        raise invalid("identity", ONE_IDENTITY)
     name, value = given[0]
     if name == "subject":
         return name, value.strip()
@@ -113,7 +116,7 @@ def _match(ctx: Context, uow: UnitOfWork, name: str, value: str) -> tuple[str | 
 
 def _rectification(ctx: Context, changes: Mapping[str, str], unset: list[str]) -> dict[str, Any] | None:
     if not changes and not unset:
-        raise invalid("set", "a rectification request needs the corrections: `set` or `unset`")
+        raise invalid("set", NEEDS_CORRECTIONS)
     for name in [*changes, *unset]:
         if name not in ctx.policy.fields:
             raise invalid(name, f"is not a field the policy declares; fields: {', '.join(ctx.policy.fields)}")
