@@ -69,6 +69,7 @@ def environment(lang: str) -> Environment:
         role_names=labels.ROLES,
         breach_clock=labels.breach_clock,
         cap=capitalised,
+        languages_named=NAMES,
     )
     env.filters["dict_without"] = lambda d, *keys: {k: x for k, x in d.items() if k not in keys}
     return env

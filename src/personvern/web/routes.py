@@ -9,13 +9,13 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from personvern.domain.errors import NotFound
-from personvern.web import console, subjects
+from personvern.web import console, rights, subjects
 from personvern.web.pages import ConsoleRoute, refusal
 from personvern.web.visit import PREFIX, Seen
 
 STATIC = Path(__file__).parent / "static"
 
-ROUTERS: tuple[APIRouter, ...] = (console.router, subjects.router)
+ROUTERS: tuple[APIRouter, ...] = (console.router, subjects.router, rights.router)
 
 # Last: any other address under /console/ is a 404 page in words, once signed in (no probing of what exists).
 fallback = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
