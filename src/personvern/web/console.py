@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 from personvern.domain.access import Permission
 from personvern.domain.breaches import Status
 from personvern.domain.errors import InvalidInput, Throttled, Unauthenticated
-from personvern.domain.retention import Action
-from personvern.services import breaches, outbox, review, rights, sealed, sweep, users
+from personvern.services import breaches, outbox, review, rights, users
+from personvern.web import retention
 from personvern.web.i18n import LANGUAGES, N_, gettext, language
-from personvern.web.pages import ConsoleRoute, invalid_field, problems_by_field, refusal, render, see_other
+from personvern.web.pages import ConsoleRoute, invalid_field, problems_by_field, render, see_other
 from personvern.web.visit import (
     PREFIX,
     SESSION_COOKIE,
@@ -176,19 +176,6 @@ def set_language(request: Request, v: Posted, data: Form) -> Response:
 # ---------------------------------------------------------------- the overview
 
 
-def _retention_counts(v: Any) -> dict[str, int]:
-    counts = {"archive": 0, "erase": 0, "erase_outside_hold": 0, "sealed": 0}
-    for due in sweep.plan(v.ctx):
-        if due.partial:
-            counts["erase_outside_hold"] += 1
-        elif due.step is Action.ARCHIVE:
-            counts["archive"] += 1
-        else:
-            counts["erase"] += 1
-    counts["sealed"] = len(sealed.plan(v.ctx))
-    return counts
-
-
 @router.get("/")
 def dashboard(request: Request, v: Seen) -> Response:
     ctx = v.ctx
@@ -196,12 +183,18 @@ def dashboard(request: Request, v: Seen) -> Response:
     panels: dict[str, Any] = {}
     if v.may(Permission.REQUEST_HANDLE):
         today, found = rights.list_requests(ctx, limit=DASHBOARD_REQUESTS + 1)
-        panels["requests"] = {"today": today, "items": found[:DASHBOARD_REQUESTS], "more": len(found) > DASHBOARD_REQUESTS}
+        panels["requests"] = {
+            "today": today,
+            "items": found[:DASHBOARD_REQUESTS],
+            "more": len(found) > DASHBOARD_REQUESTS,
+        }
     if v.may(Permission.BREACH_MANAGE):
-        open_ = [b for b in breaches.list_breaches(ctx) if b.status(now) in (Status.DUE, Status.OVERDUE, Status.NOTIFIED)]
+        open_ = [
+            b for b in breaches.list_breaches(ctx) if b.status(now) in (Status.DUE, Status.OVERDUE, Status.NOTIFIED)
+        ]
         panels["breaches"] = {"now": now, "items": open_}
     if v.may(Permission.RETENTION_RUN):
-        panels["retention"] = _retention_counts(v)
+        panels["retention"] = retention.summary(v, limit=0)
     if v.may(Permission.OUTBOX_READ):
         panels["dead"] = outbox.list_outbox(ctx, dead_only=True, limit=DEAD_SHOWN)
     if v.may(Permission.REVIEW_SIGN):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from functools import cache
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +33,7 @@ from personvern.domain.errors import (
 )
 from personvern.reports.environment import capitalised
 from personvern.web import labels
-from personvern.web.i18n import NAMES, Formats, N_, gettext, language, translations
+from personvern.web.i18n import N_, NAMES, Formats, gettext, language, translations
 from personvern.web.visit import (
     PASSWORD_PATH,
     PREFIX,
@@ -48,6 +50,7 @@ log = logging.getLogger("personvern.web")
 
 SIGN_IN_PATH = f"{PREFIX}/sign-in"
 _REFUSAL = re.compile(r"^role '(?P<role>[a-z]+)' may not (?P<what>.+)$")
+
 
 @cache
 def environment(lang: str) -> Environment:
@@ -117,6 +120,22 @@ def problems_by_field(exc: InvalidInput, aliases: dict[str, str] | None = None) 
 
 def invalid_field(field: str, message: str) -> InvalidInput:
     return InvalidInput([FieldProblem(field, message)])
+
+
+def instant(v: Visit, field: str, raw: str) -> datetime | None:
+    """A date and time as typed in a form, on the controller's clock (what a datetime-local input sends)."""
+    if not raw:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise invalid_field(field, v._("must be a date and time, e.g. 2026-05-04 10:00")) from None
+    return at.replace(tzinfo=ZoneInfo(v.zone)) if at.tzinfo is None else at
+
+
+def local_input(v: Visit, at: datetime | None) -> str:
+    """An instant as a datetime-local input shows it, on the controller's clock."""
+    return "" if at is None else at.astimezone(ZoneInfo(v.zone)).strftime("%Y-%m-%dT%H:%M")
 
 
 def refusal(request: Request, exc: BaseException, visit: Visit | None = None) -> HTMLResponse:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
@@ -15,7 +13,7 @@ from personvern.policy.schema import LegalBasis
 from personvern.reports.package import answer_zip
 from personvern.services import rights
 from personvern.web.i18n import N_
-from personvern.web.pages import ConsoleRoute, invalid_field, problems_by_field, render, see_other
+from personvern.web.pages import ConsoleRoute, instant, invalid_field, problems_by_field, render, see_other
 from personvern.web.visit import PREFIX, Form, Posted, Seen, Visit, optional, text
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -61,17 +59,6 @@ def open_form(request: Request, v: Seen) -> Response:
     return render(request, "request_new.html", v, given=given, errors={}, **_choices(v))
 
 
-def _received(v: Visit, raw: str) -> datetime | None:
-    """A date and time as typed in the form (the controller's clock), or None for now."""
-    if not raw:
-        return None
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise invalid_field("received", v._("must be a date and time, e.g. 2026-05-04 10:00")) from None
-    return at.replace(tzinfo=ZoneInfo(v.ctx.policy.controller.timezone)) if at.tzinfo is None else at
-
-
 def _corrections(v: Visit, data: FormData) -> tuple[dict[str, str], list[str]]:
     """A rectification's corrections: one FIELD = VALUE per line, and the fields to remove."""
     changes: dict[str, str] = {}
@@ -100,7 +87,7 @@ def open_request(request: Request, v: Posted, data: Form) -> Response:
             phone=optional(data, "phone"),
             subject_id=optional(data, "subject"),
             channel=given["channel"] or "email",
-            received_at=_received(v, given["received"]),
+            received_at=instant(v, "received", given["received"]),
             language=optional(data, "language"),
             purpose=optional(data, "purpose") if kind == RequestType.OBJECTION.value else None,
             changes=changes,

@@ -9,13 +9,21 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from personvern.domain.errors import NotFound
-from personvern.web import console, rights, subjects
+from personvern.web import breaches, console, documents, retention, rights, subjects, users
 from personvern.web.pages import ConsoleRoute, refusal
 from personvern.web.visit import PREFIX, Seen
 
 STATIC = Path(__file__).parent / "static"
 
-ROUTERS: tuple[APIRouter, ...] = (console.router, subjects.router, rights.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    console.router,
+    subjects.router,
+    rights.router,
+    retention.router,
+    breaches.router,
+    documents.router,
+    users.router,
+)
 
 # Last: any other address under /console/ is a 404 page in words, once signed in (no probing of what exists).
 fallback = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
