@@ -16,6 +16,7 @@ from personvern.web import retention
 from personvern.web.i18n import LANGUAGES, N_, gettext, language
 from personvern.web.pages import ConsoleRoute, invalid_field, problems_by_field, render, see_other
 from personvern.web.visit import (
+    LANGUAGE_COOKIE,
     PREFIX,
     SESSION_COOKIE,
     SIGNIN_COOKIE,
@@ -28,6 +29,7 @@ from personvern.web.visit import (
     clear_cookie,
     new_csrf,
     runtime,
+    secure,
     set_cookie,
     text,
 )
@@ -59,10 +61,15 @@ def _next(target: str | None) -> str:
 # ---------------------------------------------------------------- signing in and out
 
 
+def _language(request: Request) -> str:
+    """The sign-in page's language: as asked in the address, else the last user's on this browser, else nb."""
+    return language(request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE))
+
+
 def _sign_in_page(
     request: Request, status: int = 200, error: str | None = None, name: str = "", headers: dict[str, str] | None = None
 ) -> HTMLResponse:
-    lang = language(request.query_params.get("lang"))
+    lang = _language(request)
     request.state.lang = lang
     token = new_csrf()
     ended = request.query_params.get("ended") == "1"
@@ -70,6 +77,7 @@ def _sign_in_page(
         request,
         "sign_in.html",
         status=status,
+        insecure=_insecure(request),
         headers=headers,
         token=token,
         error=error,
@@ -81,6 +89,11 @@ def _sign_in_page(
     )
     set_cookie(request, response, SIGNIN_COOKIE, token)
     return response
+
+
+def _insecure(request: Request) -> bool:
+    """Plain HTTP to an address beyond this machine: the browser would never send the Secure cookie back."""
+    return secure(request) and request.url.scheme != "https"
 
 
 @router.get("/sign-in")
@@ -101,11 +114,13 @@ def sign_in_form(request: Request) -> Response:
 def sign_in(request: Request, data: Form) -> Response:
     # Before there is a session, the form's token is checked against a cookie of its own (a cross-site form
     # carries neither: the cookie is SameSite=Strict).
+    if _insecure(request):
+        return _sign_in_page(request, 403)
     expected = request.cookies.get(SIGNIN_COOKIE) or ""
     given = text(data, "csrf")
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         raise CsrfRefused()
-    lang = language(request.query_params.get("lang"))
+    lang = _language(request)
     request.state.lang = lang
     name = text(data, "name").lower()
     password = data.get("password")
@@ -121,6 +136,7 @@ def sign_in(request: Request, data: Form) -> Response:
     target = PREFIX + "/password" if signed.user.must_change_password else _next(text(data, "next"))
     response = see_other(target)
     set_cookie(request, response, SESSION_COOKIE, signed.session_token)
+    set_cookie(request, response, LANGUAGE_COOKIE, language(signed.user.language))
     clear_cookie(request, response, SIGNIN_COOKIE)
     return response
 
@@ -129,7 +145,7 @@ def sign_in(request: Request, data: Form) -> Response:
 def sign_out(request: Request, v: PostedFirst) -> Response:
     rt = runtime(request)
     users.sign_out(rt.uow, rt.clock, request.cookies.get(SESSION_COOKIE, ""))
-    response = see_other(f"{PREFIX}/sign-in?said=signed_out" + ("&lang=en" if v.lang == "en" else ""))
+    response = see_other(f"{PREFIX}/sign-in?said=signed_out")
     clear_cookie(request, response, SESSION_COOKIE)
     return response
 
@@ -167,10 +183,12 @@ def account(request: Request, v: Seen) -> Response:
 def set_language(request: Request, v: Posted, data: Form) -> Response:
     rt = runtime(request)
     try:
-        users.set_language(rt.uow, rt.clock, v.user, text(data, "language"))
+        changed = users.set_language(rt.uow, rt.clock, v.user, text(data, "language"))
     except InvalidInput as exc:
         return render(request, "account.html", v, status=422, errors=problems_by_field(exc), said=None)
-    return see_other(f"{PREFIX}/account?said=language_changed")
+    response = see_other(f"{PREFIX}/account?said=language_changed")
+    set_cookie(request, response, LANGUAGE_COOKIE, language(changed.language))
+    return response
 
 
 # ---------------------------------------------------------------- the overview

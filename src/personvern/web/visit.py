@@ -21,6 +21,7 @@ from personvern.web.i18n import Formats, gettext, language
 PREFIX = "/console"
 SESSION_COOKIE = "pv_session"
 SIGNIN_COOKIE = "pv_signin"  # the sign-in form's own CSRF token, before there is a session to hold one
+LANGUAGE_COOKIE = "pv_lang"  # the last signed-in user's language, for the sign-in page after a session ends
 PASSWORD_PATH = f"{PREFIX}/password"
 SIGN_OUT_PATH = f"{PREFIX}/sign-out"
 
