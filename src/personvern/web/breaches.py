@@ -171,7 +171,11 @@ def edit(request: Request, v: Posted, data: Form, breach_id: str) -> Response:
     breach = breaches.show_breach(v.ctx, breach_id)
     typed = _typed(data)
     try:
-        breaches.update_breach(v.ctx, breach_id, _input(v, typed, breach))
+        given = _input(v, typed, breach)
+        if given == BreachInput():
+            unchanged = {"changes": [v._("Nothing was changed: every value is as recorded.")]}
+            return _form(request, v, typed, unchanged, status=422, breach=breach)
+        breaches.update_breach(v.ctx, breach_id, given)
     except InvalidInput as exc:
         return _form(request, v, typed, problems_by_field(exc), status=422, breach=breach)
     except NotFound as exc:
