@@ -226,6 +226,12 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
     context = _context(browser)
     page = context.new_page()
     found: dict[str, list[str]] = {}
+    refused: list[str] = []  # what the browser refused under the Content-Security-Policy (inline style, script)
+
+    def watch(p: Any) -> None:
+        p.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+
+    watch(page)
 
     def check(path: str) -> None:
         page.goto(f"{site.base}{path}")
@@ -256,6 +262,7 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
     context.close()
     context = _context(browser)
     page = context.new_page()
+    watch(page)
     page.goto(f"{site.base}/console/sign-in?lang=en")
     _sign_in(page, site, site.boss, "User name", "Password", "Sign in")
     page.wait_for_url(f"{site.base}/console/")
@@ -285,3 +292,4 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
         found["the add form with errors"] = [f"{v['id']} ({v['impact']}): {v['help']}" for v in bad]
     context.close()
     assert not found, "\n".join(f"{path}: {line}" for path, lines in found.items() for line in lines)
+    assert not refused, refused
