@@ -135,7 +135,8 @@ def _staff(browser: Any, site: Site) -> tuple[Any, Any]:
 
 
 def test_the_ceo_signs_in_finds_a_customer_and_answers_an_access_request(browser: Any, site: Site) -> None:
-    context = _context(browser, accept_downloads=True)
+    # With JavaScript turned off: the console needs none.
+    context = _context(browser, accept_downloads=True, java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{site.base}/console/")
     assert page.url.startswith(f"{site.base}/console/sign-in")
