@@ -104,3 +104,19 @@ def test_only_the_roles_that_handle_requests_see_them(console):
     assert staff.get("/console/requests/0123456789abcdef0123456789abcdef").status_code == 403
     ceo = console.signed_in("ceo")
     assert ceo.get("/console/requests/0123456789abcdef0123456789abcdef").status_code == 404
+
+
+def test_an_erasure_is_carried_out_only_once_confirmed(console):
+    kari = register.add_subject(console.runtime.context(), ONE_TIME, values(1), {}).id
+    page = console.signed_in("ceo")
+    request_id = _request_id(page.post("/console/requests/new", {"type": "erasure", "subject": kari}))
+    assert page.post(f"/console/requests/{request_id}/verify", {"method": "in_person"}).status_code == 303
+    form = page.get(f"/console/requests/{request_id}")
+    assert 'for="f-confirm"' in form.text
+    unconfirmed = page.post(f"/console/requests/{request_id}/fulfil")
+    assert unconfirmed.status_code == 422 and 'id="f-confirm-error"' in unconfirmed.text
+    assert count(console.pv.db_url, "subjects") == 1
+    erased = page.post(f"/console/requests/{request_id}/fulfil", {"confirm": "yes"})
+    assert erased.headers["content-type"] == "application/zip"
+    assert count(console.pv.db_url, "subjects") == 0
+    assert page.get(f"/console/subjects/{kari}").status_code == 404

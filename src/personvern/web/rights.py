@@ -161,7 +161,12 @@ def _download(request_id: str, done: rights.Fulfilment) -> Response:
 
 
 @router.post("/requests/{request_id}/fulfil")
-def fulfil(request: Request, v: Posted, request_id: str) -> Response:
+def fulfil(request: Request, v: Posted, data: Form, request_id: str) -> Response:
+    kind = rights.show_request(v.ctx, request_id).request.type
+    if kind is RequestType.ERASURE and text(data, "confirm") != "yes":
+        # An erasure cannot be undone (Art. 17): one click on the wrong request must not be enough.
+        errors = {"confirm": [v._("Tick the box to confirm the erasure; nothing was erased.")]}
+        return _page(request, v, request_id, 422, errors=errors)
     return _download(request_id, rights.fulfil_request(v.ctx, request_id))
 
 
