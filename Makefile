@@ -19,12 +19,8 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/personvern demo --db $(DB)
-	@if [ -t 0 ] && [ -t 1 ]; then \
-	    echo "A shell with personvern on its PATH follows; type 'exit' to leave it."; \
-	    PATH="$(CURDIR)/$(BIN):$$PATH" PERSONVERN_DATABASE_URL="$(DB)" $${SHELL:-/bin/bash} -i; \
-	else \
-	    echo "Put personvern on your PATH with: . $(BIN)/activate"; \
-	fi
+	@echo "For the command line in another terminal: . $(BIN)/activate (then e.g. personvern subject list)"
+	$(BIN)/personvern serve --db $(DB)
 
 lint: install
 	$(BIN)/ruff check src tests

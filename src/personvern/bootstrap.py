@@ -45,6 +45,7 @@ DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
 DEFAULT_LINKMOBILITY_URL = DEFAULT_URL
 DEFAULT_MAX_ATTEMPTS = 10
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # the worker's lease (connectors/worker.py) allows for it
+HOOK_PASSWORD_MIN = 16  # the callbacks are reachable from the internet: a short password is guessed
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,18 @@ SETTINGS = (
         None,
         None,
         "the delivery report gate id; without one no delivery reports are asked for",
+    ),
+    Setting(
+        "PERSONVERN_LINKMOBILITY_HOOK_USER",
+        None,
+        None,
+        "the user LINK Mobility's callbacks (/hooks/linkmobility/…) sign in with (HTTP Basic); unset: they are refused",
+    ),
+    Setting(
+        "PERSONVERN_LINKMOBILITY_HOOK_PASSWORD",
+        None,
+        None,
+        f"the callbacks' password, at least {HOOK_PASSWORD_MIN} characters; unset: the callbacks are refused",
     ),
     Setting("PERSONVERN_HUBSPOT_URL", None, DEFAULT_HUBSPOT_URL, "HubSpot's API base URL"),
     Setting(
@@ -410,6 +423,41 @@ def link_mobility_config(environ: Mapping[str, str] | None = None) -> LinkMobili
         sender=env.get("PERSONVERN_LINKMOBILITY_SENDER") or None,
         gate=env.get("PERSONVERN_LINKMOBILITY_GATE") or None,
     )
+
+
+@dataclass(frozen=True)
+class HookCredentials:
+    """What LINK Mobility's callbacks must present (HTTP Basic), or why none are accepted."""
+
+    user: str
+    password: str
+    missing: str | None = None  # why the callbacks are refused whatever they send; None: the settings are good
+
+
+def link_mobility_hook(environ: Mapping[str, str] | None = None) -> HookCredentials:
+    """The callbacks' credentials from the settings; refused unless both are set and the password is long."""
+    env = _env(environ)
+    user = env.get("PERSONVERN_LINKMOBILITY_HOOK_USER") or ""
+    password = env.get("PERSONVERN_LINKMOBILITY_HOOK_PASSWORD") or ""
+    unset = [
+        name
+        for name, value in (
+            ("PERSONVERN_LINKMOBILITY_HOOK_USER", user),
+            ("PERSONVERN_LINKMOBILITY_HOOK_PASSWORD", password),
+        )
+        if not value
+    ]
+    if unset:
+        missing = (
+            f"the callbacks take no credentials until {' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} set"
+        )
+    elif len(password) < HOOK_PASSWORD_MIN:
+        missing = (
+            f"PERSONVERN_LINKMOBILITY_HOOK_PASSWORD is shorter than {HOOK_PASSWORD_MIN} characters; set a longer one"
+        )
+    else:
+        missing = None
+    return HookCredentials(user, password, missing)
 
 
 def hubspot_config(environ: Mapping[str, str] | None = None) -> HubSpotConfig:

@@ -327,9 +327,9 @@ class FakeOutbox:
         row = self._state.outbox.get(row_id)
         return None if row is None else replace(row, personal=None)
 
-    def in_states(self, states: Collection[str], limit: int) -> list[OutboxRow]:
+    def in_states(self, states: Collection[str], limit: int, offset: int = 0) -> list[OutboxRow]:
         rows = sorted((r for r in self._state.outbox.values() if r.state in states), key=lambda r: (r.created_at, r.id))
-        return [replace(r, personal=None) for r in rows[:limit]]
+        return [replace(r, personal=None) for r in rows[offset : offset + limit]]
 
     def count(self, states: Collection[str]) -> int:
         return sum(1 for r in self._state.outbox.values() if r.state in states)

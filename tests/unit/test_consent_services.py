@@ -446,3 +446,20 @@ def test_random_histories_through_the_services(policy: Policy, ops: list[tuple[s
             members = consent.marketing_audience(ctx, channel_)
             assert isinstance(members, list)
             assert [m.subject_id for m in members] == expected
+
+
+def test_an_audience_page_says_whether_more_follow_and_reads_only_those_shown(
+    ceo: Context, people: list[str], factory: FakeUnitOfWorkFactory
+) -> None:
+    for sid in people:
+        consent.give_consent(ceo, sid, "marketing", "sms", "web", NOTICE)
+    reads = len([e for e in factory.audit_entries() if e.action == "subject.read"])
+    first = consent.audience_page(ceo, "sms", limit=2)
+    shown = ([m.subject_id for m in first.members], first.more, first.address_field)
+    assert shown == (sorted(people)[:2], True, "phone")
+    # The one id selected past the page is neither decrypted nor recorded as read (Art. 5(1)(c)).
+    assert len([e for e in factory.audit_entries() if e.action == "subject.read"]) == reads + 2
+    last = consent.audience_page(ceo, "sms", limit=2, offset=2)
+    assert ([m.subject_id for m in last.members], last.more) == (sorted(people)[2:], False)
+    exact = consent.audience_page(ceo, "sms", limit=3)
+    assert (len(exact.members), exact.more) == (3, False)

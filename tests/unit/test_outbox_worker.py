@@ -11,7 +11,7 @@ import pytest
 
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.connectors.worker import Worker
-from personvern.domain.errors import Conflict, Forbidden, NotFound
+from personvern.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from personvern.domain.outbox import OutboxRow, OutboxState, RetryPolicy
 from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.domain.subjects import Subject
@@ -224,6 +224,13 @@ def test_list_and_retry(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
     assert [r.id for r in outbox.list_outbox(ceo, dead_only=True).rows] == [dead]
     assert outbox.list_outbox(ceo, everything=True).total == 3
     assert all(r.personal is None for r in outbox.list_outbox(ceo, everything=True).rows)
+    every = [r.id for r in outbox.list_outbox(ceo, everything=True).rows]
+    paged = outbox.list_outbox(ceo, everything=True, limit=2, offset=1)
+    assert ([r.id for r in paged.rows], paged.total) == (every[1:3], 3)
+    with pytest.raises(InvalidInput, match="limit"):
+        outbox.list_outbox(ceo, limit=0)
+    with pytest.raises(InvalidInput, match="offset"):
+        outbox.list_outbox(ceo, offset=-1)
 
     revived = outbox.retry_dead(ceo, dead)
     assert (revived.state, revived.attempts, revived.next_attempt_at) == (OutboxState.PENDING, 0, NOW)

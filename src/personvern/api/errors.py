@@ -17,6 +17,7 @@ from personvern.domain.errors import (
     Forbidden,
     IntegrityBroken,
     InvalidInput,
+    Malformed,
     NotFound,
     NotReady,
     PersonvernError,
@@ -30,6 +31,7 @@ log = logging.getLogger("personvern.api")
 
 # The most specific class first; every PersonvernError has a code, the base class "bad_request".
 CODES: tuple[tuple[type[BaseException], str], ...] = (
+    (Malformed, "bad_request"),
     (InvalidInput, "invalid_input"),
     (NotFound, "not_found"),
     (Conflict, "conflict"),
@@ -127,10 +129,10 @@ def from_exception(exc: BaseException) -> JSONResponse:
     if isinstance(exc, InvalidInput):
         problems = [Problem(line=p.line, field=p.field, message=p.message) for p in exc.problems]
         first = exc.problems[0] if exc.problems else None
-        message = str(exc) if len(exc.problems) != 1 else f"{first.field}: {first.message}" if first else str(exc)
-        return error_response(
-            status, code, message, first.field if first else None, problems if len(problems) > 1 else None
-        )
+        # One problem: its own words, with its line when it has one (an import's line 7 says so).
+        message = str(first) if len(exc.problems) == 1 and first is not None else str(exc)
+        several = len(problems) > 1 or (first is not None and first.line is not None)
+        return error_response(status, code, message, first.field if first else None, problems if several else None)
     return error_response(status, code, str(exc), headers=headers or None)
 
 

@@ -38,3 +38,19 @@ def decode(cursor: str | None) -> Any:
         return json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, UnicodeDecodeError):
         raise invalid("cursor", "is not a cursor this API gave (pass `next_cursor` of the page before)") from None
+
+
+def offset_of(cursor: str | None) -> int:
+    """How many items a cursor made by `after` skips; 0 for the first page."""
+    position = decode(cursor)
+    if position is None:
+        return 0
+    skip = position.get("offset") if isinstance(position, dict) else None
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise invalid("cursor", "is not a cursor this API gave (pass `next_cursor` of the page before)")
+    return skip
+
+
+def after(offset: int, shown: int, more: bool) -> str | None:
+    """The cursor of the page after one that began at `offset` and showed `shown` items; None when none follow."""
+    return encode({"offset": offset + shown}) if more and shown else None

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from personvern.api import users
+from personvern.api import blocks, consents, hooks, marketing, outbox, relationships, sms, subjects, users
 from personvern.api.errors import ERRORS
 
 API_PREFIX = "/api/v1"
 
-ROUTERS: tuple[APIRouter, ...] = (users.router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    users.router,
+    subjects.router,
+    relationships.router,
+    consents.router,
+    blocks.router,
+    marketing.router,
+    sms.router,
+    outbox.router,
+)
+
+# Called by others, at the paths they were given (LINK Mobility's callbacks): not under /api/v1, not a bearer token.
+CALLBACKS: tuple[APIRouter, ...] = (hooks.router,)
 
 
 def include_all(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
+    for router in CALLBACKS:
+        app.include_router(router)

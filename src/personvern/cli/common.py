@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from personvern.bootstrap import Runtime, Settings, open_runtime
+from personvern.cli.words import in_shell_words
 from personvern.domain.errors import ClockMoved, FieldProblem, InvalidInput, PersonvernError, invalid
 from personvern.policy.loader import PolicyInvalid
 
@@ -144,7 +145,7 @@ def reported(env: Env) -> Iterator[None]:
             raise
         if os.environ.get("PERSONVERN_DEBUG") and not isinstance(exc, PersonvernError | PolicyInvalid | ClockMoved):
             raise
-        raise typer.Exit(report_error(exc)) from None
+        raise typer.Exit(report_error(in_shell_words(exc))) from None
     finally:
         env.close()
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from personvern import __version__
-from personvern.bootstrap import initialise
+from personvern.bootstrap import Runtime, initialise
 from personvern.cli import breach as breach_cli
 from personvern.cli import consent as consent_cli
 from personvern.cli import notice as notice_cli
@@ -26,6 +26,8 @@ from personvern.cli.audit import audit_app
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
 from personvern.cli.serve import serve
 from personvern.cli.user import user_app
+from personvern.domain.access import Permission
+from personvern.services import users
 from personvern.services.demo import load_demo
 
 app = typer.Typer(
@@ -133,6 +135,7 @@ def demo(
     runtime, report = initialise(env.settings(), None, demo=True)
     env._runtime = runtime
     loaded = load_demo(runtime.context(), subjects, seed)
+    signer = _demo_user(runtime)
     data = {
         "database": report.database_url,
         "master_key_file": report.master_key_file,
@@ -144,6 +147,8 @@ def demo(
         "objections": loaded.objections,
         "existing": loaded.existing,
         "simulation": runtime.simulation,
+        "console_user": signer[0],
+        "console_password": signer[1],
     }
 
     def human(c: Console) -> None:
@@ -157,8 +162,36 @@ def demo(
             )
         c.print(WELCOME.format(db=report.database_url), markup=False)
         c.print(f"This is a {_kind_of_register(runtime.simulation)}.", markup=False)
+        name, password = signer
+        if password is not None:
+            c.print(
+                f"Console: sign in as {name} with the password {password} (shown once; you choose your own at "
+                "the first sign-in).",
+                markup=False,
+            )
+        elif name is not None:
+            c.print(
+                f"Console: sign in as {name} with the password you chose (`personvern user reset {name}` gives a "
+                "new first one).",
+                markup=False,
+            )
 
     env.emit(data, human)
+
+
+DEMO_USER = "ceo"
+
+
+def _demo_user(runtime: Runtime) -> tuple[str | None, str | None]:
+    """A CEO user to sign in to the console with, on a register that has none: (name, first password or None)."""
+    if not runtime.actor.may(Permission.USERS_MANAGE):
+        return None, None
+    existing = users.list_users(runtime.context())
+    if existing:
+        ceo = next((u.name for u in existing if u.role == "ceo" and u.active), None)
+        return ceo, None
+    issued = users.add_user(runtime.context(), DEMO_USER, "ceo")
+    return issued.user.name, issued.password
 
 
 def _kind_of_register(simulation: bool) -> str:

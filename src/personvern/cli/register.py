@@ -17,6 +17,8 @@ from personvern.cli.common import Env, command, err_console, parse_assignments, 
 from personvern.cli.consent import block_json, print_state, state_json
 from personvern.cli.files import open_private
 from personvern.cli.layout import Column, print_fields, print_rows
+from personvern.cli.words import in_shell_words
+from personvern.domain.csvfile import read_rows
 from personvern.domain.errors import FieldProblem, InvalidInput, invalid
 from personvern.domain.subjects import Relationship
 from personvern.services import register
@@ -162,32 +164,7 @@ def update(
 def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Rows with the line each record starts on (the header is line 1); `;`, `,` and tab are recognised."""
     with reading(path), path.open(newline="", encoding="utf-8-sig") as f:
-        sample = f.read(64 * 1024)
-        f.seek(0)
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(f, dialect=dialect)
-        try:
-            header = [h.strip() for h in next(reader, [])]
-            twice = sorted({h for h in header if header.count(h) > 1})
-            if twice:
-                raise invalid(twice[0], "column appears more than once in the header")
-            rows = []
-            last = reader.line_num
-            for record in reader:
-                start, last = last + 1, reader.line_num  # a quoted value may span lines: report the first
-                if not record:
-                    continue
-                if len(record) > len(header):
-                    raise invalid("file", f"line {start} has more columns than the header")
-                rows.append((start, dict(zip(header, record + [""] * (len(header) - len(record)), strict=True))))
-        except csv.Error as exc:
-            raise invalid("file", f"{path} is not a readable CSV file ({exc})") from None
-    if not header or not any(header):
-        raise invalid("file", f"{path} is empty; the first line must name the fields")
-    return header, rows
+        return read_rows(f, str(path))
 
 
 def _write_problems(path: Path, problems: list[FieldProblem]) -> None:
@@ -233,7 +210,8 @@ def import_(
             count = register.import_subjects(context, kind, rows, reasons, source, progress, header)
     except InvalidInput as exc:
         if problems_file is not None:
-            _write_problems(problems_file, exc.problems)
+            said = in_shell_words(exc)
+            _write_problems(problems_file, said.problems if isinstance(said, InvalidInput) else exc.problems)
         raise
     env.emit({"imported": count, "kind": kind}, lambda c: c.print(f"imported {count} {kind} subjects from {file}"))
 

@@ -2,6 +2,7 @@
 
 PersonvernError                 exit 1   HTTP 400
 ├── InvalidInput                exit 3   HTTP 422   bad values: each problem names field, rule, line
+│   └── Malformed               exit 3   HTTP 400   not in the expected form at all (not JSON, not the layout)
 ├── NotFound                    exit 4   HTTP 404
 ├── Conflict                    exit 5   HTTP 409   e.g. the same person registered twice
 ├── Forbidden                   exit 6   HTTP 403   the role may not do this
@@ -43,10 +44,17 @@ class InvalidInput(PersonvernError):
 
     def __init__(self, problems: list[FieldProblem], summary: str | None = None) -> None:
         self.problems = problems
+        self.summary = summary
         head = summary or ("invalid input" if len(problems) != 1 else "")
         lines = [head] if head else []
         lines += [str(p) for p in problems]
         super().__init__("\n".join(lines))
+
+
+class Malformed(InvalidInput):
+    """A document that is not in the form expected at all (a callback body that is not JSON, say)."""
+
+    http_status = 400
 
 
 def invalid(field: str, message: str) -> InvalidInput:

@@ -11,6 +11,9 @@ from personvern.domain.errors import FieldProblem
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import Collected, Policy
 
+# What a "when needed" value without its reason is told; adapters say where the reason goes (a field, an option).
+NEEDS_REASON = "is collected only when needed: state the reason it is needed"
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -105,9 +108,7 @@ def check_values(
             out.problems.append(FieldProblem(name, f"is not declared for kind {kind} (allowed: {allowed_list})", line))
             continue
         if spec.collected is Collected.WHEN_NEEDED and not (reasons.get(name) or "").strip():
-            out.problems.append(
-                FieldProblem(name, "is collected only when needed: state the reason (--reason FIELD=TEXT)", line)
-            )
+            out.problems.append(FieldProblem(name, NEEDS_REASON, line))
         try:
             out.values[name] = normalise(spec.type, value, policy.default_region)
         except BadValue as exc:

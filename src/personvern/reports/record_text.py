@@ -159,6 +159,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "keep the breach register and notify breaches",
     ),
     "perm_record.read": ("lese denne protokollen", "read this record"),
+    "perm_users.manage": (
+        "administrere brukerne av konsollet og API-et",
+        "manage the users of the console and the API",
+    ),
 }
 
 

@@ -443,6 +443,27 @@ def marketing_audience(
     One set-based query selects them (consent, no objection, no restriction); only the page shown is decrypted,
     and each person on it is recorded as read in the audit log.
     """
+    if not count_only:
+        return audience_page(ctx, channel, limit, offset).members
+    ctx.actor.require(Permission.AUDIENCE_READ)
+    check_consent_target(ctx.policy, MARKETING, channel)
+    with ctx.uow() as uow:
+        total = uow.consents.audience_count(MARKETING, channel)
+        ctx.record(uow, AuditEvent("marketing.audience", None, MARKETING, {"channel": channel, "count": total}))
+        uow.commit()
+    return total
+
+
+@dataclass(frozen=True)
+class AudiencePage:
+    address_field: str  # the field the channel reaches people by (phone, email)
+    members: list[AudienceMember]
+    more: bool  # someone follows the page
+
+
+def audience_page(ctx: Context, channel: str, limit: int = 50, offset: int = 0) -> AudiencePage:
+    """A page of the audience, and whether more follow: one id past the page is selected, never decrypted or
+    recorded as read (only the people shown are read, Art. 5(1)(c))."""
     ctx.actor.require(Permission.AUDIENCE_READ)
     check_consent_target(ctx.policy, MARKETING, channel)
     if not 1 <= limit <= MAX_PAGE:
@@ -451,14 +472,10 @@ def marketing_audience(
         raise invalid("offset", "must not be negative")
     field = channel_field(ctx.policy, MARKETING, channel)
     with ctx.uow() as uow:
-        if count_only:
-            total = uow.consents.audience_count(MARKETING, channel)
-            ctx.record(uow, AuditEvent("marketing.audience", None, MARKETING, {"channel": channel, "count": total}))
-            uow.commit()
-            return total
-        ids = uow.consents.audience_page(MARKETING, channel, limit, offset)
+        selected = uow.consents.audience_page(MARKETING, channel, limit + 1, offset)
+        ids = selected[:limit]
         addresses = uow.consents.read_field(ids, field)
         details = {"via": "marketing.audience", "channel": channel, "fields": [field]}
         ctx.record(uow, *(AuditEvent("subject.read", sid, MARKETING, details) for sid in ids))
         uow.commit()
-    return [AudienceMember(sid, addresses.get(sid)) for sid in ids]
+    return AudiencePage(field, [AudienceMember(sid, addresses.get(sid)) for sid in ids], len(selected) > limit)

@@ -11,7 +11,7 @@ from typing import Any
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.consent import Block, BlockKind, ConsentEvent, marketing_block_reason
-from personvern.domain.errors import Conflict, Forbidden, NotFound
+from personvern.domain.errors import Conflict, Forbidden, NotFound, invalid
 from personvern.domain.outbox import Decision, Draw, OutboxRow, OutboxState, RetryPolicy, after_failure
 from personvern.domain.sealed import FORGOTTEN
 from personvern.domain.sms import FINAL_STATUSES, Message, MessageStatus, next_status
@@ -59,9 +59,21 @@ class OutboxListing:
     by_hand: dict[str, str] = field(default_factory=dict)
 
 
-def list_outbox(ctx: Context, dead_only: bool = False, everything: bool = False, limit: int = 100) -> OutboxListing:
-    """Rows that still need something (pending and dead), only the dead, or every row; never a personal value."""
+MAX_LISTING = 10_000
+
+
+def list_outbox(
+    ctx: Context, dead_only: bool = False, everything: bool = False, limit: int = 100, offset: int = 0
+) -> OutboxListing:
+    """Rows that still need something (pending and dead), only the dead, or every row; never a personal value.
+
+    Oldest first; `offset` rows are skipped (a page further on).
+    """
     ctx.actor.require(Permission.OUTBOX_READ)
+    if not 1 <= limit <= MAX_LISTING:
+        raise invalid("limit", f"must be between 1 and {MAX_LISTING}")
+    if offset < 0:
+        raise invalid("offset", "must not be negative")
     if dead_only:
         states = [OutboxState.DEAD]
     elif everything:
@@ -69,7 +81,7 @@ def list_outbox(ctx: Context, dead_only: bool = False, everything: bool = False,
     else:
         states = [OutboxState.PENDING, OutboxState.DEAD]
     with ctx.uow() as uow:
-        rows = uow.outbox.in_states(states, limit)
+        rows = uow.outbox.in_states(states, limit, offset)
         listing = OutboxListing(uow.outbox.count(states), rows)
         if any(r.state is OutboxState.DEAD for r in rows):
             shown = {r.id: r for r in rows}

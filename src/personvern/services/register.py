@@ -32,6 +32,13 @@ from personvern.services.retention import new_schedules, refresh, refresh_organi
 
 IMPORT_BATCH = 5000
 
+# The words of refusals that name what else to give. Services speak of fields; each adapter says them in its
+# own terms (the command line as its options, cli/words.py), so these are constants it can find.
+ONE_OF_ID_EMAIL_PHONE = "give exactly one of: a subject id, an email or a phone number"
+ONE_OF_ID_EMAIL_PHONE_NAME = "give exactly one of: a subject id, an email, a phone number or a name"
+NAMESAKES_HINT = "list them by name, then show one of them by its id"
+NOTHING_TO_CHANGE = "nothing to change: give a value to set or a field to remove"
+
 
 @dataclass(frozen=True)
 class SubjectView:
@@ -124,7 +131,7 @@ def resolve(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | 
     """Find the one subject meant by an id, an email or a phone number; never echo the value back."""
     given = [x for x in (subject_id, email, phone) if x]
     if len(given) != 1:
-        raise invalid("subject", "give exactly one of: a subject id, --email or --phone")
+        raise invalid("subject", ONE_OF_ID_EMAIL_PHONE)
     if subject_id:
         require_subject(uow, subject_id)
         return subject_id
@@ -178,11 +185,11 @@ def _gone(ctx: Context, uow: UnitOfWork, subject_id: str | None, email: str | No
     return f"{where}: it was archived on {day} (`personvern archive show {record.id}`)"
 
 
-MAX_NAMESAKES = 20  # ids named in the answer to an ambiguous `subject show --name`
+MAX_NAMESAKES = 20  # ids named in the answer to an ambiguous look-up by name
 
 
 def name_lookups(ctx: Context, name: str) -> list[Lookup]:
-    """What `--name` looks for: the name, folded (`domain.values.name_key`), in every field of type name."""
+    """What a look-up by name looks for: the name, folded (`domain.values.name_key`), in every field of type name."""
     fields = [f for f, spec in ctx.policy.fields.items() if spec.type is FieldType.NAME]
     if not fields:
         raise invalid(
@@ -213,7 +220,7 @@ def show_subject(
     ctx.actor.require(Permission.REGISTER_READ)
     chosen = ctx.check_purpose(purpose)
     if name is not None and (subject_id or email or phone):
-        raise invalid("subject", "give exactly one of: a subject id, --email, --phone or --name")
+        raise invalid("subject", ONE_OF_ID_EMAIL_PHONE_NAME)
     lookups = name_lookups(ctx, name) if name is not None else None
     with ctx.uow() as uow:
         try:
@@ -245,10 +252,7 @@ def _one_by_name(uow: UnitOfWork, lookups: list[Lookup]) -> str:
         raise NotFound("no subject in the register has that name")
     if len(found) > 1:
         shown = ", ".join(found[:MAX_NAMESAKES]) + (", ..." if len(found) > MAX_NAMESAKES else "")
-        raise Conflict(
-            f"{len(found)} subjects in the register have that name: {shown}; "
-            "`subject list --name` shows them, `subject show ID` one of them"
-        )
+        raise Conflict(f"{len(found)} subjects in the register have that name: {shown}; {NAMESAKES_HINT}")
     return found[0]
 
 
@@ -329,7 +333,7 @@ def apply_changes(
     rules as a new one.
     """
     if not changes and not remove:
-        raise invalid("changes", "nothing to change: give --set FIELD=VALUE or --unset FIELD")
+        raise invalid("changes", NOTHING_TO_CHANGE)
     both = sorted(set(changes) & set(remove))
     if both:
         raise invalid(both[0], "cannot be set and removed at once")

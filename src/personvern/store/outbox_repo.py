@@ -87,9 +87,9 @@ class SqlOutbox:
         r = self._conn.execute(select(t.outbox).where(t.outbox.c.id == row_id)).first()
         return self._row(r) if r else None
 
-    def in_states(self, states: Collection[str], limit: int) -> list[OutboxRow]:
+    def in_states(self, states: Collection[str], limit: int, offset: int = 0) -> list[OutboxRow]:
         c = t.outbox.c
-        q = select(t.outbox).where(c.state.in_(list(states))).order_by(c.created_at, c.id).limit(limit)
+        q = select(t.outbox).where(c.state.in_(list(states))).order_by(c.created_at, c.id).limit(limit).offset(offset)
         return [self._row(r) for r in self._conn.execute(q)]
 
     def count(self, states: Collection[str]) -> int:
