@@ -16,6 +16,7 @@ from personvern.api import errors
 from personvern.api.routes import include_all
 from personvern.bootstrap import Runtime, Settings, open_runtime
 from personvern.store.engine import current_revision, head_revision
+from personvern.web.routes import install as install_console
 
 log = logging.getLogger("personvern.http")
 
@@ -99,6 +100,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"status": "ready", "migration": current})
 
     include_all(app)
+    install_console(app)
     return app
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -171,3 +172,22 @@ def values_csv(values: dict[str, str]) -> bytes:
     writer.writerow(list(values))
     writer.writerow(list(values.values()))
     return out.getvalue().encode("utf-8")
+
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest time: the same files make the same archive
+
+
+def answer_zip(files: Mapping[str, bytes]) -> bytes:
+    """The answer's files (letter.html, data.json, data.csv where due) as one zip, as a browser downloads it.
+
+    The same files `request fulfil --out` writes to a folder; each entry is its owner's only (mode 0600)
+    once unpacked, as the folder's files are.
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files, key=lambda n: (n != "letter.html", n)):
+            entry = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o100600 << 16
+            archive.writestr(entry, files[name])
+    return out.getvalue()

@@ -240,13 +240,20 @@ def signed_for(ctx: Context, year: int) -> ReviewRecord | None:
         return next((r for r in uow.reviews.for_year(year) if r.signed_at is not None), None)
 
 
-def reminder(ctx: Context) -> str | None:
-    """A line for the operator when the latest year whose review month has passed has no signed review."""
+def unsigned_year(ctx: Context) -> int | None:
+    """The latest year whose review month has passed, when it has no signed review; None when it has."""
     day = today(ctx)
     month = ctx.policy.review.month
     year = day.year if day.month > month else day.year - 1
-    if signed_for(ctx, year) is not None:
+    return None if signed_for(ctx, year) is not None else year
+
+
+def reminder(ctx: Context) -> str | None:
+    """A line for the operator when the latest year whose review month has passed has no signed review."""
+    year = unsigned_year(ctx)
+    if year is None:
         return None
+    month = ctx.policy.review.month
     return (
         f"the annual review of {year} is not signed (due by the end of month {month} of {year}): "
         f"run `personvern review run --year {year}`, then `personvern review sign ID` as {ctx.policy.review.signed_by}"
