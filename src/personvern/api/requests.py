@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, cast
@@ -17,6 +15,7 @@ from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, encode
 from personvern.api.security import Ctx
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.requests import Request
+from personvern.reports.package import answer_zip
 from personvern.services import rights
 from personvern.services.context import Context
 from personvern.services.retention import today
@@ -246,14 +245,6 @@ ZIP = {
 }
 
 
-def _zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, blob in sorted(files.items()):
-            archive.writestr(name, blob)
-    return buffer.getvalue()
-
-
 def _chunks(blob: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
     for start in range(0, len(blob), size):
         yield blob[start : start + size]
@@ -272,4 +263,4 @@ def package(ctx: Ctx, request_id: Id) -> StreamingResponse:
         "Content-Disposition": f'attachment; filename="request-{done.request.id}.zip"',
         "Cache-Control": "no-store",
     }
-    return StreamingResponse(_chunks(_zipped(done.files)), media_type="application/zip", headers=headers)
+    return StreamingResponse(_chunks(answer_zip(done.files)), media_type="application/zip", headers=headers)
