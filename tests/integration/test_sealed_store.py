@@ -1,4 +1,4 @@
-"""Sealed parts past the policy's time, on SQLite and PostgreSQL: dead outbox rows and strangers' identities."""
+"""Sealed parts past the policy's time, on SQLite and PostgreSQL: dead outbox rows, strangers' identities, answers."""
 
 from __future__ import annotations
 
@@ -45,8 +45,11 @@ def test_dead_rows_and_a_strangers_identity_are_forgotten_when_the_policy_says(
     assert has_key(runtime, sms) and has_key(runtime, deletion) and has_key(runtime, opened.request.id)
 
     clock.advance(days=31)
-    assert [(p.what, p.id) for p in sealed.plan(ctx)] == [("outbox", sms)]
-    assert sweep.run(ctx).outbox_forgotten == 1
+    # The answer's files too ([requests] keep_answer, 30 days); the stranger's identity stays three months.
+    assert [(p.what, p.id) for p in sealed.plan(ctx)] == [("outbox", sms), ("answer", opened.request.id)]
+    first = sweep.run(ctx)
+    assert (first.outbox_forgotten, first.answers_forgotten, first.requests_forgotten) == (1, 1, 0)
+    assert has_key(runtime, opened.request.id) and rights.show_request(ctx, opened.request.id).identity
     row = stored_row(runtime, sms)
     assert row.state == "dead" and "sealed" not in json.loads(row.payload)
     assert json.loads(row.payload)["public"]["personal_forgotten_on"] == "2026-12-26"

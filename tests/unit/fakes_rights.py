@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from personvern.domain.archive import ArchiveRecord
@@ -21,9 +21,12 @@ class RightsState:
     sealed: dict[str, tuple[dict[str, str], dict[str, Any] | None]] = field(default_factory=dict)
     receipts: dict[str, ErasureReceipt] = field(default_factory=dict)
     archive: dict[str, tuple[ArchiveRecord, dict[str, str]]] = field(default_factory=dict)
+    answers: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
     def copy(self) -> RightsState:
-        return RightsState(dict(self.requests), dict(self.sealed), dict(self.receipts), dict(self.archive))
+        return RightsState(
+            dict(self.requests), dict(self.sealed), dict(self.receipts), dict(self.archive), dict(self.answers)
+        )
 
 
 class FakeRequests:
@@ -52,6 +55,25 @@ class FakeRequests:
 
     def forget_personal(self, request_id: str) -> None:
         self._state.sealed.pop(request_id, None)
+        self._state.answers.pop(request_id, None)
+
+    def keep_answer(self, request_id: str, files: Mapping[str, bytes], at: datetime) -> None:
+        self._state.answers[request_id] = dict(files)
+
+    def answer(self, request_id: str) -> dict[str, bytes] | None:
+        found = self._state.answers.get(request_id)
+        return None if found is None else dict(found)
+
+    def forget_answer(self, request_id: str) -> None:
+        self._state.answers.pop(request_id, None)
+
+    def answers_kept(self, closed_before: datetime) -> list[Request]:
+        found = [
+            r
+            for r in self._state.requests.values()
+            if r.closed_at is not None and r.closed_at <= closed_before and r.id in self._state.answers
+        ]
+        return sorted(found, key=lambda r: (r.closed_at or r.received_at, r.id))
 
     def forget_subjects(self, subject_ids: Collection[str]) -> int:
         wanted = set(subject_ids)
@@ -68,11 +90,19 @@ class FakeRequests:
         ]
         return sorted(found, key=lambda r: (r.closed_at or r.received_at, r.id))
 
-    def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
+    def listing(
+        self,
+        states: Collection[RequestState],
+        due_before: date | None,
+        limit: int,
+        after: tuple[date, datetime, str] | None = None,
+    ) -> list[Request]:
         found = [
             r
             for r in self._state.requests.values()
-            if r.state in states and (due_before is None or r.due_on <= due_before)
+            if r.state in states
+            and (due_before is None or r.due_on <= due_before)
+            and (after is None or (r.due_on, r.received_at, r.id) > after)
         ]
         return sorted(found, key=lambda r: (r.due_on, r.received_at, r.id))[:limit]
 

@@ -107,7 +107,7 @@ def test_a_late_first_notification_needs_its_reason() -> None:
     with pytest.raises(InvalidInput) as info:
         check_authority_notice(breach(), late, late, None, None)
     [problem] = info.value.problems
-    assert problem.field == "late-reason"
+    assert problem.field == "late_reason"
     assert "80 h after the breach was discovered" in problem.message and "Art. 33(1)" in problem.message
     assert check_authority_notice(breach(), late, late, None, "the extent was unclear") is Phase.INITIAL
     # At the deadline itself it is on time, and a reason is refused as noise.
@@ -130,15 +130,15 @@ def test_when_the_authority_was_told_must_make_sense() -> None:
 
 def test_the_record_must_be_consistent() -> None:
     assert problems(breach(discovered_at=T + timedelta(hours=1))) == {
-        "discovered": f"is in the future (now is {T.isoformat()})"
+        "discovered_at": f"is in the future (now is {T.isoformat()})"
     }
-    assert "occurred" in problems(breach(occurred_at=T + timedelta(minutes=1)))
-    assert "occurred-until" in problems(
+    assert "occurred_at" in problems(breach(occurred_at=T + timedelta(minutes=1)))
+    assert "occurred_until" in problems(
         breach(occurred_at=T - timedelta(hours=2), occurred_until=T - timedelta(hours=3))
     )
-    assert "occurred-until" in problems(breach(occurred_until=T - timedelta(hours=3)))
+    assert "occurred_until" in problems(breach(occurred_until=T - timedelta(hours=3)))
     assert problems(breach(people=1, subject_ids=("a", "b"))) == {"people": "is 1, but 2 affected subjects are listed"}
-    assert "risk-reason" in problems(breach(risk=Risk.UNLIKELY))
+    assert "risk_reason" in problems(breach(risk=Risk.UNLIKELY))
     assert "description" in problems(breach(description=""))
     check_breach(breach(occurred_at=T - timedelta(days=1), occurred_until=T, people=2, subject_ids=("a",)), T)
 
@@ -148,7 +148,7 @@ def test_free_text_is_cleaned_and_bounded() -> None:
     assert clean_text("cause", "   ") is None
     with pytest.raises(InvalidInput, match="cause: must not contain control characters"):
         clean_text("cause", "a\x00b")
-    with pytest.raises(InvalidInput, match="measures-taken: must be at most 5000 characters"):
+    with pytest.raises(InvalidInput, match="measures_taken: must be at most 5000 characters"):
         clean_text("measures_taken", "x" * 5001)
     assert clean_categories(["navn", " Navn ", "e-post"]) == ("navn", "e-post")
     with pytest.raises(InvalidInput, match="categories"):

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from personvern.domain.errors import Conflict
+from personvern.domain.errors import Conflict, NotFound
 from personvern.domain.outbox import OutboxRow, OutboxState
 from personvern.domain.requests import Channel, Request, RequestState, RequestType
 from personvern.domain.sealed import undelivered_end, unmatched_end
@@ -98,11 +98,19 @@ def test_the_run_forgets_dead_rows_and_strangers_identities_when_their_time_ends
     assert sweep.run(ceo).outbox_forgotten == 0
     assert factory.state.outbox[sms].personal
 
+    assert rights.answer(ceo, opened.request.id).files["letter.html"]
     clock.advance(days=2)
-    [due] = sealed.plan(ceo)
+    [due, answer] = sealed.plan(ceo)
     assert (due.what, due.id, due.rule, due.since) == ("outbox", sms, "undelivered.keep", date(2026, 12, 25))
+    # The answer's files go after `[requests] keep_answer` (30 days); the stranger's identity stays longer.
+    assert (answer.what, answer.id, answer.rule) == ("answer", opened.request.id, "requests.keep_answer")
     first = sweep.run(ceo)
     assert (first.outbox_forgotten, first.requests_forgotten, first.by_hand) == (1, 0, [])
+    assert first.answers_forgotten == 1
+    with pytest.raises(NotFound, match="no longer kept"):
+        rights.answer(ceo, opened.request.id)
+    shown = rights.show_request(ceo, opened.request.id)
+    assert "letter.html" in shown.request.outcome["files"] and shown.request.outcome["answer_forgotten_on"]
     assert factory.state.outbox[sms].personal == {}
     assert "personal part forgotten on 2026-12-26" in (factory.state.outbox[sms].last_error or "")
     with pytest.raises(Conflict, match="nothing left to send"):
@@ -125,6 +133,7 @@ def test_the_run_forgets_dead_rows_and_strangers_identities_when_their_time_ends
     assert sealed.plan(ceo) == []
     events = [e.action for e in factory.audit_entries()]
     assert events.count("outbox.forget") == 2 and events.count("request.forget") == 1
+    assert events.count("request.forget_answer") == 1
 
 
 @pytest.mark.parametrize("lang", ["nb", "en"])

@@ -15,6 +15,10 @@ from personvern.api.errors import ErrorBody
 TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than allowed"}
 }
+# A form route answers 415 to a body that is not multipart/form-data (`read_form`).
+NOT_A_FORM: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorBody, "description": "The body is not multipart/form-data"}
+}
 
 
 def _size(limit: int) -> str:

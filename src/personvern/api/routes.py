@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from personvern.api import blocks, consents, hooks, marketing, outbox, relationships, sms, subjects, users
+from personvern.api import (
+    archive,
+    audit,
+    blocks,
+    breaches,
+    consents,
+    hooks,
+    marketing,
+    notice,
+    outbox,
+    policy,
+    record,
+    relationships,
+    requests,
+    retention,
+    review,
+    sms,
+    subjects,
+    users,
+)
 from personvern.api.errors import ERRORS
 
 API_PREFIX = "/api/v1"
@@ -18,6 +37,15 @@ ROUTERS: tuple[APIRouter, ...] = (
     marketing.router,
     sms.router,
     outbox.router,
+    requests.router,
+    archive.router,
+    retention.router,
+    review.router,
+    notice.router,
+    record.router,
+    breaches.router,
+    audit.router,
+    policy.router,
 )
 
 # Called by others, at the paths they were given (LINK Mobility's callbacks): not under /api/v1, not a bearer token.

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
-from personvern.api.bodies import TOO_LARGE, read_form
+from personvern.api.bodies import NOT_A_FORM, TOO_LARGE, read_form
 from personvern.api.consents import BlockOut, ConsentStateOut
 from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after, offset_of
 from personvern.api.relationships import RelationshipOut
@@ -255,7 +255,7 @@ IMPORT_BODY = {
     "/import",
     status_code=201,
     summary="Import a CSV file: every row or none; each bad row is named by its line and field",
-    responses=TOO_LARGE,
+    responses={**TOO_LARGE, **NOT_A_FORM},
     openapi_extra=IMPORT_BODY,
 )
 def import_subjects(ctx: Ctx, form: Annotated[ImportForm, Depends(import_form)]) -> ImportedOut:

@@ -181,6 +181,11 @@ def render(c: Console, p: Policy, lang: str) -> None:
         "after the answer",
         markup=False,
     )
+    c.print(
+        f"Answers to requests: their files kept {p.requests.keep_answer.describe(lang)} after the answer, to be "
+        "fetched; their sha256 for good",
+        markup=False,
+    )
 
     expiry = ", ".join(f"{k}: {v.value}" for k, v in p.archive.on_expiry.items())
     c.print(

@@ -146,6 +146,7 @@ def plan(
             "subjects": rows,
             "outbox": [sealed_json(p) for p in parts if p.what == "outbox"],
             "requests": [sealed_json(p) for p in parts if p.what == "request"],
+            "answers": [sealed_json(p) for p in parts if p.what == "answer"],
         },
         human,
     )
@@ -159,14 +160,21 @@ def sealed_json(p: SealedDue) -> dict[str, Any]:
     return out
 
 
+SEALED_WORDS = {
+    "outbox": ("dead outbox row", "forget its personal part"),
+    "request": ("request that matched nobody", "forget the identity given"),
+    "answer": ("answer to a request", "forget its files (their sha256 stay)"),
+}
+
+
 def _sealed_table(c: Console, day: str, parts: list[SealedDue]) -> None:
-    """Sealed parts past the policy's time: a dead row's personal part, a stranger's identity; never a value."""
+    """Sealed parts past the policy's time: a dead row's personal part, a stranger's identity, an answer's files;
+    never a value."""
     if not parts:
         return
     rows = []
     for p in parts:
-        what = "dead outbox row" if p.what == "outbox" else "request that matched nobody"
-        then = "forget its personal part" if p.what == "outbox" else "forget the identity given"
+        what, then = SEALED_WORDS[p.what]
         if p.by_hand:
             then += f"; to do by hand: {p.by_hand}"
         rows.append((what, p.id, p.kind, p.rule, p.since.isoformat(), then))
@@ -196,6 +204,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "failed": [{"subject_id": sid, "error": why} for sid, why in result.failed],
         "outbox_personal_forgotten": result.outbox_forgotten,
         "request_identities_forgotten": result.requests_forgotten,
+        "answers_forgotten": result.answers_forgotten,
         "by_hand": result.by_hand,
     }
 
@@ -214,6 +223,8 @@ def run_summary(result: RunResult) -> str:
             f"\nforgot the personal part of {result.outbox_forgotten} dead outbox row(s) and the identity of "
             f"{result.requests_forgotten} answered request(s) that matched nobody"
         )
+    if result.answers_forgotten:
+        line += f"\nforgot the files of {result.answers_forgotten} answer(s) past [requests] keep_answer"
     if result.by_hand:
         line += "".join(
             f"\nto do by hand: outbox row {row_id} (a processor deletion never delivered): see `outbox list --dead`"

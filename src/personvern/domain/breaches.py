@@ -29,6 +29,10 @@ TEXT_LIMITS = {
     "reference": 100,
 }
 MAX_CATEGORY = 200
+# The domain speaks of fields; each adapter says these with its own words (cli/words.py: the options).
+BEFORE_IT_BEGAN = "is before the breach began"
+NEEDS_BEGINNING = "needs the time the breach began"
+A_FOLLOW_UP = "a follow-up notification (phase follow_up)"
 MAX_COUNT = 1_000_000_000
 
 
@@ -186,10 +190,10 @@ def clean_text(name: str, value: str | None) -> str | None:
     if not text:
         return None
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
-        raise invalid(_option(name), "must not contain control characters")
+        raise invalid(name, "must not contain control characters")
     limit = TEXT_LIMITS.get(name, 5000)
     if len(text) > limit:
-        raise invalid(_option(name), f"must be at most {limit} characters (got {len(text)})")
+        raise invalid(name, f"must be at most {limit} characters (got {len(text)})")
     return text
 
 
@@ -233,35 +237,31 @@ def parse_phase(value: str | None) -> Phase | None:
         raise invalid("phase", "must be initial, follow_up or final (Art. 33(4))") from None
 
 
-def _option(name: str) -> str:
-    return name.replace("_", "-")
-
-
 def check_breach(breach: Breach, now: datetime) -> None:
     """Every rule a breach record must satisfy as a whole; each problem names its field."""
     problems: list[FieldProblem] = []
     if not breach.description:
         problems.append(FieldProblem("description", "say what happened and how"))
     if breach.discovered_at > now:
-        problems.append(FieldProblem("discovered", f"is in the future (now is {now.isoformat()})"))
+        problems.append(FieldProblem("discovered_at", f"is in the future (now is {now.isoformat()})"))
     if breach.occurred_at is not None:
         if breach.occurred_at > breach.discovered_at:
-            problems.append(FieldProblem("occurred", "is after the breach was discovered"))
+            problems.append(FieldProblem("occurred_at", "is after the breach was discovered"))
         if breach.occurred_until is not None and breach.occurred_until < breach.occurred_at:
-            problems.append(FieldProblem("occurred-until", "is before the breach began (--occurred)"))
+            problems.append(FieldProblem("occurred_until", BEFORE_IT_BEGAN))
     elif breach.occurred_until is not None:
-        problems.append(FieldProblem("occurred-until", "needs --occurred: when the breach began"))
+        problems.append(FieldProblem("occurred_until", NEEDS_BEGINNING))
     if breach.occurred_until is not None and breach.occurred_until > now:
-        problems.append(FieldProblem("occurred-until", f"is in the future (now is {now.isoformat()})"))
+        problems.append(FieldProblem("occurred_until", f"is in the future (now is {now.isoformat()})"))
     if breach.people is not None and breach.people < len(breach.subject_ids):
         problems.append(
             FieldProblem("people", f"is {breach.people}, but {len(breach.subject_ids)} affected subjects are listed")
         )
     if breach.risk is Risk.UNLIKELY and not breach.risk_reason:
         # Art. 33(5): a breach not notified is documented with why it is unlikely to result in a risk.
-        problems.append(FieldProblem("risk-reason", "say why the breach is unlikely to result in a risk"))
+        problems.append(FieldProblem("risk_reason", "say why the breach is unlikely to result in a risk"))
     if breach.to_authority and breach.discovered_at > breach.to_authority[0].at:
-        problems.append(FieldProblem("discovered", "is after the authority was notified"))
+        problems.append(FieldProblem("discovered_at", "is after the authority was notified"))
     if problems:
         raise InvalidInput(problems)
 
@@ -283,7 +283,7 @@ def check_authority_notice(
         # Art. 33(4): the case was closed by the final notification; what becomes known later is added to it.
         raise Conflict(
             f"breach {breach.id} is closed: the final notification was given {final.at.isoformat()}; "
-            "what became known later goes as a follow-up notification (--phase follow_up)"
+            f"what became known later goes as {A_FOLLOW_UP}"
         )
     if told and chosen is Phase.INITIAL:
         raise invalid("phase", "the authority was told already: this one is follow_up or final")
@@ -292,23 +292,31 @@ def check_authority_notice(
     late = not told and at > breach.deadline
     if late and not late_reason:
         raise invalid(
-            "late-reason",
+            "late_reason",
             f"the authority is told {hours(at - breach.discovered_at)} after the breach was discovered, later than "
             "the 72 hours of Art. 33(1): give the reason for the delay",
         )
     if late_reason and not late:
         when = "a follow-up notification" if told else "the notification is within 72 hours of discovery"
-        raise invalid("late-reason", f"is only for a first notification after 72 hours; {when}")
+        raise invalid("late_reason", f"is only for a first notification after 72 hours; {when}")
     return chosen
+
+
+class BreachClosed(Conflict):
+    """A change to a breach after its final notification; adapters add how to send a follow-up instead."""
+
+    def __init__(self, breach_id: str, message: str) -> None:
+        super().__init__(message)
+        self.breach_id = breach_id
 
 
 def check_open(breach: Breach) -> None:
     """A closed breach's record stays as the authority was last told it; later facts come with a follow-up."""
     final = breach.final_notification
     if final is not None:
-        raise Conflict(
+        raise BreachClosed(
+            breach.id,
             f"breach {breach.id} is closed: the final notification was given to the authority "
-            f"{final.at.isoformat()}, and the record stays as it was told. Later facts go to the authority as a "
-            f"follow-up notification, recorded with it: breach notify {breach.id} --authority --phase follow_up "
-            "--reference REF with the new facts (for example --records, --consequences, --measures-taken)"
+            f"{final.at.isoformat()}, and the record stays as it was told. Later facts go to the authority as "
+            f"{A_FOLLOW_UP}, recorded with it",
         )

@@ -166,12 +166,19 @@ def start(request: Request) -> Request:
     return replace(request, state=RequestState.IN_PROGRESS)
 
 
+class NotVerified(Conflict):
+    """A step that needs the person's identity checked first; adapters add how to record the check."""
+
+    def __init__(self, request_id: str, doing: str) -> None:
+        super().__init__(
+            f"request {request_id} cannot be {doing} before the person's identity is verified (Art. 12(6))"
+        )
+        self.request_id = request_id
+
+
 def require_verified(request: Request, doing: str) -> None:
     if not request.verified:
-        raise Conflict(
-            f"request {request.id} cannot be {doing} before the person's identity is verified: "
-            f"run `request verify {request.id} --method ...` first (Art. 12(6))"
-        )
+        raise NotVerified(request.id, doing)
 
 
 def complete(request: Request, at: datetime, by: str, outcome: dict[str, Any]) -> Request:

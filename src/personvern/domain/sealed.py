@@ -1,4 +1,5 @@
-"""When sealed parts that outlive their use end: a dead outbox row's personal part, a stranger's request identity."""
+"""When sealed parts that outlive their use end: a dead outbox row's personal part, a stranger's request identity,
+an answer's files."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ RULE_UNDELIVERED = "undelivered.keep"
 RULE_DELETION = "undelivered.keep_deletion"
 RULE_TEXT = "messages.keep_text"
 RULE_UNMATCHED = "requests.keep_unmatched"
+RULE_ANSWER = "requests.keep_answer"
+
+# Set in a request's outcome while the answer's files are kept sealed to be fetched (`answer_end`).
+ANSWER_KEPT = "answer_kept"
 
 # Set in a row's public part when its personal part was forgotten: the row can no longer be retried.
 FORGOTTEN = "personal_forgotten_on"
@@ -64,12 +69,25 @@ def unmatched_end(policy: Policy, request: Request) -> End | None:
     return End(policy.requests.keep_unmatched.after(request.closed_at), RULE_UNMATCHED)
 
 
+def answer_end(policy: Policy, request: Request) -> End | None:
+    """When the files of an answer (letter, data.json, data.csv) go; None while none are kept.
+
+    Counted from the answer: long enough for the CEO to fetch and send it, no longer, since an access answer
+    is a second copy of the person's data (Art. 5(1)(c), (e)). What it held stays provable by the sha256 of
+    each file in the outcome.
+    """
+    if not request.outcome.get(ANSWER_KEPT) or request.state not in ANSWERED or request.closed_at is None:
+        return None
+    return End(policy.requests.keep_answer.after(request.closed_at), RULE_ANSWER)
+
+
 def describe_rule(policy: Policy, rule: str) -> str:
     """The rule as the policy file writes it, with its period: `[undelivered] keep = 30 days`."""
     periods = {
         RULE_UNDELIVERED: policy.undelivered.keep,
         RULE_DELETION: policy.undelivered.keep_deletion,
         RULE_UNMATCHED: policy.requests.keep_unmatched,
+        RULE_ANSWER: policy.requests.keep_answer,
     }
     if policy.messages is not None:
         periods[RULE_TEXT] = policy.messages.keep_text

@@ -224,14 +224,19 @@ class UndeliveredRetention(Strict):
 
 
 class RequestRetention(Strict):
-    """How long the identity given with a request that matched nobody is kept once the request is answered.
+    """How long the identity given with a request that matched nobody is kept once the request is answered,
+    and how long the answer itself is kept to be fetched.
 
     The time in which the person may complain of the answer (Art. 77), so that the company can show what it
     was asked and answered; after it the identity and its key go. The request itself (type, dates, outcome)
-    stays, without anything that names the person.
+    stays, without anything that names the person. The answer's files are kept `keep_answer` after the answer
+    (their sha256 stay in the outcome for good).
     """
 
     keep_unmatched: Duration = Field(default_factory=lambda: Duration(months=3))
+    # The answer as it was given (letter and data files), sealed under the request's key, for the CEO to fetch
+    # and send (the API's download): an access answer is a copy of the person's data, so it has an end too.
+    keep_answer: Duration = Field(default_factory=lambda: Duration(days=30))
 
 
 class RetentionRule(Strict):

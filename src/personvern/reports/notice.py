@@ -305,6 +305,7 @@ def _retention(w: _Words) -> Section:
         )
     )
     blocks.append(Block(w.t("unmatched", duration=p.requests.keep_unmatched.describe(w.lang))))
+    blocks.append(Block(w.t("answers", duration=p.requests.keep_answer.describe(w.lang))))
     after = tuple(
         w.t(
             "after_archive" if action is ExpiryAction.ARCHIVE else "after_erase",

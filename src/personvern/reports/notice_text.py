@@ -160,6 +160,12 @@ PHRASES: dict[str, tuple[str, str]] = {
         "If you ask us something and we hold nothing about you, we keep the email address or phone number you gave "
         "for {duration} after our answer, so that we can show what we answered if you complain; then it is erased.",
     ),
+    "answers": (
+        "Svaret vi gir på en henvendelse fra deg (brevet, og opplysningene om deg i et svar om innsyn), lagrer vi i "
+        "{duration} etter at det er gitt, så vi kan sende det til deg; deretter slettes det.",
+        "The answer we give to a request of yours (the letter, and the data about you in an answer to a request for "
+        "access) is kept for {duration} after it is given, so that we can send it to you; then it is erased.",
+    ),
     "after": (
         "Når ingen av grunnene gjelder lenger, blir opplysningene arkivert eller slettet:",
         "When none of the reasons holds any longer, the data is archived or erased:",

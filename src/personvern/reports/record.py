@@ -174,6 +174,7 @@ def build_record(
             "undelivered": policy.undelivered.keep.describe(lang),
             "undelivered_deletions": policy.undelivered.keep_deletion.describe(lang),
             "unmatched_requests": policy.requests.keep_unmatched.describe(lang),
+            "answers": policy.requests.keep_answer.describe(lang),
             "when_no_reason": {
                 policy.kinds[kind].label.get(lang): phrase(lang, action.value)
                 for kind, action in policy.archive.on_expiry.items()

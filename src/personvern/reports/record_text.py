@@ -83,6 +83,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "Identitet oppgitt i henvendelser fra personer vi ikke har opplysninger om, etter svaret",
         "Identity given with requests from people we hold nothing about, after the answer",
     ),
+    "answers": (
+        "Svar på henvendelser (brevet, og datafilene i et innsynssvar), etter svaret",
+        "Answers to requests (the letter, and the data files of an access answer), after the answer",
+    ),
     "after": ("Når ingen grunn gjelder", "When no reason holds"),
     "archive": ("arkiveres", "archived"),
     "erase": ("slettes", "erased"),

@@ -35,6 +35,10 @@ from personvern.services.context import Context, new_id
 from personvern.services.messaging import CHANNEL, RECIPIENT, compose
 from personvern.services.ports import UnitOfWork
 
+# The services speak of fields; each adapter says these with its own words (cli/words.py: the options).
+NOTHING_TO_CHANGE = "nothing to change: give a fact to set, or an affected subject to add"
+NOBODY_AFFECTED = "lists no affected person: add them to the breach first"
+
 PURPOSE = "service"  # Art. 34 obliges the message whatever the relationship; it goes without an opt-out line
 
 
@@ -111,7 +115,7 @@ def add_breach(ctx: Context, given: BreachInput) -> Breach:
     """Record a breach as soon as it is known; the deadline is 72 hours after its discovery (Art. 33(1))."""
     ctx.actor.require(Permission.BREACH_MANAGE)
     if given.description is None or given.discovered_at is None:
-        raise invalid("description" if given.description is None else "discovered", "is required")
+        raise invalid("description" if given.description is None else "discovered_at", "is required")
     changes = _changes(given)
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -161,7 +165,7 @@ def update_breach(ctx: Context, breach_id: str, given: BreachInput) -> tuple[Bre
     ctx.actor.require(Permission.BREACH_MANAGE)
     changes = _checked_changes(given)
     if not changes and not given.subjects:
-        raise invalid("changes", "nothing to change: give a field to set, or --subject to add an affected person")
+        raise invalid("changes", NOTHING_TO_CHANGE)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         held = _get(uow, breach_id)
@@ -301,7 +305,7 @@ def notify_subjects(ctx: Context, breach_id: str, text: str) -> SubjectsNotified
     with ctx.uow() as uow:
         breach = _get(uow, breach_id)
         if not breach.subject_ids:
-            raise invalid("subjects", f"breach {breach_id} lists no affected person: add them with --subject")
+            raise invalid("subjects", f"breach {breach_id} {NOBODY_AFFECTED}")
         queued: list[tuple[str, str, str]] = []
         no_phone: list[str] = []
         gone: list[str] = []

@@ -349,8 +349,31 @@ class RequestRepository(Protocol):
         """Requests in these states that matched nobody and still hold a sealed part, oldest answer first."""
         ...
 
-    def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
-        """Requests in these states, by due date (then receipt)."""
+    def keep_answer(self, request_id: str, files: Mapping[str, bytes], at: datetime) -> None:
+        """Seal the answer's files beside the request's other sealed parts (under a new key if an erasure
+        destroyed the old one)."""
+        ...
+
+    def answer(self, request_id: str) -> dict[str, bytes] | None:
+        """The answer's files, decrypted; None when none are kept (never, or forgotten)."""
+        ...
+
+    def forget_answer(self, request_id: str) -> None:
+        """Destroy the answer's files; the identity and details given stay as long as they may."""
+        ...
+
+    def answers_kept(self, closed_before: datetime) -> list[Request]:
+        """Answered requests closed before this instant that still hold a sealed part (which may be an answer)."""
+        ...
+
+    def listing(
+        self,
+        states: Collection[RequestState],
+        due_before: date | None,
+        limit: int,
+        after: tuple[date, datetime, str] | None = None,
+    ) -> list[Request]:
+        """Requests in these states, by due date (then receipt, then id), from after the key `after` on."""
         ...
 
     def for_subject(self, subject_id: str) -> list[Request]: ...

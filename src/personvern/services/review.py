@@ -166,6 +166,14 @@ def run_review(ctx: Context, year: int) -> ReviewRun:
     return ReviewRun(record, report)
 
 
+def language(ctx: Context, lang: str | None) -> str:
+    """The language a review's page is rendered in: one of the policy's (default: its first)."""
+    chosen = lang or ctx.policy.languages[0]
+    if chosen not in ctx.policy.languages:
+        raise invalid("lang", f"must be one of the policy's languages: {', '.join(ctx.policy.languages)}")
+    return chosen
+
+
 def load_review(ctx: Context, review_id: str) -> ReviewRun:
     ctx.actor.require(Permission.REVIEW_SIGN)
     with ctx.uow() as uow:

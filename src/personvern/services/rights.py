@@ -26,6 +26,7 @@ from personvern.domain.erasure import ErasureCause, ErasureReceipt
 from personvern.domain.errors import Conflict, NotFound, invalid
 from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
 from personvern.domain.retention import Facts, counted_from, decide, local_day
+from personvern.domain.sealed import ANSWER_KEPT
 from personvern.domain.subjects import Relationship, RelationshipType, Subject
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType, LegalBasis, RetentionStart
@@ -47,6 +48,9 @@ from personvern.services.ports import Lookup, UnitOfWork
 from personvern.services.register import apply_changes, require_lookup
 
 MAX_REASON = 1000
+# The services speak of fields; each adapter says these with its own words (cli/words.py: the options).
+ONE_IDENTITY = "give exactly one of: an email, a phone number or a subject id"
+NEEDS_CORRECTIONS = "a rectification request needs the corrections: values to set or fields to remove"
 
 
 def _choice(enum: type[Any], name: str, value: str) -> Any:
@@ -83,7 +87,7 @@ class Opened:
 def _identity(ctx: Context, email: str | None, phone: str | None, subject_id: str | None) -> tuple[str, str]:
     given = [(n, v) for n, v in (("email", email), ("phone", phone), ("subject", subject_id)) if v]
     if len(given) != 1:
-        raise invalid("identity", "give exactly one of --email, --phone or --subject")
+        raise invalid("identity", ONE_IDENTITY)
     name, value = given[0]
     if name == "subject":
         return name, value.strip()
@@ -112,7 +116,7 @@ def _match(ctx: Context, uow: UnitOfWork, name: str, value: str) -> tuple[str | 
 
 def _rectification(ctx: Context, changes: Mapping[str, str], unset: list[str]) -> dict[str, Any] | None:
     if not changes and not unset:
-        raise invalid("set", "a rectification request needs the corrections: --set FIELD=VALUE or --unset FIELD")
+        raise invalid("set", NEEDS_CORRECTIONS)
     for name in [*changes, *unset]:
         if name not in ctx.policy.fields:
             raise invalid(name, f"is not a field the policy declares; fields: {', '.join(ctx.policy.fields)}")
@@ -252,10 +256,48 @@ def extend_request(ctx: Context, request_id: str, reason: str, months: int = rq.
 def reject_request(ctx: Context, request_id: str, reason: str) -> Fulfilment:
     """Refuse a request and write the letter telling the person why and that they may complain (Art. 12(4))."""
     why = _text("reason", reason, "a rejection needs its reason, e.g. manifestly unfounded or excessive (Art. 12(5))")
+    ctx.actor.require(Permission.REQUEST_HANDLE)
     now = ctx.clock.now()
-    request = _step(ctx, request_id, "request.reject", lambda r: rq.reject(r, now, ctx.actor.name, why))
-    letter = replace(_letter(ctx, request), rejection=why)
-    return Fulfilment(request, {"letter.html": render_letter(ctx.policy, letter).encode()})
+    with ctx.uow() as uow:
+        request = rq.reject(_load(uow, request_id, lock=True), now, ctx.actor.name, why)
+        letter = replace(_letter(ctx, request), rejection=why)
+        files = {"letter.html": render_letter(ctx.policy, letter).encode()}
+        request = replace(request, outcome=_kept(uow, request, files, now))
+        uow.requests.save(request)
+        ctx.record(uow, AuditEvent("request.reject", request.subject_id, None, {"request": request.id}))
+        _reschedule(ctx, uow, request.subject_id)
+        uow.commit()
+    return Fulfilment(request, files)
+
+
+def _kept(uow: UnitOfWork, request: Request, files: dict[str, bytes], at: datetime) -> dict[str, Any]:
+    """Keep the answer's files sealed to be fetched (`answer`), until `[requests] keep_answer` ends; the outcome
+    records each file's sha256 for good, so what was answered stays provable once the files are gone."""
+    uow.requests.keep_answer(request.id, files, at)
+    digests = {name: hashlib.sha256(blob).hexdigest() for name, blob in sorted(files.items())}
+    return {**request.outcome, "files": digests, ANSWER_KEPT: True}
+
+
+def answer(ctx: Context, request_id: str) -> Fulfilment:
+    """The answer as it was given (letter, and data.json/data.csv where due), while its files are kept."""
+    ctx.actor.require(Permission.REQUEST_HANDLE)
+    with ctx.uow() as uow:
+        request = _load(uow, request_id)
+        if request.open:
+            raise Conflict(
+                f"request {request.id} is {request.state.value}: its answer is made when it is fulfilled or rejected"
+            )
+        files = uow.requests.answer(request_id) if request.outcome.get(ANSWER_KEPT) else None
+        if files is None:
+            raise NotFound(
+                f"the answer to request {request.id} is no longer kept ([requests] keep_answer = "
+                f"{ctx.policy.requests.keep_answer.describe()} after the answer, or the person was erased); "
+                "the sha256 of each of its files is in the request's outcome"
+            )
+        # Reading an answer is reading the person's data it holds.
+        ctx.record(uow, AuditEvent("request.answer", request.subject_id, None, {"request": request.id}))
+        uow.commit()
+    return Fulfilment(request, files)
 
 
 # ---------------------------------------------------------------- reading
@@ -271,15 +313,20 @@ class RequestView:
 
 
 def list_requests(
-    ctx: Context, everything: bool = False, due_before: date | None = None, limit: int = 200
+    ctx: Context,
+    everything: bool = False,
+    due_before: date | None = None,
+    limit: int = 200,
+    after: tuple[date, datetime, str] | None = None,
 ) -> tuple[date, list[Request]]:
-    """Open requests (or all) by due date, so the overdue ones come first."""
+    """Open requests (or all) by due date, so the overdue ones come first; `after`: the key of the last one seen
+    (due day, receipt, id), for the next page."""
     ctx.actor.require(Permission.REQUEST_HANDLE)
     if not 1 <= limit <= 10_000:
         raise invalid("limit", "must be between 1 and 10000")
     states = list(RequestState) if everything else list(rq.OPEN_STATES)
     with ctx.uow() as uow:
-        found = uow.requests.listing(states, due_before, limit)
+        found = uow.requests.listing(states, due_before, limit, after)
     return _today(ctx), found
 
 
@@ -332,7 +379,7 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
             letter, files, outcome = _carry_out(ctx, uow, request, letter, files, outcome)
         names = ("letter.html", *files)
         files["letter.html"] = render_letter(ctx.policy, replace(letter, files=tuple(n for n in names[1:]))).encode()
-        outcome["files"] = {name: hashlib.sha256(blob).hexdigest() for name, blob in sorted(files.items())}
+        outcome = _kept(uow, replace(request, outcome=outcome), files, now)
         done = rq.complete(request, now, ctx.actor.name, outcome)
         uow.requests.save(done)
         _reschedule(ctx, uow, request.subject_id)

@@ -1,14 +1,16 @@
-"""Sealed parts that outlive their use end on the policy's day: dead outbox rows' personal parts, strangers' identities.
+"""Sealed parts that outlive their use end on the policy's day: dead outbox rows' personal parts, strangers'
+identities, answers' files.
 
 Every personal value has an end (Art. 5(1)(e)). A row the worker gave up on keeps what it was to send only so
 that `outbox retry` can still send it; a request from someone we hold nothing about keeps how they identified
-themselves only while they may complain of the answer. The retention run (and so the worker's daily sweep)
-destroys both, with their keys, once the policy's time is over; `retention plan` lists them first.
+themselves only while they may complain of the answer; an answer's files are kept only while they may be
+fetched. The retention run (and so the worker's daily sweep) destroys each once the policy's time is over;
+`retention plan` lists them first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from personvern.domain.access import Permission
@@ -16,10 +18,12 @@ from personvern.domain.audit import AuditEvent
 from personvern.domain.outbox import OutboxRow
 from personvern.domain.retention import local_day
 from personvern.domain.sealed import (
+    ANSWER_KEPT,
     ANSWERED,
     DELETIONS,
     FORGOTTEN,
     End,
+    answer_end,
     describe_rule,
     undelivered_end,
     unmatched_end,
@@ -30,7 +34,8 @@ from personvern.services.ports import UnitOfWork
 
 @dataclass(frozen=True)
 class SealedDue:
-    """A sealed part whose time is over: `what` is "outbox" (a dead row) or "request" (a stranger's identity)."""
+    """A sealed part whose time is over: `what` is "outbox" (a dead row), "request" (a stranger's identity) or
+    "answer" (an answer's files)."""
 
     what: str
     id: str
@@ -84,11 +89,15 @@ def _due(ctx: Context, uow: UnitOfWork, now: datetime) -> tuple[list[SealedDue],
             items.append(
                 SealedDue("request", request.id, request.type.value, ended.rule, local_day(ended.at, ctx.policy))
             )
+    for request in uow.requests.answers_kept(ctx.policy.requests.keep_answer.before(now)):
+        kept = answer_end(ctx.policy, request)
+        if kept is not None and kept.at <= now:
+            items.append(SealedDue("answer", request.id, request.type.value, kept.rule, local_day(kept.at, ctx.policy)))
     return items, rows
 
 
 def plan(ctx: Context) -> list[SealedDue]:
-    """The sealed parts whose time is over now (a dry run of `forget`): dead rows first, then requests."""
+    """The sealed parts whose time is over now (a dry run of `forget`): dead rows, requests' identities, answers."""
     ctx.actor.require(Permission.RETENTION_RUN)
     with ctx.uow() as uow:
         items, _rows = _due(ctx, uow, ctx.clock.now())
@@ -109,6 +118,7 @@ def ends_of_dead(ctx: Context, uow: UnitOfWork) -> dict[str, End]:
 class Forgotten:
     outbox: int = 0  # dead rows whose personal part was destroyed
     requests: int = 0  # answered requests that matched nobody, whose identity was destroyed
+    answers: int = 0  # answers whose files were destroyed
     by_hand: list[str] = field(default_factory=list)  # ids of deletion rows left for the CEO to do by hand
 
 
@@ -142,7 +152,20 @@ def forget(ctx: Context) -> Forgotten:
                 uow.requests.forget_personal(item.id)
                 events.append(AuditEvent("request.forget", None, None, {"request": item.id, "rule": item.rule}))
                 result.requests += 1
+            elif item.what == "answer":
+                events.append(_forget_answer(uow, item, day))
+                result.answers += 1
         if events:
             ctx.record(uow, *events)
         uow.commit()
     return result
+
+
+def _forget_answer(uow: UnitOfWork, item: SealedDue, day: str) -> AuditEvent:
+    """The answer's files go; the outcome keeps their sha256, and says from when they can no longer be fetched."""
+    uow.requests.forget_answer(item.id)
+    request = uow.requests.get(item.id, lock=True)
+    assert request is not None
+    outcome = {k: v for k, v in request.outcome.items() if k != ANSWER_KEPT} | {"answer_forgotten_on": day}
+    uow.requests.save(replace(request, outcome=outcome))
+    return AuditEvent("request.forget_answer", request.subject_id, None, {"request": item.id, "rule": item.rule})

@@ -58,24 +58,29 @@ def _due(ctx: Context, item: Scheduled, day: date, stored: set[str] | None = Non
     return Due(item.subject_id, item.kind, sch.action, sch.rule, sch.retain_until, present, (), None, sch.action)
 
 
-def plan(ctx: Context, page: int = PAGE) -> Iterator[Due]:
+def plan(
+    ctx: Context, page: int = PAGE, after: tuple[date, str] | None = None, limit: int | None = None
+) -> Iterator[Due]:
     """Every subject with data due today, oldest first: a range scan on the retain_until index, never a walk.
 
-    Schedules never computed (an upgraded register, a new policy version) are computed first.
+    Schedules never computed (an upgraded register, a new policy version) are computed first. `after` (the
+    key of the last one seen: its day and id) and `limit` give one page of it.
     """
     ctx.actor.require(Permission.RETENTION_RUN)
+    if limit is not None and limit < 1:
+        raise invalid("limit", "must be at least 1")
     refresh_stale(ctx)
     day = today(ctx)
-    after: tuple[date, str] | None = None
     total = 0
-    while True:
+    while limit is None or total < limit:
+        size = page if limit is None else min(page, limit - total)
         with ctx.uow() as uow:
-            items = uow.retention.due(day, after, page)
+            items = uow.retention.due(day, after, size)
             stored = uow.retention.stored_fields([i.subject_id for i in items])
         for item in items:
             yield _due(ctx, item, day, stored.get(item.subject_id, set()))
         total += len(items)
-        if len(items) < page:
+        if len(items) < size:
             break
         last = items[-1]
         assert last.schedule is not None and last.schedule.retain_until is not None
@@ -83,6 +88,14 @@ def plan(ctx: Context, page: int = PAGE) -> Iterator[Due]:
     with ctx.uow() as uow:
         ctx.record(uow, AuditEvent("retention.plan", None, None, {"day": day.isoformat(), "due": total}))
         uow.commit()
+
+
+def count_due(ctx: Context) -> int:
+    """How many subjects have data due today (the plan's length, counted on the index)."""
+    ctx.actor.require(Permission.RETENTION_RUN)
+    refresh_stale(ctx)
+    with ctx.uow() as uow:
+        return uow.retention.count_due(today(ctx))
 
 
 # ---------------------------------------------------------------- the run: archive or erase what is due
@@ -101,6 +114,7 @@ class RunResult:
     # identities of answered requests that matched nobody; deletions the CEO must now do by hand (row ids).
     outbox_forgotten: int = 0
     requests_forgotten: int = 0
+    answers_forgotten: int = 0
     by_hand: list[str] = field(default_factory=list)
 
     @property
@@ -222,6 +236,7 @@ def run(
         after = keys[-1]
     parts = sealed.forget(ctx)
     result.outbox_forgotten, result.requests_forgotten, result.by_hand = parts.outbox, parts.requests, parts.by_hand
+    result.answers_forgotten = parts.answers
     with ctx.uow() as uow:
         uow.retention.sweep_finished(
             sweep_id, ctx.clock.now(), result.archived, result.erased + result.held, len(result.failed)
@@ -241,6 +256,7 @@ def run(
                     "failed": [sid for sid, _why in result.failed],
                     "outbox_forgotten": result.outbox_forgotten,
                     "requests_forgotten": result.requests_forgotten,
+                    "answers_forgotten": result.answers_forgotten,
                 },
             ),
         )

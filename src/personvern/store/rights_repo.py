@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 
 from personvern.domain.archive import ArchiveRecord
@@ -24,6 +25,7 @@ from personvern.store.ids import among
 from personvern.store.repositories import KeyStore
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
+ANSWER = "answer"  # the key of the answer's files in a request's sealed details
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -100,7 +102,47 @@ class SqlRequests:
         return self._sealed(request_id, "identity_ct")
 
     def details(self, request_id: str) -> dict[str, Any] | None:
-        return self._sealed(request_id, "details_ct")
+        data = self._sealed(request_id, "details_ct")
+        if data is not None:
+            data.pop(ANSWER, None)
+        return data or None
+
+    # The answer's files share the details' sealed part (one column, one key): they go with it when the
+    # person is erased, and on their own when `[requests] keep_answer` ends (services/sealed.py).
+    def _reseal(self, request_id: str, key: bytes, data: Mapping[str, Any]) -> None:
+        blob = seal(AESGCM(key), f"request:{request_id}:details", _dump(data)) if data else None
+        self._conn.execute(update(t.requests).where(t.requests.c.id == request_id).values(details_ct=blob))
+
+    def keep_answer(self, request_id: str, files: Mapping[str, bytes], at: datetime) -> None:
+        data = self._sealed(request_id, "details_ct") or {}
+        data[ANSWER] = {name: base64.b64encode(blob).decode("ascii") for name, blob in files.items()}
+        key = self._keys.get([request_id]).get(request_id) or self._keys.create([request_id], at)[request_id]
+        self._reseal(request_id, key, data)
+
+    def answer(self, request_id: str) -> dict[str, bytes] | None:
+        files = (self._sealed(request_id, "details_ct") or {}).get(ANSWER)
+        return None if files is None else {name: base64.b64decode(text) for name, text in files.items()}
+
+    def forget_answer(self, request_id: str) -> None:
+        data = self._sealed(request_id, "details_ct")
+        key = self._keys.get([request_id]).get(request_id)
+        if data is None or key is None or ANSWER not in data:
+            return
+        del data[ANSWER]
+        self._reseal(request_id, key, data)
+
+    def answers_kept(self, closed_before: datetime) -> list[Request]:
+        rq = t.requests.c
+        q = (
+            select(*_REQUEST_COLUMNS)
+            .where(
+                rq.state.in_([RequestState.COMPLETED.value, RequestState.REJECTED.value]),
+                rq.details_ct.is_not(None),
+                rq.closed_at <= closed_before,
+            )
+            .order_by(rq.closed_at, rq.id)
+        )
+        return [_request(r) for r in self._conn.execute(q)]
 
     def forget_personal(self, request_id: str) -> None:
         self._conn.execute(
@@ -133,11 +175,20 @@ class SqlRequests:
         )
         return [_request(r) for r in self._conn.execute(q)]
 
-    def listing(self, states: Collection[RequestState], due_before: date | None, limit: int) -> list[Request]:
-        q = select(*_REQUEST_COLUMNS).where(t.requests.c.state.in_([s.value for s in states]))
+    def listing(
+        self,
+        states: Collection[RequestState],
+        due_before: date | None,
+        limit: int,
+        after: tuple[date, datetime, str] | None = None,
+    ) -> list[Request]:
+        rq = t.requests.c
+        q = select(*_REQUEST_COLUMNS).where(rq.state.in_([s.value for s in states]))
         if due_before is not None:
-            q = q.where(t.requests.c.due_on <= due_before)
-        q = q.order_by(t.requests.c.due_on, t.requests.c.received_at, t.requests.c.id).limit(limit)
+            q = q.where(rq.due_on <= due_before)
+        if after is not None:
+            q = q.where(tuple_(rq.due_on, rq.received_at, rq.id) > after)
+        q = q.order_by(rq.due_on, rq.received_at, rq.id).limit(limit)
         return [_request(r) for r in self._conn.execute(q)]
 
     def for_subject(self, subject_id: str) -> list[Request]:

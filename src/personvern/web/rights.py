@@ -152,7 +152,8 @@ def extend(request: Request, v: Posted, data: Form, request_id: str) -> Response
 
 
 def _download(request_id: str, done: rights.Fulfilment) -> Response:
-    """The answer as a zip file: made once, when the request is carried out, and never kept on the server."""
+    """The answer as a zip file, made when the request is carried out; its files are kept sealed only for the
+    policy's `[requests] keep_answer` (the API's `GET /api/v1/requests/{id}/package` fetches them again)."""
     return Response(
         answer_zip(done.files),
         media_type="application/zip",
