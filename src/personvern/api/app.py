@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -58,7 +59,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        if _control_characters(request):
+            # PostgreSQL cannot store NUL in text, and no id, look-up or value of ours holds a control
+            # character: refused here, as bad input, before any route parses it.
+            response: Response = errors.error_response(
+                422, "invalid_input", "the address holds a control character (such as NUL)", "url"
+            )
+        else:
+            response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith(CACHEABLE):
@@ -102,6 +110,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     include_all(app)
     install_console(app)
     return app
+
+
+def _control_characters(request: Request) -> bool:
+    target = request.url.path + "?" + (request.url.query or "")
+    decoded = unquote(target)
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in decoded)
 
 
 def from_environment() -> FastAPI:

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/relationships", tags=["relationships"])
 class RelationshipStartIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject_id: str = Field(min_length=1, max_length=64)
+    subject_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")
     type: Literal["order", "contract"] = "order"
     on: date | None = Field(None, description="the start date (default: today)")
     ends: date | None = Field(None, description="a contract's stated end date")

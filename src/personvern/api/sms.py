@@ -21,7 +21,7 @@ router = APIRouter(prefix="/sms", tags=["sms"])
 class SmsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject_id: str = Field(min_length=1, max_length=64)
+    subject_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")
     purpose: Literal["service", "marketing"] = Field(
         description="service (needs an active order or contract) or marketing (needs consent in force)"
     )
