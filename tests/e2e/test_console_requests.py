@@ -51,6 +51,13 @@ def test_an_access_request_from_opened_to_a_downloaded_answer(console):
         assert hashlib.sha256(files.read(name)).hexdigest() in done.text, name
     again = page.post(f"/console/requests/{request_id}/fulfil")
     assert again.status_code == 409
+    # The answer's files are kept sealed for the policy's keep_answer: the same zip can be fetched again.
+    assert f"/console/requests/{request_id}/package" in done.text
+    fetched = page.get(f"/console/requests/{request_id}/package")
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "application/zip"
+    assert zipfile.ZipFile(io.BytesIO(fetched.content)).read("data.json") == files.read("data.json")
+    staff = console.signed_in("staff")
+    assert staff.get(f"/console/requests/{request_id}/package").status_code == 403
     listed = page.get("/console/requests?all=1")
     assert request_id in listed.text
 

@@ -161,6 +161,12 @@ def _download(request_id: str, done: rights.Fulfilment) -> Response:
     )
 
 
+@router.get("/requests/{request_id}/package")
+def package(request: Request, v: Seen, request_id: str) -> Response:
+    """The answer again, while the policy keeps it (the CEO lost the file, or sends it another way)."""
+    return _download(request_id, rights.answer(v.ctx, request_id))
+
+
 @router.post("/requests/{request_id}/fulfil")
 def fulfil(request: Request, v: Posted, data: Form, request_id: str) -> Response:
     kind = rights.show_request(v.ctx, request_id).request.type
