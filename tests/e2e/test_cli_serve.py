@@ -47,7 +47,7 @@ def served(db_url, tmp_path):
         proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # two HTTP processes each import the app; slow on a loaded machine
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise AssertionError(f"serve ended: {proc.stderr.read() if proc.stderr else ''}")
@@ -56,7 +56,7 @@ def served(db_url, tmp_path):
                     return proc, base
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise AssertionError("serve did not answer within 30 s")
+        raise AssertionError("serve did not answer within 120 s")
 
     run.start = start  # type: ignore[attr-defined]
     yield run
