@@ -59,11 +59,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        if _control_characters(request):
+        where = _control_characters(request)
+        if where is not None:
             # PostgreSQL cannot store NUL in text, and no id, look-up or value of ours holds a control
             # character: refused here, as bad input, before any route parses it.
             response: Response = errors.error_response(
-                422, "invalid_input", "the address holds a control character (such as NUL)", "url"
+                422, "invalid_input", f"{where}: must not hold a control character (such as NUL)", where
             )
         else:
             response = await call_next(request)
@@ -112,10 +113,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
-def _control_characters(request: Request) -> bool:
-    target = request.url.path + "?" + (request.url.query or "")
-    decoded = unquote(target)
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in decoded)
+def _control_characters(request: Request) -> str | None:
+    """The field (a query parameter's name, or `url` for the path) holding a control character, if any."""
+
+    def bad(text: str) -> bool:
+        return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+    if bad(unquote(request.url.path)):
+        return "url"
+    for name, value in request.query_params.multi_items():
+        if bad(value):
+            return name if not bad(name) else "url"
+    return "url" if bad(unquote(request.url.query or "")) else None
 
 
 def from_environment() -> FastAPI:
