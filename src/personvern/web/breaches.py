@@ -40,6 +40,7 @@ TEXTS = (
 COUNTS = ("people", "records")
 TIMES = ("discovered", "occurred", "occurred_until")
 ATTRIBUTES = {"discovered": "discovered_at", "occurred": "occurred_at", "occurred_until": "occurred_until"}
+FIELDS = {attribute: name for name, attribute in ATTRIBUTES.items()}  # the services' field names, as the form's
 SAID = {
     "added": N_("The breach is recorded. The authority must be told within 72 hours of its discovery."),
     "updated": N_("The breach is updated."),
@@ -129,7 +130,7 @@ def add(request: Request, v: Posted, data: Form) -> Response:
     try:
         breach = breaches.add_breach(v.ctx, _input(v, typed))
     except InvalidInput as exc:
-        return _form(request, v, typed, problems_by_field(exc), status=422)
+        return _form(request, v, typed, problems_by_field(exc, FIELDS), status=422)
     except NotFound as exc:
         return _form(request, v, typed, {"subjects": [str(exc)]}, status=422)
     return see_other(f"{PREFIX}/breaches/{breach.id}?said=added")
@@ -177,7 +178,7 @@ def edit(request: Request, v: Posted, data: Form, breach_id: str) -> Response:
             return _form(request, v, typed, unchanged, status=422, breach=breach)
         breaches.update_breach(v.ctx, breach_id, given)
     except InvalidInput as exc:
-        return _form(request, v, typed, problems_by_field(exc), status=422, breach=breach)
+        return _form(request, v, typed, problems_by_field(exc, FIELDS), status=422, breach=breach)
     except NotFound as exc:
         return _form(request, v, typed, {"subjects": [str(exc)]}, status=422, breach=breach)
     except Conflict as exc:
