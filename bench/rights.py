@@ -415,9 +415,19 @@ def _check_erasures(
         left = {k: v for k, v in left.items() if v}
         if left:
             raise SystemExit(f"erasure: rows of erased subjects remain: {left}")
-        request_keys = _count_where(conn, t.data_keys, "owner_id", erased_keys)
-        if request_keys:
-            raise SystemExit(f"erasure: {request_keys} keys of the erased subjects' requests and outbox rows remain")
+        # An erasure's answer (its letter) is sealed again under a new key of its request, kept `[requests]
+        # keep_answer` to be fetched and forgotten after: such a key may seal that answer and nothing else.
+        dk = t.data_keys.c
+        kept = [o for i in range(0, len(erased_keys), 500) for o in conn.scalars(
+            select(dk.owner_id).where(dk.owner_id.in_(erased_keys[i : i + 500])))]  # fmt: skip
+    with rt.uow() as uow:
+        not_answers = [rid for rid in kept if uow.requests.details(rid) or uow.requests.answer(rid) is None]
+    if not_answers:
+        raise SystemExit(
+            f"erasure: {len(not_answers)} keys of the erased subjects' requests and outbox rows remain, sealing"
+            " more than a kept answer"
+        )
+    with rt.engine.connect() as conn:
         receipts_found = _count_where(conn, t.erasure_receipts, "subject_id", full + held)
         audited = _count_where(conn, t.audit_log, "subject_id", full + held, t.audit_log.c.action == "subject.erase")
         if receipts_found != len(full) + len(held) or audited != len(full) + len(held):
@@ -451,16 +461,18 @@ def _check_erasures(
     hubspot = _hubspot_deletes(rt) - hubspot_before
     grown = {name: after[name] - before[name] for name in before}
     want_subjects = -len(full)
-    want_keys = -len(full) - len(erased_keys) + hubspot
+    want_keys = -len(full) - len(erased_keys) + len(kept) + hubspot
     if grown["subjects"] != want_subjects or grown["data_keys"] != want_keys:
         raise SystemExit(
             f"erasure: subjects changed by {grown['subjects']} (expected {want_subjects}), data keys by"
-            f" {grown['data_keys']} (expected {want_keys}: erased subjects, their requests' keys, HubSpot deletions)"
+            f" {grown['data_keys']} (expected {want_keys}: erased subjects, their requests' keys, answers kept,"
+            " HubSpot deletions)"
         )
     return {
         "fully_erased": len(full),
         "erased_by_floor": len(floor_full),
         "with_order_held": len(held),
+        "erasure_answers_kept": len(kept),
         "with_order_fully_erased": len(gone_orders),
         "hubspot_deletions_queued": hubspot,
         "left_marketing_audience": left_audience,

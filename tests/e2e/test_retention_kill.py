@@ -48,8 +48,12 @@ def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_
     if not SCRIPT.exists():
         pytest.skip(f"the console script is not installed at {SCRIPT}")
     url = pv_ready.db_url
-    one_time = _csv(tmp_path / "one.csv", 0, ONE_TIME_ROWS, business=False)
-    reps = _csv(tmp_path / "reps.csv", ONE_TIME_ROWS, REPRESENTATIVE_ROWS, business=True)
+    # Batches of 50 get five times the people, so that the run still lasts long enough (about 90 transactions)
+    # to be killed half-way on a fast machine.
+    scale = 1 if batch == 1 else 5
+    one_time_rows, representative_rows = ONE_TIME_ROWS * scale, REPRESENTATIVE_ROWS * scale
+    one_time = _csv(tmp_path / "one.csv", 0, one_time_rows, business=False)
+    reps = _csv(tmp_path / "reps.csv", one_time_rows, representative_rows, business=True)
     assert_ok(pv_ready("subject", "import", str(one_time), "--kind", "one_time_customer", "--now", RECEIVED))
     assert_ok(pv_ready("subject", "import", str(reps), "--kind", "business_representative", "--now", RECEIVED))
     kinds = dict(sql(url, "SELECT id, kind FROM subjects"))
@@ -89,7 +93,7 @@ def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_
     assert set(erased) == {sid for sid, kind in kinds.items() if kind == "business_representative"}
     assert max(archived.values()) == 1 and max(erased.values()) == 1
     actions = Counter(a for (a,) in sql(url, "SELECT action FROM audit_log WHERE action LIKE 'subject.%'"))
-    assert actions["subject.archive"] == ONE_TIME_ROWS and actions["subject.erase"] == REPRESENTATIVE_ROWS
+    assert actions["subject.archive"] == one_time_rows and actions["subject.erase"] == representative_rows
     # Only the archive's own keys are left: every subject's data key went with it.
     assert (
         sql(url, "SELECT count(*) FROM data_keys WHERE owner_id IN (SELECT subject_id FROM archive_records)")[0][0] == 0
