@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 
 from personvern.bootstrap import Settings
 from personvern.store.checkpoints import checkpoint_file
@@ -117,6 +117,31 @@ def register_name(subjects: int) -> str:
 
 
 # ---------------------------------------------------------------- figures
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The first word of each SQL statement sent through SQLAlchemy on `engine` while the block runs (a
+    `before_cursor_execute` listener). On PostgreSQL BEGIN is implicit, and bulk inserts of 20 rows or more go
+    by COPY straight to the driver, unseen."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def statement_summary(seen: list[str]) -> dict[str, int]:
+    """{"total": n, "SELECT": …, "INSERT": …}: the statements of one call by their first word."""
+    out: dict[str, int] = {"total": len(seen)}
+    for word in seen:
+        out[word] = out.get(word, 0) + 1
+    return out
 
 
 def median(values: list[float]) -> float:

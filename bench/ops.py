@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
 
+from bench import supply
 from bench.common import (
     ACTOR,
     DATA_DIR,
@@ -30,10 +31,13 @@ from bench.common import (
     median,
     p99,
     register_name,
+    statement_summary,
+    statements,
     timed,
     traced_peak,
 )
 from bench.load import oracle_audience, table_counts
+from bench.supply import MEMORY_RUNS
 from personvern.bootstrap import Runtime, initialise, open_runtime
 from personvern.demo import csv_rows, generate
 from personvern.domain.audit import canonical_details, entry_hash, head_mac
@@ -49,7 +53,6 @@ _S = t.subjects.c
 IMPORT_KIND = "one_time_customer"
 IMPORT_SEED = 4711
 PAGE = 50  # subjects on the first page of an audience
-MEMORY_RUNS = 5  # calls of an operation traced for its peak memory (apart from the timed runs)
 
 
 @dataclass
@@ -67,6 +70,8 @@ class Figure:
     floor_with_audit: float | None = None  # reads plus the audit entry the service must write, in raw SQL
     ratio_with_audit: float | None = None
     peak_memory: int | None = None  # bytes
+    statements: int | None = None  # SQL statements one call sends through SQLAlchemy (a call apart from the timed)
+    versus: str | None = None  # a comparison printed beside the verdict (the HTTP flows: Ethyca Fides)
     memory_kind: str = "tracemalloc peak (Python allocations)"
     rate: dict[str, float] = field(default_factory=dict)  # throughputs: median, p99-run and floor, per second
     meets_target: bool | None = None
@@ -110,16 +115,21 @@ class Bench:
         with self.runtime.engine.connect() as conn:
             return table_counts(conn)
 
-    def random_subjects(self, count: int) -> list[Subject]:
-        """`count` subjects spread over the register, read (and decrypted) through the repository."""
+    def sample_ids(self, count: int, where: Any = None) -> list[str]:
+        """Up to `count` ids drawn uniformly among the subjects `where` selects (default: any not erased)."""
+        q = select(_S.id).where(supply.not_erased() if where is None else where)
+        with self.runtime.engine.connect() as conn:
+            return list(conn.scalars(q.order_by(func.random()).limit(count)))
+
+    def random_subjects(self, count: int, where: Any = None) -> list[Subject]:
+        """Up to `count` subjects spread over the register (all of them, in random order, when it holds fewer),
+        read (and decrypted) through the repository; `where` narrows them (bench.supply's pools)."""
         # A uniform sample: ids are time-ordered and come in bursts (one per batch), so picking points in time
         # would favour the first subject of each batch. One scan and sort of the table is a second at 1 000 000.
         # Not one the rights benchmark erased but for what bookkeeping law keeps (it has no email or phone left).
-        erased = select(t.erasure_receipts.c.id).where(t.erasure_receipts.c.subject_id == _S.id).exists()
-        with self.runtime.engine.connect() as conn:
-            picked = list(conn.scalars(select(_S.id).where(~erased).order_by(func.random()).limit(count)))
-        if len(picked) < count:
-            raise SystemExit(f"the register holds {len(picked)} subjects, the benchmark needs {count}")
+        picked = self.sample_ids(count, where)
+        if not picked:
+            raise SystemExit("the register holds no subject the benchmark can use")
         with self.runtime.uow() as uow:
             found = {s.id: s for s in uow.subjects.get_many(picked)}
         return [found[sid] for sid in picked]
@@ -272,6 +282,9 @@ def lookups_and_show(bench: Bench) -> list[Figure]:
             op, fl, fa = _paired(bench, [service, lambda i, f=floor: f(i, False), lambda i, f=floor: f(i, True)])
             fig.settle(op, fl, fa)
             fig.peak_memory = _peak(service, 3 * (bench.warmup + bench.runs))
+            with statements(rt.engine) as seen:
+                service(3 * (bench.warmup + bench.runs))
+            fig.statements, fig.checks["statements_per_call"] = len(seen), statement_summary(seen)
             fig.meets_target = fig.median is not None and fig.median <= 0.002
             fig.checks["mismatches"] = len(mismatches)
             if mismatches:
@@ -740,15 +753,15 @@ def consent_changes(bench: Bench) -> list[Figure]:
     if missing:
         return [Figure(name, "", skipped=missing) for name in ("give consent", "withdraw consent")]
     rt = bench.runtime
-    per_kind = bench.warmup + bench.runs + MEMORY_RUNS
-    candidates = [s.id for s in bench.random_subjects(per_kind * 3 * 2 + 100)]  # ~60 % have no ledger
-    with rt.engine.connect() as conn:
-        e, b = t.consent_events.c, t.subject_blocks.c
-        busy = set(conn.scalars(select(e.subject_id).where(e.subject_id.in_(candidates))))
-        busy |= set(conn.scalars(select(b.subject_id).where(b.subject_id.in_(candidates))))
-    free = [sid for sid in candidates if sid not in busy]
-    if len(free) < per_kind * 3:
-        raise SystemExit(f"consent: only {len(free)} subjects without a ledger found, {per_kind * 3} needed")
+    # Each subject used ends with a ledger: a run takes a share of those still without one (bench.supply).
+    wanted = supply.rounds(bench.warmup, bench.runs)
+    free = bench.sample_ids(3 * wanted * supply.SHARE, supply.without_ledger())
+    warmup, runs = supply.split(supply.fit(wanted, len(free), 3), bench.warmup, bench.runs)
+    if runs < 1:
+        raise SystemExit(f"consent: only {len(free)} subjects without a ledger found, too few for one timed run")
+    if runs < bench.runs:
+        bench.log(f"  {runs} timed runs (of {bench.runs}): {len(free)} subjects without a ledger left")
+    per_kind = supply.rounds(warmup, runs)
     svc_ids, floor_ids, audit_ids = free[:per_kind], free[per_kind : 2 * per_kind], free[2 * per_kind : 3 * per_kind]
     ctx = rt.context()
     notice = rt.policy.sha256
@@ -756,8 +769,8 @@ def consent_changes(bench: Bench) -> list[Figure]:
     before = bench.counts()
     times: dict[str, list[float]] = {k: [] for k in ("give", "give_floor", "give_audit", "wd", "wd_floor", "wd_audit")}
     try:
-        for r in range(bench.warmup + bench.runs):
-            keep = r >= bench.warmup
+        for r in range(warmup + runs):
+            keep = r >= warmup
             g1, g2 = new_id(), new_id()
             w1, w2 = _next_id(g1), _next_id(g2)
             fs, as_, ss = floor_ids[r], audit_ids[r], svc_ids[r]
@@ -773,16 +786,21 @@ def consent_changes(bench: Bench) -> list[Figure]:
                 elapsed, _ = timed(step)
                 if keep:
                     times[key].append(elapsed)
-        first = bench.warmup + bench.runs
+        first = warmup + runs
         peaks = {"give": 0, "wd": 0}
-        for sid in svc_ids[first:]:
+        for sid in svc_ids[first + 1 :]:
             peaks["give"] = max(peaks["give"], traced_peak(lambda s=sid: give(ctx, s, "marketing", "email", "web"))[0])
             peaks["wd"] = max(peaks["wd"], traced_peak(lambda s=sid: withdraw(ctx, s, "marketing", "email", "web"))[0])
+        counted: dict[str, list[str]] = {}
+        with statements(rt.engine) as counted["give"]:
+            give(ctx, svc_ids[first], "marketing", "email", "web")
+        with statements(rt.engine) as counted["wd"]:
+            withdraw(ctx, svc_ids[first], "marketing", "email", "web")
     finally:
         raw.close()
     after = bench.counts()
     pairs_service = per_kind
-    pairs_floor = 2 * (bench.warmup + bench.runs)
+    pairs_floor = 2 * (warmup + runs)
     grown = {k: after[k] - before[k] for k in before}
     # An email consent shares the person with HubSpot (services.processors): an outbox row with a key of its
     # own and an audit entry; the withdrawal calls the undelivered share off, audited too, and deletes its key
@@ -804,13 +822,14 @@ def consent_changes(bench: Bench) -> list[Figure]:
     shared = sum(shares.values())
     want = {
         "consent_events": 2 * (pairs_service + pairs_floor),
-        "audit_log": 2 * (pairs_service + bench.warmup + bench.runs) + processor_audits,
+        "audit_log": 2 * (pairs_service + warmup + runs) + processor_audits,
         "outbox": shared,
     }
     others = {k: v for k, v in grown.items() if k not in want and v}
     if any(grown[k] != v for k, v in want.items()) or others:
         raise SystemExit(f"consent: the tables grew by {grown}, expected {want} and nothing else")
     used = svc_ids[:first] + svc_ids[first:] + floor_ids[:first] + audit_ids[:first]
+    e = t.consent_events.c
     with rt.engine.connect() as conn:
         latest = {}
         for sid in used:
@@ -828,7 +847,13 @@ def consent_changes(bench: Bench) -> list[Figure]:
         fig = Figure(name, "(no target yet); within 5× of the floor")
         fig.settle(times[key], times[f"{key}_floor"], times[f"{key}_audit"])
         fig.peak_memory = peaks[key]
-        fig.checks = {"tables_grown": grown, "every_subject_ends_withdrawn": True, "hubspot_shares_called_off": shared}
+        fig.statements = len(counted[key])
+        fig.checks = {
+            "tables_grown": grown,
+            "every_subject_ends_withdrawn": True,
+            "hubspot_shares_called_off": shared,
+            "statements_per_call": statement_summary(counted[key]),
+        }
         fig.notes = [
             "service: services.consent.give_consent / withdraw_consent (marketing by email), on subjects with no"
             " ledger and no blocks; each subject is given, then withdrawn, so the audience does not change",

@@ -6,11 +6,14 @@ Environment:
   BENCH_RUNS                     timed runs of each interactive operation (default 200, after 20 warm-up runs)
   BENCH_IMPORT_ROWS, BENCH_IMPORT_RUNS   the CLI import: rows in its file (100000) and runs (3)
   BENCH_OPS                      a comma-separated subset of: import, lookup, consent, audience, audit, outbox,
-                                 review, retention, rights (default: all)
+                                 review, retention, http, rights (default: all)
   BENCH_DUE, BENCH_BATCH         retention: subjects due (a tenth), and the run's batch (the command's)
   BENCH_VERIFY_RUNS              audit verify: runs over the whole chain (3)
   BENCH_OUTBOX_ROUNDS, BENCH_OUTBOX_MESSAGES   outbox delivery: rounds (5) of how many SMS (1000)
   BENCH_REVIEW_RUNS              the annual review: runs over the whole register (3)
+  BENCH_HTTP_CLIENTS, BENCH_HTTP_READS, BENCH_HTTP_FLOWS, BENCH_HTTP_WORKERS   the API over HTTP: concurrent
+                                 clients (16), subject reads (2000), access and erasure flows (300 each), and
+                                 `personvern serve --workers` (1)
   BENCH_REBUILD=1                build the cached registers again
 """
 
@@ -25,6 +28,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import create_engine
+
+from bench import supply
 from bench.batch import OPERATIONS as BATCH_OPERATIONS
 from bench.common import (
     RESULTS_FILE,
@@ -36,12 +42,13 @@ from bench.common import (
     machine,
     register_name,
 )
+from bench.http_api import http_erasures, http_figures
 from bench.load import ensure_register
 from bench.ops import Bench, Figure, audience, consent_changes, import_cli, lookups_and_show
 from bench.retention import retention_figures
 from bench.rights import rights_ops
 
-OPS = ("import", "lookup", "consent", "audience", "audit", "outbox", "review", "retention", "rights")
+OPS = ("import", "lookup", "consent", "audience", "audit", "outbox", "review", "retention", "http", "rights")
 
 
 def log(message: str) -> None:
@@ -53,6 +60,17 @@ def run_backend(backend: Backend, subjects: int, ops: set[str]) -> dict[str, Any
     warmup = min(20, max(2, runs // 10))
     started = time.perf_counter()
     meta = ensure_register(backend, subjects, rebuild=os.environ.get("BENCH_REBUILD") == "1", log=log)
+    if meta.get("reused"):
+        # Earlier runs used subjects up (consent given, people erased): below what a run needs, start afresh.
+        engine = create_engine(backend.url(register_name(subjects)))
+        try:
+            with engine.connect() as conn:
+                short = supply.shortfall(conn, supply.needs(ops, warmup, runs, http_erasures()))
+        finally:
+            engine.dispose()
+        if short:
+            log(f"{backend.name}: the register is used up by earlier runs ({short}); building it again")
+            meta = ensure_register(backend, subjects, rebuild=True, log=log)
     figures: list[Figure] = []
 
     def attempt(name: str, measure: Callable[[], list[Figure]]) -> None:
@@ -88,6 +106,9 @@ def run_backend(backend: Backend, subjects: int, ops: set[str]) -> dict[str, Any
                 attempt(what, lambda measure=BATCH_OPERATIONS[name]: measure(bench))
         if "retention" in ops:  # on a register of its own: a run leaves it smaller
             attempt("retention", lambda: retention_figures(backend, subjects, log))
+        if "http" in ops:  # the API over HTTP; its erasure flow leaves the register smaller, as the rights do
+            log(f"{backend.name}: the HTTP API, loaded from another process")
+            attempt("http", lambda: http_figures(bench, meta))
         if "rights" in ops:  # last: its erasures leave the register smaller (and bench_meta says by how much)
             log(f"{backend.name}: access package and erasure, {runs} runs each")
             attempt("rights", lambda: rights_ops(bench, meta))
@@ -105,13 +126,14 @@ def run_backend(backend: Backend, subjects: int, ops: set[str]) -> dict[str, Any
 
 
 def table(backend: str, subjects: int, figures: list[dict[str, Any]], register: dict[str, Any]) -> str:
-    head = ("operation", "median", "p99", "floor", "ratio", "floor+audit", "ratio", "peak mem", "target", "")
+    head = ("operation", "median", "p99", "floor", "ratio", "floor+audit", "ratio", "stmts", "req/s", "peak mem",
+            "target", "")  # fmt: skip
     lines = [head]
     for f in figures:
         if f["skipped"] or f["failed"]:
             why = f["skipped"] or f["failed"].strip().splitlines()[-1]
             state = "skipped" if f["skipped"] else "FAILED"
-            lines.append((f["operation"], state, "", "", "", "", "", "", f["target"].split(";")[0], why[:70]))
+            lines.append((f["operation"], state, "", "", "", "", "", "", "", "", f["target"].split(";")[0], why[:70]))
             continue
         rate = f["rate"]
         if "unit" in rate:  # a throughput: items per second (the seconds per item are in results.json)
@@ -132,6 +154,8 @@ def table(backend: str, subjects: int, figures: list[dict[str, Any]], register: 
             verdict.append("target met" if f["meets_target"] else "TARGET MISSED")
         if f["within_5x"] is not None:
             verdict.append("≤5× floor" if f["within_5x"] else ">5× FLOOR")
+        if f.get("versus"):
+            verdict.append(f["versus"])
         lines.append(
             (
                 f["operation"],
@@ -143,6 +167,8 @@ def table(backend: str, subjects: int, figures: list[dict[str, Any]], register: 
                 if "floor_with_audit_per_second" in rate
                 else fmt_seconds(f["floor_with_audit"]),
                 ratio_a,
+                "" if f.get("statements") is None else str(f["statements"]),
+                f"{rate['requests_per_second']:,}" if "requests_per_second" in rate else "",
                 fmt_bytes(f["peak_memory"]),
                 f["target"].split(";")[0],
                 ", ".join(verdict),

@@ -7,14 +7,17 @@ Every request needs `Authorization: Bearer TOKEN` (else `401 INVALID_AUTHENTICAT
 unknown id is 404), `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL` (200).
 Unknown properties and `hs_legal_basis` options outside HubSpot's list are `400 VALIDATION_ERROR`. Tests script
 other answers (429 with rate-limit headers, 5xx …) with `then(...)`, hide new contacts from search (its index
-lags) with `search_lag`, and add headers to every answer with `headers`.
+lags) with `search_lag`, and add headers to every answer with `headers`. The search also pages through every
+contact as a reconciliation reads them: no filter (or `hs_object_id` GT an id), sorted by `hs_object_id`, `limit`
+at most 200, `paging.next.after` an offset, and `after` of `search_cap` (10 000) or more refused (400).
+`on_request(index, method, path, body)` is called before each authorised request is answered (to hold one).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +82,8 @@ class FakeHubSpot:
     search_lag: bool = False  # contacts created from now on are not found by search (its index lags)
     unindexed: set[str] = field(default_factory=set)
     next_id: int = 1001
+    search_cap: int = 10_000
+    on_request: Callable[[int, str, str, Any], None] | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def then(self, *replies: Reply) -> FakeHubSpot:
@@ -114,6 +119,8 @@ class FakeHubSpot:
             data = json.loads(body) if body else None
         except ValueError:
             return _error(400, "VALIDATION_ERROR", "Invalid input JSON")
+        if self.on_request is not None:
+            self.on_request(len(self.requests), method, path, data)  # outside the lock: it may wait
         with self.lock:
             self.requests.append((method, path))
             self.bodies.append(data)
@@ -176,28 +183,38 @@ class FakeHubSpot:
             )
         return None
 
+    def _matches(self, cid: str, props: dict[str, str], f: dict[str, Any]) -> bool:
+        name, operator, value = f.get("propertyName"), f.get("operator"), str(f.get("value"))
+        held = cid if name == "hs_object_id" else str(props.get(str(name), ""))
+        if operator == "EQ":
+            return held.lower() == value.lower()
+        if operator == "GT" and name == "hs_object_id":
+            return int(held) > int(value)
+        return False
+
     def _search(self, data: Any) -> Reply:
         try:
             groups = data["filterGroups"]
             wanted = data.get("properties") or ["email", "firstname", "lastname"]
             limit = int(data.get("limit", 10))
+            after = int(data.get("after") or 0)
         except (KeyError, TypeError, ValueError, AttributeError):
             return _error(400, "VALIDATION_ERROR", "filterGroups is required")
         if not 1 <= limit <= 200:
             return _error(400, "VALIDATION_ERROR", "limit must be at most 200")
+        if after >= self.search_cap:
+            return _error(400, "VALIDATION_ERROR", f"paging past {self.search_cap} results is not supported")
         found = []
-        for cid, props in self.contacts.items():
+        for cid, props in sorted(self.contacts.items(), key=lambda item: int(item[0])):
             if cid in self.unindexed:
                 continue
-            for group in groups:
-                if all(
-                    f.get("operator") == "EQ"
-                    and str(props.get(f.get("propertyName"), "")).lower() == str(f.get("value")).lower()
-                    for f in group.get("filters", [])
-                ):
-                    found.append(cid)
-                    break
-        return Reply(200, {"total": len(found), "results": [self._view(cid, wanted) for cid in found[:limit]]})
+            if not groups or any(all(self._matches(cid, props, f) for f in g.get("filters", [])) for g in groups):
+                found.append(cid)
+        page = found[after : after + limit]
+        body: dict[str, Any] = {"total": len(found), "results": [self._view(cid, wanted) for cid in page]}
+        if after + limit < len(found):
+            body["paging"] = {"next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}}
+        return Reply(200, body)
 
     def _create(self, data: Any) -> Reply:
         props = data.get("properties") if isinstance(data, dict) else None

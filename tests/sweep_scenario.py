@@ -51,7 +51,8 @@ def make(ctx: Context, offset: int) -> dict[str, str]:
     for n, name in enumerate(NAMES):
         kind = "business_representative" if name == "representative" else "one_time_customer"
         values = person(offset + n) | (ORG if kind == "business_representative" else {})
-        ids[name] = register.add_subject(ctx, kind, values, {}).id
+        # Received long enough ago that the policy's time for someone with no order yet (a prospect) is over.
+        ids[name] = register.add_subject(ctx, kind, values, {}, received_at=ctx.clock.now() - timedelta(days=120)).id
     register.start_relationship(ctx, ids["held"], "order", date(2026, 1, 5))
     register.end_relationship(ctx, ids["held"], "order", date(2026, 2, 1))
     consent.object_to(ctx, ids["objected"], "marketing")
@@ -106,7 +107,7 @@ def sweep_both(ctx: Context) -> tuple[dict[str, str], dict[str, str], sweep.RunR
 
 # Ids differ between the two sets (a delete row's "subject" is the subject's own, by which it was found).
 IDS = {"receipt", "record", "row", "hubspot_ids", "archive_record_erased", "subject", "block", "event", "relationship"}
-IDS |= {"relationships"}
+IDS |= {"relationships", "outbox_rows"}
 
 
 def _plain(details: Any) -> Any:

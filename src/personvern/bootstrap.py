@@ -19,12 +19,15 @@ from sqlalchemy.exc import OperationalError
 from personvern.connectors import Connector
 from personvern.connectors.hubspot import DEFAULT_URL as DEFAULT_HUBSPOT_URL
 from personvern.connectors.hubspot import HubSpot, HubSpotConfig
+from personvern.connectors.hubspot_contacts import HubSpotContacts
 from personvern.connectors.linkmobility import DEFAULT_URL, LinkMobility, LinkMobilityConfig
 from personvern.connectors.worker import Worker
 from personvern.domain.access import Actor, Permission, check_role
-from personvern.domain.errors import NotReady, PolicyRejected, invalid
+from personvern.domain.errors import Forbidden, NotReady, PolicyRejected, invalid
 from personvern.domain.outbox import Draw, RetryPolicy
-from personvern.policy.loader import LoadedPolicy, PolicyInvalid, load_policy, parse_policy
+from personvern.policy.lint import check_file, check_text
+from personvern.policy.loader import LoadedPolicy, PolicyInvalid, Problem, load_policy, parse_policy
+from personvern.services import reconcile
 from personvern.services.admin import PolicyLoad, checkpoint_audit, load_policy_version, start_audit_chain
 from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
@@ -101,7 +104,7 @@ SETTINGS = (
         "PERSONVERN_LINKMOBILITY_SENDER",
         None,
         None,
-        "the SMS sender: 2-11 letters and digits starting with a letter, or a phone number",
+        "the SMS sender: 2-11 letters and digits with at least one letter (24Center), or a phone number",
     ),
     Setting(
         "PERSONVERN_LINKMOBILITY_GATE",
@@ -301,6 +304,11 @@ def _clock(settings: Settings) -> FixedClock | SystemClock:
     return FixedClock(settings.now) if settings.now else SystemClock()
 
 
+def clock_for(settings: Settings) -> FixedClock | SystemClock:
+    """The clock the settings give (--now, or the system's), for a command that opens no register."""
+    return _clock(settings)
+
+
 def _runtime(settings: Settings, engine: Engine, vault: Vault, loaded: LoadedPolicy) -> Runtime:
     """The runtime; on a real register with a moved clock every unit of work is a preview (store/preview.py)."""
     simulation = is_simulation(engine)
@@ -350,18 +358,37 @@ class InitReport:
     revision: str
     policy: PolicyLoad
     notice_sha256: str = ""  # the privacy notice in force, as published now
+    warnings: tuple[Problem, ...] = ()  # the lint's warnings on the policy loaded (`policy check` says the same)
+
+
+def checked_policy(policy_file: str | None) -> tuple[LoadedPolicy, tuple[Problem, ...]]:
+    """The policy to load, linted as `policy check` lints it: an error refuses it, warnings come back to be told.
+
+    What the notice must say (Art. 13, 14) is checked before the policy governs a register, not after.
+    """
+    try:
+        if policy_file is None:
+            bundled = load_policy(None)
+            result = check_text(bundled.text, bundled.source)
+        else:
+            result = check_file(policy_file)
+    except PolicyInvalid as exc:
+        raise PolicyRejected(str(exc)) from None
+    if result.errors or result.loaded is None:
+        raise PolicyRejected(
+            "\n".join(["the policy file has problems (nothing was loaded):", *(f"  {p}" for p in result.problems)])
+        )
+    return result.loaded, tuple(result.warnings)
 
 
 def initialise(settings: Settings, policy_file: str | None = None, demo: bool = False) -> tuple[Runtime, InitReport]:
     """Create or upgrade the database, create the master key if there is none, and load the policy.
 
     A database initialised with --now is a simulation register for good; without, a real one. `demo`: the
-    register will hold synthetic people, so one that holds nobody yet becomes a simulation too.
+    register will hold synthetic people, so one that holds nobody yet becomes a simulation too. The policy is
+    linted first: one with errors is refused, its warnings are in the report.
     """
-    try:
-        loaded = load_policy(policy_file)
-    except PolicyInvalid as exc:
-        raise PolicyRejected(str(exc)) from None
+    loaded, warnings = checked_policy(policy_file)
     Actor(settings.actor, settings.role).require(Permission.POLICY_MANAGE)
     engine = make_engine(settings.database_url, must_exist=False)
     try:
@@ -402,7 +429,9 @@ def initialise(settings: Settings, policy_file: str | None = None, demo: bool = 
     publish_notices(runtime.context())
     runtime._notice = None  # read again: it may have been published just now
     notice = runtime.notice_sha256()
-    return runtime, InitReport(settings.database_url, settings.master_key_file, created, before, after, load, notice)
+    return runtime, InitReport(
+        settings.database_url, settings.master_key_file, created, before, after, load, notice, warnings
+    )
 
 
 # ---------------------------------------------------------------- connectors and the outbox worker
@@ -491,6 +520,14 @@ def build_connectors(
     return connectors
 
 
+def hubspot_contacts(
+    runtime: Runtime, client: httpx.Client, environ: Mapping[str, str] | None = None
+) -> HubSpotContacts | None:
+    """HubSpot's contacts for a reconciliation; None without a token (HubSpot's outbox rows say so already)."""
+    config = hubspot_config(environ)
+    return None if config.missing() else HubSpotContacts(client, config, runtime.clock)
+
+
 def build_worker(
     runtime: Runtime,
     client: httpx.Client,
@@ -502,6 +539,15 @@ def build_worker(
     policy = retry_policy(environ)
     checkpoints = runtime.checkpoints
     ctx = runtime.context()
+
+    def reconcile_daily() -> str | None:
+        try:
+            return reconcile.daily(ctx, lambda: hubspot_contacts(runtime, client, environ))
+        except Forbidden:
+            return None  # a role that may not reconcile runs the worker: the CEO's run does it
+
+    duties: dict[str, Any] = {"retention": True, "checkpoints": checkpoints, "stopping": stopping}
+    duties["reconcile"] = reconcile_daily
     if draw is None:
-        return Worker(ctx, connectors, policy, retention=True, checkpoints=checkpoints, stopping=stopping)
-    return Worker(ctx, connectors, policy, draw, retention=True, checkpoints=checkpoints, stopping=stopping)
+        return Worker(ctx, connectors, policy, **duties)
+    return Worker(ctx, connectors, policy, draw, **duties)

@@ -11,9 +11,13 @@ from tests.e2e.conftest import error_of
 from tests.e2e.support import add, count, values
 
 
+# Added four months before NOW: a prospect is kept 90 days from receipt (issue 16), so they are due by NOW.
+ADDED = "2026-07-25T12:00:00+00:00"
+
+
 def people(api, *numbers: int) -> list[str]:
-    # Nobody with an order or a contract: nothing keeps them, so each is due for the archive at once.
-    return [add(api.pv, n, "one_time_customer", "--now", NOW) for n in numbers]
+    # Nobody with an order, a contract or consent: past the prospect rule's 90 days, each is due for the archive.
+    return [add(api.pv, n, "one_time_customer", "--now", ADDED) for n in numbers]
 
 
 def test_the_plan_in_pages_and_as_csv_then_the_run_archives(api):
@@ -22,7 +26,7 @@ def test_the_plan_in_pages_and_as_csv_then_the_run_archives(api):
     assert first.status_code == 200, first.text
     page = first.json()
     assert (page["day"], page["due"], len(page["items"])) == ("2026-11-25", 3, 2)
-    assert page["items"][0]["action"] == "archive" and page["items"][0]["rule"] == "none"
+    assert page["items"][0]["action"] == "archive" and page["items"][0]["rule"] == "prospect"
     assert page["outbox"] == page["requests"] == page["answers"] == []
     rest = api.get(f"/api/v1/retention/plan?limit=2&cursor={page['next_cursor']}").json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None

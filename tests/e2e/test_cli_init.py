@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -87,6 +88,28 @@ def test_init_with_a_missing_policy_file_is_refused(pv, tmp_path):
     assert_refused(pv("init", "--policy", str(missing)), 8, str(missing))
     assert snapshot(pv.db_url) == {}
     assert not (tmp_path / "master.key").exists()
+
+
+def test_init_lints_the_policy_and_refuses_one_with_errors(pv, tmp_path, backend):
+    # Issue 16: init loaded a policy `policy check` refuses. The seed's literal text has errors (GDPR 13/14).
+    seed = Path(__file__).resolve().parents[1] / "data" / "seed-policy.toml"
+    result = pv("init", "--policy", str(seed))
+    assert_refused(result, 8, "nothing was loaded", f"{seed}:34: error: fields", "(GDPR 14(1)(d), 30(1)(c))")
+    assert snapshot(pv.db_url) == {} and not (tmp_path / "master.key").exists()
+
+
+def test_init_prints_the_lints_warnings_and_loads_the_policy(pv, tmp_path):
+    text = without_table(bundled_policy_text(), "security")  # the lint warns: no security measures described
+    path = tmp_path / "policy.toml"
+    path.write_text(text, "utf-8")
+    result = pv("init", "--policy", str(path))
+    assert_ok(result)
+    assert f"{path}:" in result.stderr and "warning: security: no description of the security measures" in result.stderr
+    assert "policy       version 2026.1 (loaded" in result.stdout
+    again = pv.json("init", "--policy", str(path))
+    assert [w for w in again["warnings"] if "security" in w] and again["policy_changed"] is False
+    assert pv.json("init", "--policy", str(path))["warnings"] == again["warnings"]
+    assert pv.json("init")["warnings"] == []  # the bundled policy has no finding at all
 
 
 def test_init_with_a_broken_policy_keeps_the_policy_in_force(pv_ready, tmp_path, unchanged):

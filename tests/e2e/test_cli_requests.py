@@ -396,5 +396,7 @@ def test_request_show_reads_as_labelled_lines_not_python(pv_ready, tmp_path):
     assert line(out, "identity") == "forgotten with the erasure"
     assert line(out, "fields erased") == ", ".join(receipt["details"]["fields_erased"])
     assert line(out, "fields held").startswith("email, full_name, until 2031-01-01: the law requires them kept")
-    assert line(out, "processors told").startswith("auditor: tell by hand")
+    assert line(out, "processors told").startswith("auditor: nothing held")  # no export gave it the person
     assert line(out, "receipt").startswith(f"erasure receipt {receipt['id']}, ")
+    assert line(out, "confirmations") == "all confirmed"
+    assert "LINK Mobility Oy (linkmobility): erase the person: not asked: holds nothing after delivery" in out

@@ -18,6 +18,7 @@ from tests.e2e.support import (
 )
 
 JAN = "2026-01-05T10:00:00+00:00"
+PROSPECT_OVER = "2026-04-06"  # received in JAN with no order, contract or consent: the policy kept them 90 days
 
 
 def at(day: str) -> tuple[str, str]:
@@ -161,22 +162,23 @@ def test_objection_makes_the_record_erased_not_archived(pv_ready) -> None:  # ty
     assert_ok(
         pv_ready("consent", "give", "--method", "web", sid, "--purpose", "marketing", "--channel", "sms", "--now", JAN)
     )
-    assert due(pv_ready, "2026-02-01").keys() == {rep}  # no relationship of its organisation: nothing keeps it
-    assert_ok(pv_ready("object", sid, "--purpose", "marketing", *at("2026-02-01")))
-    items = due(pv_ready, "2026-02-01")
+    # No relationship of its organisation, and past the 90 days of a prospect: nothing keeps it.
+    assert due(pv_ready, PROSPECT_OVER).keys() == {rep}
+    assert_ok(pv_ready("object", sid, "--purpose", "marketing", *at(PROSPECT_OVER)))
+    items = due(pv_ready, PROSPECT_OVER)
     assert items[sid]["action"] == "erase" and items[rep]["action"] == "erase"
-    run = pv_ready.json("retention", "run", *at("2026-02-01"))
+    run = pv_ready.json("retention", "run", *at(PROSPECT_OVER))
     assert (run["erased"], run["archived"]) == (2, 0)
     assert count(pv_ready.db_url, "archive_records") == 0 and count(pv_ready.db_url, "erasure_receipts") == 2
 
 
 def test_plan_as_a_table_and_as_csv(pv_ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = [add(pv_ready, n, ONE_TIME, "--now", JAN) for n in range(3)]
-    table = pv_ready("retention", "plan", "--limit", "2", *at("2026-02-01"))
+    table = pv_ready("retention", "plan", "--limit", "2", *at(PROSPECT_OVER))
     assert_ok(table)
     assert "3 subject(s)" in table.stdout and "and 1 more" in table.stdout
     out = tmp_path / "due.csv"
-    assert_ok(pv_ready("retention", "plan", "--csv", str(out), *at("2026-02-01")))
+    assert_ok(pv_ready("retention", "plan", "--csv", str(out), *at(PROSPECT_OVER)))
     lines = out.read_text("utf-8").splitlines()
     assert lines[0].startswith("subject_id,kind,action,rule,since") and len(lines) == 4
     assert {line.split(",")[0] for line in lines[1:]} == set(ids)
@@ -214,4 +216,4 @@ def test_an_uninitialised_database_is_not_ready(pv) -> None:  # type: ignore[no-
 def test_an_upgraded_register_is_scheduled_before_it_is_planned(pv_ready) -> None:  # type: ignore[no-untyped-def]
     sid = add(pv_ready, 1, ONE_TIME, "--now", JAN)
     sql(pv_ready.db_url, "UPDATE subjects SET retain_until = NULL, retain_action = NULL, retention_at = NULL")
-    assert set(due(pv_ready, "2026-02-01")) == {sid}
+    assert set(due(pv_ready, PROSPECT_OVER)) == {sid}

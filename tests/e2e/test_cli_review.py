@@ -78,10 +78,17 @@ def test_a_changed_report_is_not_signed(pv_ready) -> None:  # type: ignore[no-un
 
 def test_the_worker_sweeps_once_a_day_and_reminds_of_the_review(pv_ready) -> None:  # type: ignore[no-untyped-def]
     add(pv_ready, 1, ONE_TIME, "--now", JAN)
+    # The first sweep of a register is the CEO's (issue 16): the worker waits for it, and then goes on alone.
+    waiting = pv_ready.json("worker", "--once", "--now", "2027-01-09T08:00:00+00:00")
+    assert waiting["retention_swept"] == 0 and waiting["retention_waiting"]["waiting"] is True
+    assert count(pv_ready.db_url, "archive_records") == 0
+    assert pv_ready.json("retention", "run", "--now", "2027-01-09T09:00:00+00:00")["archived"] == 1
+    add(pv_ready, 3, ONE_TIME, "--received", "2026-06-01", "--now", "2027-01-09T10:00:00+00:00")  # a prospect once
     first = pv_ready.json("worker", "--once", "--now", "2027-01-10T08:00:00+00:00")
-    assert first["retention_swept"] == 1 and count(pv_ready.db_url, "archive_records") == 1
+    assert first["retention_swept"] == 1 and count(pv_ready.db_url, "archive_records") == 2
+    assert first["retention_waiting"] is None
     assert any("2026" in r and "not signed" in r for r in first["reminders"])
-    add(pv_ready, 2, ONE_TIME, "--now", "2027-01-10T09:00:00+00:00")
+    add(pv_ready, 2, ONE_TIME, "--received", "2026-06-01", "--now", "2027-01-10T09:00:00+00:00")
     second = pv_ready.json("worker", "--once", "--now", "2027-01-10T10:00:00+00:00")
     assert second["retention_swept"] == 0  # once a day
     third = pv_ready.json("worker", "--once", "--now", "2027-01-11T08:00:00+00:00")
@@ -119,3 +126,14 @@ def test_the_review_names_kinds_reasons_and_actions_in_the_reports_language(pv_r
         assert not codes & set(cells), sorted(codes & set(cells))
         for word in words:
             assert word in cells, (lang, word, cells)
+
+
+def test_no_review_is_owed_for_a_year_before_the_register_held_data(pv) -> None:  # type: ignore[no-untyped-def]
+    # Issue 16: a register made in December 2026 was reminded of the review of 2025.
+    assert_ok(pv("init", "--now", "2026-12-03T09:00:00+00:00"))
+    assert pv.json("worker", "--once", "--now", "2026-12-03T10:00:00+00:00")["reminders"] == []
+    add(pv, 1, ONE_TIME, "--received", "2024-05-01", "--now", "2026-12-03T11:00:00+00:00")  # received before: no matter
+    assert pv.json("worker", "--once", "--now", "2026-12-04T10:00:00+00:00")["reminders"] == []
+    # The register held data in 2026: once December is over, the review of 2026 is owed.
+    reminders = pv.json("worker", "--once", "--now", "2027-01-02T10:00:00+00:00")["reminders"]
+    assert any("the annual review of 2026 is not signed" in r for r in reminders)

@@ -43,6 +43,7 @@ class Site:
     base: str
     kari: str  # a customer with an order
     request: str  # an access request of hers, opened and not verified
+    review: str  # an annual review of this year, run and not signed
     ceo: tuple[str, str]  # name, first password (to be changed at the first sign-in)
     boss: tuple[str, str]  # another CEO, password changed already
     staff: tuple[str, str]  # name, password (changed already)
@@ -60,7 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     from personvern.api.app import create_app
     from personvern.bootstrap import Settings, initialise
-    from personvern.services import register, rights, users
+    from personvern.services import register, review, rights, users
     from tests.e2e.conftest import cheap_passwords
 
     with pytest.MonkeyPatch.context() as patch:
@@ -71,6 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         kari = register.add_subject(ctx, ONE_TIME, values(1) | {"full_name": "Kari Nordmann"}, {}).id
         register.start_relationship(ctx, kari, "order", description="Key card")
         request = rights.open_request(ctx, "access", subject_id=kari, channel="letter").request.id
+        annual = review.run_review(ctx, 2026).record.id
         chief = users.add_user(ctx, "chief", "ceo", "nb")
         for name, role in (("boss", "ceo"), ("clerk", "staff")):
             issued = users.add_user(ctx, name, role, "en")
@@ -90,6 +92,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 f"http://127.0.0.1:{port}",
                 kari,
                 request,
+                annual,
                 ("chief", chief.password or ""),
                 ("boss", NEW_PASSWORD),
                 ("clerk", NEW_PASSWORD),
@@ -220,6 +223,20 @@ def test_signing_out_ends_the_session(browser: Any, site: Site) -> None:
     context.close()
 
 
+def test_staff_send_a_service_sms_from_a_customers_page_and_see_it_listed(browser: Any, site: Site) -> None:
+    context, page = _staff(browser, site)
+    page.goto(f"{site.base}/console/subjects/{site.kari}")
+    page.get_by_role("link", name="Send an SMS").click()
+    page.get_by_label("The message", exact=False).fill("Your key card is ready at the reception.")
+    page.get_by_role("button", name="Preview").click()
+    assert page.get_by_text("Preview: nothing is sent yet").is_visible()
+    page.get_by_role("button", name="Send it").click()
+    page.wait_for_url(f"{site.base}/console/sms?subject={site.kari}&said=queued")
+    assert page.get_by_text("The SMS is queued").is_visible()
+    assert page.get_by_role("cell", name="waiting in the outbox").count() == 1
+    context.close()
+
+
 def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser: Any, site: Site) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
@@ -258,6 +275,9 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
         "/console/account",
         "/console/password",
         "/console/notice",
+        f"/console/subjects/{site.kari}/sms",
+        "/console/sms",
+        "/console/outbox",
     ):
         check(path)
     context.close()
@@ -280,6 +300,10 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
         "/console/archive",
         "/console/users",
         "/console/record",
+        "/console/sms/marketing",
+        "/console/review",
+        f"/console/review/{site.review}",
+        "/console/audit?action=review",  # a few entries: the markup is the same for many
     ):
         check(path)
     # A form sent back with its errors beside the fields.

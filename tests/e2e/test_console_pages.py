@@ -28,7 +28,7 @@ def test_the_overview_shows_requests_overdue_first_the_breach_clock_retention_an
     assert "overdue by" in overview
     assert "h 0 min left of the 72 hours" in overview  # discovered 10:00 Oslo time, now 13:00: 69 h left
     assert "69 h 0 min left" in overview
-    assert "To be archived" in overview and "The annual review" in overview
+    assert "Customers due for archiving or erasure" in overview and "The annual review" in overview
     staff = console.signed_in("staff").get("/console/").text
     assert "Open requests" not in staff and "Breach clock" not in staff and "Deliveries given up on" in staff
 

@@ -23,7 +23,7 @@ SCRIPT = Path(sys.executable).with_name("personvern")
 ONE_TIME_ROWS = 600
 REPRESENTATIVE_ROWS = 300
 RECEIVED = "2026-01-05T10:00:00+00:00"
-SWEEP = "2026-02-01T12:00:00+00:00"
+SWEEP = "2026-04-06T12:00:00+00:00"  # past the 90 days the policy keeps people with no order (prospects)
 
 
 def _csv(path: Path, start: int, rows: int, business: bool) -> Path:

@@ -59,8 +59,8 @@ def test_imported_schedules_are_stored_with_the_rows_as_a_recomputation_finds_th
         ids = [s.id for s in uow.subjects.list(None, None, 100, 0) if s.id != customer]
         stored = uow.retention.scheduled(ids)
         assert sorted(s.schedule.retain_until for s in stored.values()) == [  # type: ignore[union-attr]
-            date(2026, 11, 25),
-            date(2026, 11, 25),
+            date(2027, 2, 23),  # no order, contract or consent: 90 days from receipt (the prospect rule)
+            date(2027, 2, 23),
             date(2027, 6, 30),  # the representative of the customer's organisation
         ]
         retention.refresh(ctx, uow, ids)
@@ -74,7 +74,7 @@ def test_save_groups_alike_and_due_pages_by_the_index(runtime: Runtime) -> None:
     with runtime.uow() as uow:
         ids = sorted(s.id for s in uow.subjects.list(None, None, 100, 0))
         day = date(2026, 11, 25)
-        assert uow.retention.count_due(day) == 30
+        assert uow.retention.count_due(day) == 0 and uow.retention.count_due(day + timedelta(days=90)) == 30
         # Spread them over ten days, then page through in sevens.
         uow.retention.save(
             {sid: Schedule(day - timedelta(days=i % 10), Action.ERASE, "agreement") for i, sid in enumerate(ids)},
@@ -118,7 +118,8 @@ def test_the_due_query_is_a_range_scan_of_the_index_without_a_sort(runtime: Runt
 
 
 def test_a_new_policy_version_leaves_schedules_stale_until_computed(runtime: Runtime) -> None:
-    sid = register.add_subject(runtime.context(), "one_time_customer", _person(1), {}).id
+    long_ago = runtime.clock.now() - timedelta(days=120)  # past the time a prospect is kept
+    sid = register.add_subject(runtime.context(), "one_time_customer", _person(1), {}, received_at=long_ago).id
     with runtime.uow() as uow:
         assert uow.retention.stale(10) == []
         assert uow.retention.mark_stale() == 1
@@ -134,7 +135,8 @@ def test_run_on_sql_archives_and_erases_with_holds(runtime: Runtime) -> None:
     ended = register.add_subject(ctx, "one_time_customer", _person(1), {}).id
     register.start_relationship(ctx, ended, "order", date(2026, 1, 5))
     register.end_relationship(ctx, ended, "order", date(2026, 2, 1))
-    bare = register.add_subject(ctx, "one_time_customer", _person(2), {}).id
+    long_ago = runtime.clock.now() - timedelta(days=120)  # past the time a prospect is kept
+    bare = register.add_subject(ctx, "one_time_customer", _person(2), {}, received_at=long_ago).id
     result = sweep.run(ctx)
     assert (result.archived, result.held, result.failed) == (1, 1, [])
     with runtime.uow() as uow:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 import pytest
@@ -85,12 +85,18 @@ def test_a_mixed_batch_ends_as_one_subject_at_a_time(ctx: Context, runtime: Runt
     assert bulk["held"] in keys and bulk["no_longer_due"] in keys
 
 
+def _long_ago(ctx: Context) -> datetime:
+    """Received before the policy's 90 days for someone with no order yet (a prospect): nothing keeps them."""
+    return ctx.clock.now() - timedelta(days=120)
+
+
 def _due(ctx: Context, n: int, start: int) -> list[str]:
     """n subjects due today, half archived and half erased (representatives of one organisation)."""
     ids = []
     for i in range(start, start + n):
         kind = "business_representative" if i % 2 else "one_time_customer"
-        ids.append(register.add_subject(ctx, kind, person(i) | (ORG if i % 2 else {}), {}).id)
+        values = person(i) | (ORG if i % 2 else {})
+        ids.append(register.add_subject(ctx, kind, values, {}, received_at=_long_ago(ctx)).id)
     return ids
 
 
@@ -104,8 +110,9 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(ctx: Context, runti
             sweep.run_batch(later, ids, result.day, ErasureCause.RETENTION, result)
         assert (result.archived, result.erased, result.failed) == (len(ids) // 2, len(ids) // 2, [])
         counted.append(len(seen))
-    # A few dozen either way: the batch is read, archived and erased per table, not per subject.
-    assert counted[0] == counted[1] and counted[1] < 60, counted
+    # A few dozen either way: the batch is read, archived and erased per table, not per subject. (On PostgreSQL
+    # the small batch's few audit entries go with the head's move as one statement, the large one's by COPY.)
+    assert counted[1] - counted[0] in (0, 1) and counted[1] < 60, counted
     with runtime.engine.connect() as conn:
         # The organisation stays while it has members; it went with the last of them.
         assert conn.scalar(text("SELECT count(*) FROM organisations")) == 0
@@ -135,7 +142,8 @@ def test_two_sweeps_reaching_one_batch_do_each_subject_once(ctx: Context, runtim
 
     Erasures only: nothing in the schema stops a second receipt for the same person, only the lock does.
     """
-    ids = [register.add_subject(ctx, "business_representative", person(i) | ORG, {}).id for i in range(6)]
+    reps = [person(i) | ORG for i in range(6)]
+    ids = [register.add_subject(ctx, "business_representative", p, {}, received_at=_long_ago(ctx)).id for p in reps]
     later = replace(ctx, clock=FixedClock(ctx.clock.now() + timedelta(days=1)))
     day = today(later)
     first, second = sweep.RunResult(day), sweep.RunResult(day)

@@ -29,6 +29,7 @@ from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
 from personvern.services.ports import Clock, Lookup, PolicyRecord, UnitOfWork, UnitOfWorkFactory
 from tests.unit.fakes_accountability import AccountabilityState, FakeBreaches, FakeFigures, FakeNotices
+from tests.unit.fakes_recipients import FakeConfirmations, FakeExports, FakeReconciliations, RecipientsState
 from tests.unit.fakes_retention import FakeRetention, FakeReviews, RetentionState
 from tests.unit.fakes_rights import FakeArchive, FakeReceipts, FakeRequests, RightsState
 
@@ -65,6 +66,7 @@ class State:
     rights: RightsState = field(default_factory=RightsState)
     retention: RetentionState = field(default_factory=RetentionState)
     accountability: AccountabilityState = field(default_factory=AccountabilityState)
+    recipients: RecipientsState = field(default_factory=RecipientsState)
 
     def copy(self) -> State:
         return State(
@@ -80,6 +82,7 @@ class State:
             rights=self.rights.copy(),
             retention=self.retention.copy(),
             accountability=self.accountability.copy(),
+            recipients=self.recipients.copy(),
         )
 
 
@@ -121,7 +124,10 @@ class FakeSubjects:
             assert s.id not in self._state.subjects, f"subject {s.id} added twice"
         self._check_unique(subjects)
         self._state.subjects.update((s.id, s) for s in subjects)
+        held = self._state.retention
         for s in subjects:
+            if held.first_data_at is None or s.created_at < held.first_data_at:
+                held.first_data_at = s.created_at
             if schedules and s.id in schedules:
                 self._state.retention.schedules[s.id] = (schedules[s.id], s.created_at)
 
@@ -221,6 +227,10 @@ class FakeRelationships:
     def add(self, relationship: Relationship) -> None:
         assert relationship.subject_id in self._state.subjects, "relationship for an unknown subject"
         self._state.relationships[relationship.id] = relationship
+
+    def add_many(self, relationships: Sequence[Relationship]) -> None:
+        for relationship in relationships:
+            self.add(relationship)
 
     def get(self, relationship_id: str) -> Relationship | None:
         return self._state.relationships.get(relationship_id)
@@ -323,6 +333,10 @@ class FakeOutbox:
             row, state=OutboxState.PENDING, attempts=0, personal=dict(row.personal or {})
         )
 
+    def enqueue_many(self, rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
+            self.enqueue(row)
+
     def get(self, row_id: str) -> OutboxRow | None:
         row = self._state.outbox.get(row_id)
         return None if row is None else replace(row, personal=None)
@@ -356,7 +370,7 @@ class FakeOutbox:
         )[:limit]
         for r in due:
             self._state.outbox[r.id] = replace(r, lease_until=lease_until)
-        return [self._state.outbox[r.id] for r in due]
+        return [replace(self._state.outbox[r.id], resumed=r.lease_until is not None) for r in due]
 
     def mark_waiting(self, kind: str, due_by: datetime, now: datetime, error: str) -> int:
         waiting = [
@@ -455,6 +469,10 @@ class FakeOutbox:
             self._state.outbox[row_id] = replace(row, personal={}, public=public, last_error=note)
             done.append(row_id)
         return done
+
+    def of_kinds(self, kinds: Collection[str]) -> list[OutboxRow]:
+        rows = sorted((r for r in self._state.outbox.values() if r.kind in kinds), key=lambda r: (r.created_at, r.id))
+        return [replace(r, personal=None) for r in rows]
 
     def for_subjects(self, subject_ids: Collection[str], kind: str) -> dict[str, list[OutboxRow]]:
         out: dict[str, list[OutboxRow]] = {}
@@ -563,6 +581,10 @@ class FakeConsents:
         assert all(e.id != event.id for e in self._state.consents), f"consent event {event.id} added twice"
         self._state.consents.append(event)
 
+    def append_many(self, events: Sequence[ConsentEvent]) -> None:
+        for event in events:
+            self.append(event)
+
     def get(self, event_id: str) -> ConsentEvent | None:
         return next((e for e in self._live() if e.id == event_id), None)
 
@@ -638,6 +660,9 @@ class FakeUnitOfWork:
     notices: FakeNotices
     breaches: FakeBreaches
     figures: FakeFigures
+    confirmations: FakeConfirmations
+    exports: FakeExports
+    reconciliations: FakeReconciliations
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -663,6 +688,9 @@ class FakeUnitOfWork:
         self.notices = FakeNotices(self._work.accountability)
         self.breaches = FakeBreaches(self._work.accountability)
         self.figures = FakeFigures(self._work)
+        self.confirmations = FakeConfirmations(self._work.recipients)
+        self.exports = FakeExports(self._work.recipients)
+        self.reconciliations = FakeReconciliations(self._work.recipients)
         return self
 
     def __exit__(

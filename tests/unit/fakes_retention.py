@@ -22,9 +22,19 @@ class RetentionState:
     schedules: dict[str, tuple[Schedule, datetime]] = field(default_factory=dict)
     reviews: dict[str, ReviewRecord] = field(default_factory=dict)
     sweeps: dict[str, tuple[date, datetime, datetime | None, int, int, int]] = field(default_factory=dict)
+    confirmed: set[str] = field(default_factory=set)  # sweeps the CEO ran (`retention run`)
+    held: dict[str, tuple[date, int, int]] = field(default_factory=dict)  # the worker's holds: day, due, allowed
+    first_data_at: datetime | None = None
 
     def copy(self) -> RetentionState:
-        return RetentionState(dict(self.schedules), dict(self.reviews), dict(self.sweeps))
+        return RetentionState(
+            dict(self.schedules),
+            dict(self.reviews),
+            dict(self.sweeps),
+            set(self.confirmed),
+            dict(self.held),
+            self.first_data_at,
+        )
 
 
 class FakeRetention:
@@ -153,8 +163,21 @@ class FakeRetention:
         day, _started, finished, *_ = max(self._r().sweeps.values(), key=lambda w: (w[0], w[1]))
         return day, finished
 
-    def sweep_started(self, sweep_id: str, day: date, at: datetime) -> None:
+    def sweep_started(
+        self, sweep_id: str, day: date, at: datetime, *, confirmed: bool = False, due: int | None = None
+    ) -> None:
         self._r().sweeps[sweep_id] = (day, at, None, 0, 0, 0)
+        if confirmed:
+            self._r().confirmed.add(sweep_id)
+
+    def sweep_held(self, sweep_id: str, day: date, at: datetime, due: int, allowed: int) -> None:
+        self._r().held[sweep_id] = (day, due, allowed)
+
+    def held_on(self, day: date) -> bool:
+        return any(held_day == day for held_day, _due, _allowed in self._r().held.values())
+
+    def confirmed(self) -> bool:
+        return bool(self._r().confirmed)
 
     def sweep_finished(self, sweep_id: str, at: datetime, archived: int, erased: int, failed: int) -> None:
         day, started, *_ = self._r().sweeps[sweep_id]
@@ -181,3 +204,6 @@ class FakeReviews:
 
     def for_year(self, year: int) -> list[ReviewRecord]:
         return sorted((r for r in self._state.reviews.values() if r.year == year), key=lambda r: (r.created_at, r.id))
+
+    def first_data_at(self) -> datetime | None:
+        return self._state.first_data_at

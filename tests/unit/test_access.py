@@ -23,7 +23,12 @@ ALLOWED = {
         Permission.CONSENT_RECORD,
     },
     "marketing": {Permission.SMS_MARKETING, Permission.AUDIENCE_READ},
-    "auditor": {Permission.REGISTER_READ, Permission.AUDIT_VERIFY, Permission.AUDIT_READ, Permission.RECORD_READ},
+    "auditor": {
+        Permission.REGISTER_READ,
+        Permission.ACCOUNTING_EXPORT,
+        Permission.AUDIT_VERIFY,
+        Permission.RECORD_READ,
+    },
 }
 
 

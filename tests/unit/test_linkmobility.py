@@ -217,3 +217,24 @@ def test_a_malformed_sender_is_named() -> None:
 def test_a_row_without_its_personal_part_cannot_be_sent() -> None:
     with pytest.raises(PermanentFailure, match="no destination"):
         connector(FakeLink()).deliver(OutboxRow("r", "sms", None, OutboxState.PENDING, 0, NOW, NOW, {}, {}))
+
+
+@pytest.mark.parametrize("sender", ["24Center", "Center24", "1A", "ABCDEFGHIJK"])
+def test_an_alphanumeric_sender_may_start_with_a_digit(sender: str) -> None:
+    # Issue 16: "24Center" was refused for not starting with a letter; one letter anywhere is what makes it a name.
+    config = LinkMobilityConfig(CONFIG.url, USER, PASSWORD, PLATFORM_ID, PARTNER_ID, sender)
+    assert config.missing() == []
+    assert connector(FakeLink(), config).request_body(row())["sourceTON"] == "ALPHANUMERIC"
+
+
+@pytest.mark.parametrize("sender", ["A", "ABCDEFGHIJKL", "24 Center", "24Center!", "Ø24", "12"])
+def test_a_sender_that_is_neither_a_name_nor_a_number_waits_for_its_setting(sender: str) -> None:
+    config = LinkMobilityConfig(CONFIG.url, USER, PASSWORD, PLATFORM_ID, PARTNER_ID, sender)
+    [missing] = config.missing()
+    assert "2-11 letters and digits with at least one letter, or a phone number" in missing
+
+
+@pytest.mark.parametrize("sender", ["+4722000000", "4722000000", "2200"])
+def test_a_number_is_an_msisdn(sender: str) -> None:
+    config = LinkMobilityConfig(CONFIG.url, USER, PASSWORD, PLATFORM_ID, PARTNER_ID, sender)
+    assert config.missing() == [] and config.source_ton() == "MSISDN"

@@ -148,7 +148,10 @@ def test_a_restriction_cancels_service_sms_and_hubspot_shares_but_holds_a_correc
     assert state(factory, correction).state is OutboxState.PENDING  # Art. 19: owed, and held, not lost
     connector = Recording()
     tally = worker(ctx, connector).run_once()
-    assert (tally.delivered, tally.waiting, connector.seen) == (0, 1, [])
+    # HubSpot holds the person: it is told to send no more email (Art. 18(2), 19); the correction waits.
+    assert (tally.delivered, tally.waiting) == (1, 1)
+    assert [(r.kind, r.public["reason"]) for r in connector.seen] == [("hubspot.unsubscribe", "restriction")]
+    connector.seen.clear()
     held = state(factory, correction)
     assert held.last_error == "held: processing is restricted (Art. 18) since 2026-11-25; goes when it is lifted"
     assert held.attempts == 0

@@ -155,3 +155,32 @@ def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
     bad.write_bytes("navn = 'Østensjø'".encode("latin-1"))
     with pytest.raises(PolicyInvalid, match="not UTF-8"):
         check_file(bad)
+
+
+PROSPECT_RULE = """[retention.prospect]
+purpose = "service"
+kinds = ["one_time_customer", "contract_customer", "business_representative"]
+holds_while = "prospect"
+counts_from = "received"
+keep = { days = 90 }
+"""
+
+
+def test_a_kind_whose_people_are_due_the_day_they_are_added_is_flagged() -> None:
+    assert PROSPECT_RULE in BUNDLED
+    start = BUNDLED.index(PROSPECT_RULE)
+    result = check_text(BUNDLED[:start] + BUNDLED[BUNDLED.index("\n\n", start) + 2 :], "p")
+    assert result.ok  # a warning: the policy still loads, and `init` prints it
+    for kind in ("one_time_customer", "contract_customer", "business_representative"):
+        found = at(result, f"kinds.{kind}")
+        assert (found.severity, found.article) == ("warning", "6(1)(b), 13(2)(a)")
+        assert "due for archiving or erasure the day they are added" in found.message and "prospect" in found.message
+    # A rule for some kinds only leaves the others flagged; a period of nothing keeps nobody.
+    some = BUNDLED.replace(PROSPECT_RULE, PROSPECT_RULE.replace('"contract_customer", "business_representative"', ""))
+    flagged = [p.path for p in check_text(some, "p").warnings]
+    assert flagged == ["kinds.contract_customer", "kinds.business_representative"]
+    nothing = BUNDLED.replace(PROSPECT_RULE, PROSPECT_RULE.replace("days = 90", "days = 0"))
+    assert len(check_text(nothing, "p").warnings) == 3
+    # A rule held always from receipt keeps newcomers as well (some policies keep every contact a year).
+    always = BUNDLED.replace(PROSPECT_RULE, PROSPECT_RULE.replace('holds_while = "prospect"', 'holds_while = "always"'))
+    assert check_text(always, "p").problems == []

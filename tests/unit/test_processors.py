@@ -17,6 +17,7 @@ from personvern.domain.subjects import Subject
 from personvern.policy.schema import Policy
 from personvern.services import consent, outbox, processors, register
 from personvern.services.context import Context
+from personvern.services.ports import ExportRecord
 from personvern.services.processors import ProcessorNotice, Transfer
 from tests.fakes_hubspot import TOKEN, FakeHubSpot
 from tests.unit.conftest import NOW
@@ -52,6 +53,15 @@ def work(ctx: Context, fake: FakeHubSpot) -> Tally:
 def rows(factory: FakeUnitOfWorkFactory, kind: str | None = None) -> list[OutboxRow]:
     found = sorted(factory.state.outbox.values(), key=lambda r: (r.created_at, r.id))
     return [r for r in found if kind is None or r.kind == kind]
+
+
+def exported(factory: FakeUnitOfWorkFactory, sid: str, *recipients: str) -> None:
+    """An accounting export gave the person to these recipients (so they hold them since)."""
+    with factory() as uow:
+        for n, recipient in enumerate(recipients):
+            record = ExportRecord(f"export{n}", "saft", recipient, NOW, "t", "ceo", 1, ("full_name", "email"), "0" * 64)
+            uow.exports.add(record, {sid: record.fields})
+        uow.commit()
 
 
 def audit(factory: FakeUnitOfWorkFactory, action: str) -> list[tuple[str | None, dict[str, object]]]:
@@ -254,6 +264,7 @@ def test_a_changed_name_reaches_hubspot_and_the_recipients_without_a_connector_a
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, hubspot: FakeHubSpot
 ) -> None:
     shared(ctx, hubspot, kari)
+    exported(factory, kari, "auditor", "finago")
     notices = change(ctx, factory, kari, {"full_name"}, full_name="Kari Berg")
     assert notices == [
         ProcessorNotice("auditor", "tell by hand: no connector"),
@@ -271,6 +282,20 @@ def test_a_changed_name_reaches_hubspot_and_the_recipients_without_a_connector_a
     assert [d["fields"] for _, d in audit(factory, "processor.update")] == [["full_name", "email"]]
     assert work(ctx, hubspot).delivered == 1
     assert (hubspot.contacts["1001"]["firstname"], hubspot.contacts["1001"]["lastname"]) == ("Kari", "Berg")
+
+
+def test_recipients_without_a_connector_that_no_export_reached_hold_nothing(
+    ctx: Context, factory: FakeUnitOfWorkFactory, kari: str
+) -> None:
+    assert change(ctx, factory, kari, {"full_name"}, full_name="Kari Berg")[:2] == [
+        ProcessorNotice("auditor", "nothing held"),
+        ProcessorNotice("finago", "nothing held"),
+    ]
+    exported(factory, kari, "finago")
+    assert change(ctx, factory, kari, {"full_name"}, full_name="Kari Bakke")[:2] == [
+        ProcessorNotice("auditor", "nothing held"),
+        ProcessorNotice("finago", "tell by hand: no connector"),
+    ]
 
 
 def test_a_changed_email_reaches_the_same_contact(
@@ -334,6 +359,7 @@ def test_erasure_reaches_hubspot_and_its_row_outlives_the_person(
     ctx: Context, factory: FakeUnitOfWorkFactory, kari: str, hubspot: FakeHubSpot, clock: FixedClock
 ) -> None:
     shared(ctx, hubspot, kari)
+    exported(factory, kari, "auditor", "finago")
     assert erase(ctx, factory, kari) == [
         ProcessorNotice("auditor", "tell by hand: no connector"),
         ProcessorNotice("finago", "tell by hand: no connector"),

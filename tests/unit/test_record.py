@@ -178,7 +178,8 @@ def test_the_three_formats(ctx: Context) -> None:
     assert all(len(row) == 4 for row in rows)
     assert ["overall_risk", "", "", "low"] in rows
     assert ["recipients", "hubspot", "country", "US"] in rows
-    assert ["retention", "rules.marketing_consent", "period", record["retention"]["rules"][1]["period"]] in rows
+    consent = next(r for r in record["retention"]["rules"] if r["key"] == "marketing_consent")
+    assert ["retention", "rules.marketing_consent", "period", consent["period"]] in rows
     html = render_record(record, "html")
     assert html.startswith("<!DOCTYPE html>") and '<html lang="en">' in html
     for heading in ("Controller (Article 30(1)(a))", "Internal roles and access", "Risk assessment"):

@@ -220,9 +220,10 @@ def test_erasure_request_erases_never_archives(policy: Policy) -> None:
     assert decide(policy, f, date(2026, 11, 25)).action is Action.ERASE
 
 
-def test_business_representative_without_relationship_is_due_since_received_and_erased(policy: Policy) -> None:
+def test_business_representative_without_relationship_is_kept_as_a_prospect_then_erased(policy: Policy) -> None:
     d = decide(policy, facts(kind="business_representative", received=date(2026, 2, 1)), date(2026, 11, 25))
-    assert d.due and d.kept_until == date(2026, 2, 1) and d.cause == "none" and d.action is Action.ERASE
+    # Kept as a prospect for 90 days from receipt (Art. 6(1)(b)), then erased as the policy says for the kind.
+    assert d.due and d.kept_until == date(2026, 5, 2) and d.cause == "prospect" and d.action is Action.ERASE
     assert d.reasons == ()
 
 
@@ -399,3 +400,52 @@ def test_an_erased_subject_is_kept_only_for_its_legal_hold_then_erased(policy: P
     assert later.due and later.kept_until == date(2032, 1, 1) and later.action is Action.ARCHIVE
     assert decide(policy, replace(f, erasure_requested=True), date(2032, 1, 1)).action is Action.ERASE
     assert decide(policy, replace(f, open_request=True), date(2032, 1, 1)).kept_until is None
+
+
+# ---------------------------------------------------------------- prospects: steps before a contract (Art. 6(1)(b))
+
+
+def test_a_prospect_is_kept_for_the_policys_time_from_receipt(policy: Policy) -> None:
+    d = decide(policy, facts(received=date(2026, 11, 1)), date(2026, 11, 25))
+    assert not d.due and d.kept_until == date(2027, 1, 30) and d.cause == "prospect"
+    [reason] = [r for r in d.reasons if r.fields is None]
+    assert (reason.rule, reason.purpose, reason.until) == ("prospect", "service", date(2027, 1, 30))
+    later = decide(policy, facts(received=date(2026, 11, 1)), date(2027, 1, 30))
+    assert later.due and later.kept_until == date(2027, 1, 30) and later.cause == "prospect"
+    assert later.action is Action.ARCHIVE  # as the policy says for one-time customers
+
+
+def test_an_order_a_contract_or_a_consent_ends_being_a_prospect(policy: Policy) -> None:
+    received = date(2026, 11, 1)
+    for history in (
+        {"relationships": (order(date(2026, 11, 10)),)},
+        {"relationships": (contract(date(2027, 1, 1), ends=date(2028, 1, 1)),)},  # a contract not yet begun
+        {"consents": (consent(date(2026, 11, 2)),)},
+    ):
+        d = decide(policy, facts(received=received, **history), date(2026, 11, 25))  # type: ignore[arg-type]
+        assert "prospect" not in rules(d) and d.cause != "prospect", history
+    # An ended order does not make a prospect of the customer again: the agreement ended, and so does the keeping.
+    done = (order(date(2026, 11, 2), date(2026, 11, 5)),)
+    ended = decide(policy, facts(received=received, relationships=done), date(2026, 11, 25))
+    assert "prospect" not in rules(ended) and ended.cause == "agreement"
+    # Nor does a withdrawn consent: it ends the keeping at once (Art. 7(3)).
+    withdrawn = (consent(date(2026, 11, 2)), consent(date(2026, 11, 3), "withdrawn"))
+    gone = decide(policy, facts(received=received, consents=withdrawn), date(2026, 11, 25))
+    assert gone.due and gone.kept_until == date(2026, 11, 3) and gone.cause == "marketing_consent"
+
+
+def test_a_representative_of_an_organisation_with_a_contract_is_no_prospect(policy: Policy) -> None:
+    theirs = contract(date(2026, 1, 1), ends=date(2027, 6, 30))  # the organisation's, in the representative's facts
+    d = decide(policy, facts("business_representative", date(2026, 11, 1), (theirs,)), date(2026, 11, 25))
+    assert "prospect" not in rules(d) and d.kept_until == date(2027, 6, 30) and d.cause == "agreement"
+
+
+def test_a_rule_for_prospects_must_count_from_receipt(policy: Policy) -> None:
+    from pydantic import ValidationError
+
+    from personvern.policy.schema import RetentionRule
+
+    base = policy.retention["prospect"].model_dump()
+    for broken in ({"counts_from": None, "keep": None}, {"counts_from": "relationship_end"}):
+        with pytest.raises(ValidationError, match="prospects"):
+            RetentionRule.model_validate(base | broken)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -26,6 +26,8 @@ from tests.unit.conftest import NOW
 from tests.unit.fakes import FakeUnitOfWorkFactory, FixedClock
 
 KARI = {"full_name": "Kari Nordmann", "phone": "912 34 567", "email": "kari@example.no"}
+PROSPECT_END = NOW.date() + timedelta(days=90)  # the bundled policy keeps a prospect 90 days from receipt
+LONG_AGO = NOW - timedelta(days=120)  # received before that: nothing keeps someone with no order any more
 ORG = {"organisation_number": ORGNR, "organisation_name": "Brønnøysundregistrene"}
 
 
@@ -42,9 +44,18 @@ def schedule(factory: FakeUnitOfWorkFactory, sid: str) -> Schedule:
     return factory.state.retention.schedules[sid][0]
 
 
-def test_a_new_subject_without_an_order_is_due_since_received(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
+def test_a_new_subject_without_an_order_is_kept_as_a_prospect_for_the_policys_time(
+    ceo: Context, factory: FakeUnitOfWorkFactory
+) -> None:
     s = add_subject(ceo, "one_time_customer", KARI, {})
-    assert schedule(factory, s.id) == Schedule(NOW.date(), Action.ARCHIVE, "none")
+    assert schedule(factory, s.id) == Schedule(PROSPECT_END, Action.ARCHIVE, "prospect")
+
+
+def test_a_subject_received_long_ago_without_an_order_is_due_since_the_prospect_time_ended(
+    ceo: Context, factory: FakeUnitOfWorkFactory
+) -> None:
+    s = add_subject(ceo, "one_time_customer", KARI, {}, received_at=LONG_AGO)
+    assert schedule(factory, s.id) == Schedule(LONG_AGO.date() + timedelta(days=90), Action.ARCHIVE, "prospect")
 
 
 def test_relationships_and_consent_keep_the_schedule_current(
@@ -66,13 +77,13 @@ def test_relationships_and_consent_keep_the_schedule_current(
 
 
 def test_objection_makes_the_action_erase_and_restriction_keeps(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
-    s = add_subject(ceo, "one_time_customer", KARI, {})
+    s = add_subject(ceo, "one_time_customer", KARI, {}, received_at=LONG_AGO)
     object_to(ceo, s.id, "marketing")
     assert schedule(factory, s.id).action is Action.ERASE
     restrict(ceo, s.id)
     assert schedule(factory, s.id).retain_until is None and schedule(factory, s.id).rule == "restriction"
     restrict(ceo, s.id, lift=True)
-    assert schedule(factory, s.id).retain_until == NOW.date()
+    assert schedule(factory, s.id).retain_until == LONG_AGO.date() + timedelta(days=90)
 
 
 def test_import_computes_every_schedule_in_the_same_transaction(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
@@ -92,7 +103,7 @@ def test_imported_representatives_count_their_organisations_contract(
     assert import_subjects(ceo, "business_representative", rows, {}) == 2
     by_phone = {s.values["phone"]: s.id for s in factory.state.subjects.values()}
     assert schedule(factory, by_phone["+4790000002"]).retain_until == date(2027, 6, 30)
-    assert schedule(factory, by_phone["+4790000003"]).retain_until == NOW.date()
+    assert schedule(factory, by_phone["+4790000003"]).retain_until == PROSPECT_END
 
 
 def test_a_representative_is_kept_by_the_organisations_contract(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
@@ -107,14 +118,15 @@ def test_a_representative_is_kept_by_the_organisations_contract(ceo: Context, fa
     other = add_subject(ceo, "business_representative", {**person(3), **ORG}, {})
     assert schedule(factory, other.id).retain_until == date(2026, 11, 25)
     update_subject(ceo, other.id, {"organisation_number": "923609016"}, [], {})
-    assert schedule(factory, other.id).retain_until == NOW.date()
+    # With no order, contract or consent of their own or their new organisation's, only the prospect rule is left.
+    assert schedule(factory, other.id).retain_until == PROSPECT_END
 
 
 def test_stale_schedules_are_computed_before_planning(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
     s = add_subject(ceo, "one_time_customer", KARI, {})
     factory.state.retention.schedules.clear()
     assert refresh_stale(ceo) == 1
-    assert schedule(factory, s.id).retain_until == NOW.date()
+    assert schedule(factory, s.id).retain_until == PROSPECT_END
 
 
 # ---------------------------------------------------------------- plan and run
@@ -200,7 +212,7 @@ def test_only_the_role_that_runs_retention_may_plan_or_run(as_role) -> None:  # 
 
 
 def test_the_run_checks_the_facts_again_before_acting(ceo: Context, factory: FakeUnitOfWorkFactory) -> None:
-    sid = add_subject(ceo, "one_time_customer", KARI, {}).id
+    sid = add_subject(ceo, "one_time_customer", KARI, {}, received_at=LONG_AGO).id
     # An order recorded behind the schedule's back (no refresh): the run must not archive the customer.
     factory.state.relationships["r"] = Relationship("r", sid, RelationshipType.ORDER, date(2026, 11, 1))
     result = sweep.run(ceo)

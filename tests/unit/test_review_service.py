@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -27,9 +27,12 @@ def person(n: int) -> dict[str, str]:
     return {"full_name": f"Person Nummer{n}", "phone": f"9{n:07d}", "email": f"person{n}@example.no"}
 
 
+LONG_AGO = datetime(2026, 6, 1, 12, tzinfo=UTC)  # past the 90 days the bundled policy keeps a prospect
+
+
 def _register(ceo: Context) -> dict[str, str]:
     ids = {
-        name: add_subject(ceo, "one_time_customer", person(n), {}).id
+        name: add_subject(ceo, "one_time_customer", person(n), {}, received_at=LONG_AGO if name == "bare" else None).id
         for n, name in enumerate(["open", "ended", "bare", "consent"])
     }
     start_relationship(ceo, ids["open"], "order", date(2026, 11, 1))
@@ -76,7 +79,8 @@ def test_signing_freezes_the_hash_in_the_audit_chain_and_removes_what_has_no_rea
     assert entry.details["sha256"] == run.record.sha256
     with pytest.raises(Conflict, match="signed"):
         review.sign_review(ceo, run.record.id)
-    assert review.reminder(ceo) is not None  # 2025 has no signed review (the review month is December)
+    # 2025 has no signed review, but the register held no data in 2025: none is owed (issue 16).
+    assert review.reminder(ceo) is None
 
 
 def test_sign_removes_subjects_and_archived_records_without_reason(
@@ -132,6 +136,14 @@ def test_only_the_policys_signer_signs_and_bad_input_is_refused(
 
 def test_reminder_after_the_review_month_until_signed(ceo: Context, clock: FixedClock) -> None:
     clock.at = datetime(2027, 1, 10, 12, tzinfo=UTC)
+    assert review.reminder(ceo) is None  # an empty register owes no review
+    clock.at = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 1 January 2027 in Oslo: the register's first year is 2027
+    add_subject(ceo, "one_time_customer", person(1), {})
+    clock.at = datetime(2027, 1, 10, 12, tzinfo=UTC)
+    assert review.reminder(ceo) is None
+    clock.at = datetime(2026, 12, 31, 12, tzinfo=UTC)  # data in 2026 (a simulation's clock goes back)
+    add_subject(ceo, "one_time_customer", person(2), {})
+    clock.at = datetime(2027, 1, 10, 12, tzinfo=UTC)
     note = review.reminder(ceo)
     assert note is not None and "2026" in note
     run = review.run_review(ceo, 2026)
@@ -142,8 +154,9 @@ def test_reminder_after_the_review_month_until_signed(ceo: Context, clock: Fixed
 
 def test_daily_sweeps_once_a_day(ceo: Context, factory: FakeUnitOfWorkFactory, clock: FixedClock) -> None:
     _register(ceo)
-    first = review.daily(ceo)
-    assert first.swept is not None and first.swept.done == 2
+    first = review.daily(ceo)  # the first sweep of a register waits for the CEO's `retention run`
+    assert first.swept is not None and first.swept.done == 0 and first.waiting is not None
+    assert sweep.run(ceo).done == 2  # the CEO's run: the confirmation
     assert review.daily(ceo).swept is None  # once a day
     clock.advance(days=1)
     again = review.daily(ceo)
@@ -157,7 +170,7 @@ def test_a_new_policy_version_marks_every_schedule_for_recomputation(
     ceo: Context, factory: FakeUnitOfWorkFactory, clock: FixedClock, loaded: LoadedPolicy
 ) -> None:
     load_policy_version(factory, clock, ceo.actor, loaded)
-    add_subject(ceo, "one_time_customer", person(1), {})
+    add_subject(ceo, "one_time_customer", person(1), {}, received_at=clock.at - timedelta(days=91))
     load_policy_version(factory, clock, ceo.actor, loaded)  # the same text: nothing changes
     assert len(factory.state.retention.schedules) == 1
     newer = parse_policy(loaded.text.replace('version = "2026.1"', 'version = "2026.2"', 1), "new.toml")

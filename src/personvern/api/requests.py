@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from personvern.api.fields import Id, key_of, text
 from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, encode
 from personvern.api.security import Ctx
+from personvern.api.tasks import RecipientOut
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.requests import Request
 from personvern.reports.package import answer_zip
@@ -149,6 +150,11 @@ class RequestDetailOut(RequestOut):
     identity: dict[str, str] | None = Field(description="How the person identified themselves; null once forgotten.")
     details: dict[str, Any] | None = Field(description="A rectification's corrections.")
     erasure_receipt: ReceiptOut | None = None
+    recipients: list[RecipientOut] = Field(
+        default_factory=list,
+        description="Once carried out: each recipient's action and confirmation (Art. 17(2), 19); the request "
+        "completes when every one is in.",
+    )
 
 
 class AnsweredOut(RequestOut):
@@ -211,6 +217,7 @@ def show_request(ctx: Ctx, request_id: Id) -> RequestDetailOut:
         identity=view.identity,
         details=view.details,
         erasure_receipt=ReceiptOut.of(view.receipt) if view.receipt else None,
+        recipients=[RecipientOut.of(v) for v in view.recipients],
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +17,7 @@ from personvern.api.fields import key_of
 from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, encode
 from personvern.api.security import Ctx, Rt
 from personvern.bootstrap import Runtime
+from personvern.reports import spreadsheet
 from personvern.services import sealed, sweep
 from personvern.services.context import Context
 from personvern.services.retention import refresh_stale, today
@@ -159,7 +159,8 @@ def plan(ctx: Ctx, rt: Rt, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) 
 
 def _csv_line(row: list[str] | tuple[str, ...]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(row)
+    # The plan names people's ids and rules only, but every CSV personvern writes neutralises formulas (issue 16).
+    spreadsheet.writer(out, lineterminator="\n").writerow(row)
     return out.getvalue()
 
 

@@ -10,18 +10,22 @@ from personvern.api import (
     blocks,
     breaches,
     consents,
+    exports,
     hooks,
     marketing,
     notice,
     outbox,
     policy,
+    processors,
     record,
     relationships,
+    request_recipients,
     requests,
     retention,
     review,
     sms,
     subjects,
+    tasks,
     users,
 )
 from personvern.api.errors import ERRORS
@@ -46,6 +50,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     breaches.router,
     audit.router,
     policy.router,
+    tasks.router,
+    request_recipients.router,
+    exports.router,
+    processors.router,
 )
 
 # Called by others, at the paths they were given (LINK Mobility's callbacks): not under /api/v1, not a bearer token.

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from personvern.cli.common import Env, command
-from personvern.cli.layout import print_rows
+from personvern.cli.layout import Column, print_rows
 from personvern.domain.consent import MARKETING, Block, ConsentEvent, EffectiveConsent, channel_field
 from personvern.services import consent
 from personvern.services.consent import ConsentRecorded, Ledger
@@ -45,6 +45,7 @@ def event_json(e: ConsentEvent) -> dict[str, Any]:
         "recorded_by": e.recorded_by,
         "role": e.role,
         "notice_sha256": e.notice_sha256,
+        "proof": e.proof,
     }
 
 
@@ -179,7 +180,7 @@ def show(
         if not ledger.events:
             c.print("no consent events")
             return
-        columns = ("event", "at", "purpose", "channel", "action", "method", "recorded by", "notice")
+        columns = ("event", "at", "purpose", "channel", "action", "method", "recorded by", Column("notice", wrap=True))
         rows = [
             (
                 e.id,
@@ -189,7 +190,7 @@ def show(
                 e.action.value,
                 e.method.value,
                 f"{e.recorded_by} ({e.role})",
-                e.notice_sha256[:12],
+                e.notice_sha256[:12] if e.notice_sha256 else f"unknown; proof: {e.proof}",
             )
             for e in ledger.events
         ]

@@ -16,6 +16,7 @@ from personvern.cli import consent as consent_cli
 from personvern.cli import notice as notice_cli
 from personvern.cli import outbox as outbox_cli
 from personvern.cli import policy as policy_cli
+from personvern.cli import processors as processors_cli
 from personvern.cli import record as record_cli
 from personvern.cli import register as register_cli
 from personvern.cli import requests as requests_cli
@@ -23,8 +24,10 @@ from personvern.cli import retention as retention_cli
 from personvern.cli import review as review_cli
 from personvern.cli import sms as sms_cli
 from personvern.cli.audit import audit_app
-from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, report_error
+from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, err_console, report_error
+from personvern.cli.export import export_app
 from personvern.cli.serve import serve
+from personvern.cli.tasks import task_app
 from personvern.cli.user import user_app
 from personvern.domain.access import Permission
 from personvern.services import users
@@ -57,6 +60,9 @@ app.add_typer(review_cli.review_app, name="review")
 command(app, "worker")(outbox_cli.worker)
 command(app, "serve")(serve)
 app.add_typer(user_app, name="user")
+app.add_typer(task_app, name="task")
+app.add_typer(export_app, name="export")
+app.add_typer(processors_cli.processors_app, name="processors")
 
 
 def _version(value: bool) -> None:
@@ -101,7 +107,11 @@ def init(
         "indexed": list(report.policy.indexed),
         "notice_sha256": report.notice_sha256,
         "simulation": runtime.simulation,
+        "warnings": [str(w) for w in report.warnings],
     }
+    for warning in report.warnings:
+        # Warnings go to standard error, as `policy check` prints them: the policy loads, but says too little.
+        err_console().print(str(warning), markup=False, soft_wrap=True)
 
     def human(c: Console) -> None:
         c.print(f"database     {report.database_url} (schema {report.revision})", markup=False)

@@ -105,8 +105,10 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
         "texts_dropped": tally.texts_dropped,
         "errors": tally.errors,
         "retention_swept": tally.swept,
+        "retention_waiting": tally.retention_waiting.as_record() if tally.retention_waiting else None,
         "reminders": tally.reminders,
         "audit_checkpoint": tally.audit_checkpoint,
+        "reconciled": tally.reconciled,
     }
 
 
@@ -132,8 +134,12 @@ def _summary(tally: Tally) -> str:
         line += f"; forgot the text of {tally.texts_dropped} old messages"
     if tally.swept:
         line += f"; retention sweep archived or erased {tally.swept} subjects"
+    if tally.retention_waiting is not None:
+        line += f"\n{tally.retention_waiting.message()}"
     if tally.audit_checkpoint:
         line += f"\naudit checkpoint: {tally.audit_checkpoint}"
+    if tally.reconciled:
+        line += f"\n{tally.reconciled}"
     return line + "".join(f"\n  {e}" for e in tally.errors) + "".join(f"\nreminder: {r}" for r in tally.reminders)
 
 
@@ -173,8 +179,10 @@ def worker(
                 tally = delivery.run_once()
                 total.add(tally)
                 summary = _summary(tally)
-                # Rows that only wait (no credentials) are looked at on every pass: said once, not every time.
-                if (tally.handled or tally.audit_checkpoint) and summary != said and not env.json:
+                # Rows that only wait (no credentials) are looked at on every pass: said once, not every time. So is
+                # a sweep waiting for the CEO: every pass finds it again, the output says it once per change.
+                worth = tally.handled or tally.audit_checkpoint or tally.retention_waiting or tally.reconciled
+                if worth and summary != said and not env.json:
                     print(summary, flush=True)
                     said = summary
                 if not tally.progressed:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from personvern.bootstrap import clock_for
 from personvern.cli.common import Env, command
 from personvern.cli.layout import Column, print_rows
 from personvern.domain.errors import invalid
@@ -33,11 +35,16 @@ def _load(env: Env, file: str | None) -> LoadedPolicy:
     return env.runtime().policy
 
 
+def _today(env: Env) -> date:
+    """The day processor agreements' reviews are checked against: --now's, else today's, in UTC."""
+    return clock_for(env.settings()).now().astimezone(UTC).date()
+
+
 def _check(env: Env, file: str | None) -> CheckResult:
     if file is not None:
-        return check_file(file)
+        return check_file(file, _today(env))
     loaded = _load(env, None)
-    return check_text(loaded.text, loaded.source)
+    return check_text(loaded.text, loaded.source, _today(env))
 
 
 def problem_json(p: Problem) -> dict[str, Any]:
@@ -193,4 +200,9 @@ def render(c: Console, p: Policy, lang: str) -> None:
         markup=False,
     )
     c.print(f"When no reason is left: {expiry}", markup=False)
+    c.print(
+        f"The worker's daily sweep on its own: at most {p.unattended.max_percent:g} % of the register and "
+        f"{p.unattended.max_subjects} people a day; more waits for the CEO's `retention run`",
+        markup=False,
+    )
     c.print(f"Annual review: by month {p.review.month}, signed by {p.review.signed_by}", markup=False)

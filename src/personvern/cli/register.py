@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,11 +17,13 @@ from personvern.cli.consent import block_json, print_state, state_json
 from personvern.cli.files import open_private
 from personvern.cli.layout import Column, print_fields, print_rows
 from personvern.cli.words import in_shell_words
+from personvern.domain.columns import parse_map
 from personvern.domain.csvfile import read_rows
 from personvern.domain.errors import FieldProblem, InvalidInput, invalid
 from personvern.domain.subjects import Relationship
+from personvern.reports import spreadsheet
 from personvern.services import register
-from personvern.services.register import SubjectView
+from personvern.services.register import Imported, SubjectView
 
 subject_app = typer.Typer(help="Data subjects in the register.", no_args_is_help=True)
 relationship_app = typer.Typer(help="Customer relationships: orders and contracts.", no_args_is_help=True)
@@ -170,7 +171,7 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 def _write_problems(path: Path, problems: list[FieldProblem]) -> None:
     try:
         with open_private(path, "problems") as f:
-            writer = csv.writer(f)
+            writer = spreadsheet.writer(f)
             writer.writerow(["line", "field", "problem"])
             writer.writerows([p.line or "", p.field, p.message] for p in problems)
     except OSError as exc:
@@ -188,6 +189,76 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: bar.advance(task, n)
 
 
+def _mapped(
+    path: Path, header: list[str], rows: list[tuple[int, dict[str, str]]]
+) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The file's columns through a column map (`--columns`): the header and rows as the policy names them."""
+    with reading(path):
+        text = path.read_text("utf-8")
+    mapping = parse_map(text, str(path))
+    problems = mapping.check_header(header)
+    if problems:
+        raise InvalidInput(problems, f"nothing was imported: the file's columns do not fit {path}")
+    return mapping.fields, [(line, mapping.row(raw)) for line, raw in rows]
+
+
+def imported_json(result: Imported) -> dict[str, Any]:
+    return {
+        "imported": result.subjects if result.stored else 0,
+        "would_import": result.subjects,
+        "stored": result.stored,
+        "kind": result.kind,
+        "orders": result.orders,
+        "contracts": result.contracts,
+        "consents": dict(result.consents),
+        "hubspot_shares": result.shared,
+        "due_at_once": result.due,
+        "register": result.register,
+        "register_due": result.register_due,
+        "worker_may_do": result.allowed,
+        "worker_confirmed": result.confirmed,
+        "worker_waits": result.worker_waits,
+    }
+
+
+def _imported_text(c: Console, result: Imported, file: Path) -> None:
+    if result.stored:
+        c.print(f"imported {result.subjects} {result.kind} subjects from {file}", markup=False)
+    else:
+        c.print(
+            f"checked {file}: {result.subjects} {result.kind} subjects would be imported; nothing was stored",
+            markup=False,
+        )
+    if result.orders or result.contracts or result.consents:
+        given = ", ".join(f"{n} by {channel}" for channel, n in sorted(result.consents.items())) or "none"
+        c.print(
+            f"with {result.orders} order(s), {result.contracts} contract(s) and consents to marketing: {given}",
+            markup=False,
+        )
+    if result.shared:
+        verb = "queued" if result.stored else "would be queued"
+        c.print(f"{result.shared} HubSpot share(s) {verb} for the consents to marketing by email", markup=False)
+    if result.due:
+        c.print(
+            f"due for archiving or erasure at once: {result.due} of them (no order, contract or consent keeps them, "
+            "and the policy's time for prospects is over); `personvern retention plan` lists them",
+            markup=False,
+            soft_wrap=True,
+        )
+    if result.worker_waits:
+        why = (
+            f"more than the {result.allowed} it may archive or erase on its own"
+            if result.register_due > result.allowed
+            else "and no sweep of this register has been confirmed yet"
+        )
+        c.print(
+            f"the worker's next sweep would find {result.register_due} due in the register, {why}: it waits for "
+            "the CEO's `personvern retention run`",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 @command(subject_app, "import")
 def import_(
     env: Env,
@@ -199,21 +270,41 @@ def import_(
         Path | None,
         typer.Option("--problems", help="On failure, write every problem to this CSV file (line, field, problem)."),
     ] = None,
+    columns: Annotated[
+        Path | None,
+        typer.Option(
+            "--columns",
+            help="A column map (TOML) from another system's export to the policy's fields, e.g. "
+            "examples/hubspot-columns.toml.",
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Dry run: check every row and report what would be stored and what is due at once."
+        ),
+    ] = False,
 ) -> None:
-    """Import a CSV file: every row or none; each bad row is reported by line and field."""
+    """Import a CSV file: every row or none; each bad row is reported by line and field.
+
+    Besides the policy's fields, a file may carry each person's history: received_at, order_date,
+    contract_start, contract_end, consent_sms_at, consent_email_at, consent_method and consent_proof.
+    """
     reasons = parse_assignments(reason, "--reason")
-    header, rows = read_csv(file)
-    runtime = env.runtime()
     try:
+        header, rows = read_csv(file)
+        if columns is not None:
+            header, rows = _mapped(columns, header, rows)
+        runtime = env.runtime()
         with _progress(len(rows), len(rows) >= PROGRESS_FROM and not env.json) as progress:
             context = runtime.context(parallel=len(rows) >= PARALLEL_FROM)
-            count = register.import_subjects(context, kind, rows, reasons, source, progress, header)
+            result = register.import_rows(context, kind, rows, reasons, source, progress, header, check=check)
     except InvalidInput as exc:
         if problems_file is not None:
             said = in_shell_words(exc)
             _write_problems(problems_file, said.problems if isinstance(said, InvalidInput) else exc.problems)
         raise
-    env.emit({"imported": count, "kind": kind}, lambda c: c.print(f"imported {count} {kind} subjects from {file}"))
+    env.emit(imported_json(result), lambda c: _imported_text(c, result, file))
 
 
 @command(relationship_app, "start")

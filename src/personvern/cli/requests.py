@@ -13,6 +13,7 @@ from personvern.bootstrap import parse_instant
 from personvern.cli.common import Env, command, parse_assignments, parse_day
 from personvern.cli.files import private_folder, write_private
 from personvern.cli.layout import Column, print_fields, print_rows
+from personvern.cli.tasks import recipient_json, state_words
 from personvern.domain.archive import ArchiveRecord
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.requests import Request, RequestType
@@ -150,10 +151,11 @@ def show(env: Env, request_id: Annotated[str, typer.Argument(help="The request's
     data = {**request_json(r, view.today), "identity": view.identity, "details": view.details}
     if view.receipt is not None:
         data["erasure_receipt"] = receipt_json(view.receipt)
+    data["recipients"] = [recipient_json(v) for v in view.recipients]
 
     def human(c: Console) -> None:
         c.print(f"request {r.id}: {RIGHTS[r.type.value]}, {r.state.value.replace('_', ' ')}", markup=False)
-        print_fields(c, [*_request_lines(view), *_outcome_lines(r, view.receipt)])
+        print_fields(c, [*_request_lines(view), *_outcome_lines(r, view.receipt), *_recipient_lines(view)])
 
     env.emit(data, human)
 
@@ -259,6 +261,19 @@ def _outcome_lines(r: Request, receipt: ErasureReceipt | None) -> list[tuple[str
     return lines
 
 
+def _recipient_lines(view: rights.RequestView) -> list[tuple[str, str | None]]:
+    """Each recipient's part (Art. 17(2), 19): what it must do, and where its confirmation stands."""
+    if not view.recipients:
+        return []
+    lines = [
+        f"{v.name} ({v.confirmation.recipient}): {v.confirmation.action}: {state_words(v, view.today)}"
+        for v in view.recipients
+    ]
+    waiting = [v for v in view.recipients if v.confirmation.pending]
+    said = "waiting for " + ", ".join(v.confirmation.recipient for v in waiting) if waiting else "all confirmed"
+    return [("recipients", "\n".join(lines)), ("confirmations", said)]
+
+
 def _moved(env: Env, r: Request, said: str) -> None:
     env.emit(request_json(r), lambda c: c.print(f"request {r.id}: {said}", markup=False))
 
@@ -341,14 +356,28 @@ def fulfil(
     folder = out or Path(f"request-{request_id}")
     done = _answer(folder, lambda: rights.fulfil_request(env.runtime().context(), request_id))
     r = done.request
+    recipients = [
+        {
+            "id": t.id,
+            "recipient": t.recipient,
+            "action": t.action,
+            "confirm_by": t.confirm_by.value,
+            "state": t.state.value,
+            "detail": t.detail,
+            "due_on": t.due_on,
+            "outbox_row": t.outbox_id,
+        }
+        for t in done.recipients
+    ]
     env.emit(
-        {**request_json(r), "folder": str(folder), "files": sorted(done.files)},
+        {**request_json(r), "folder": str(folder), "files": sorted(done.files), "recipients": recipients},
         lambda c: _fulfilled(c, r, folder, done),
     )
 
 
 def _fulfilled(c: Console, r: Request, folder: Path, done: rights.Fulfilment) -> None:
-    c.print(f"request {r.id} fulfilled; the answer is in {folder.absolute()}/ ({', '.join(sorted(done.files))})")
+    said = "carried out" if r.open else "fulfilled"
+    c.print(f"request {r.id} {said}; the answer is in {folder.absolute()}/ ({', '.join(sorted(done.files))})")
     if r.type is RequestType.RECTIFICATION and r.outcome.get("held"):
         fields = r.outcome.get("fields") or []
         # A correction to what is stored already changes nothing, and is said as such (so is the letter).
@@ -356,10 +385,17 @@ def _fulfilled(c: Console, r: Request, folder: Path, done: rights.Fulfilment) ->
             f"changed: {', '.join(fields)}" if fields else "nothing was changed: the data was already as asked",
             markup=False,
         )
-    for recipient, action in (r.outcome.get("processors") or {}).items():
-        if action.startswith("tell by hand"):
-            # Art. 19: every recipient must hear of a rectification or erasure; these have no connector.
-            c.print(f"to do: {recipient}: {action}", markup=False)
+    for t in done.recipients:
+        if not t.pending:
+            continue
+        # Art. 19: every recipient that holds the person must hear of it; the request waits for each of them.
+        due = t.due_on.isoformat() if t.due_on else "?"
+        if t.confirm_by.value == "task":
+            c.print(f"task {t.id}: {t.recipient}: {t.action} by {due} (`personvern task done {t.id} --note ...`)")
+        else:
+            c.print(f"waiting for {t.recipient}: {t.detail} (outbox row {t.outbox_id}), expected by {due}")
+    if r.open:
+        c.print(f"request {r.id} stays in progress until every recipient has confirmed; then it completes by itself")
 
 
 # ---------------------------------------------------------------- the archive

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +15,11 @@ from personvern.cli.common import Env, command, err_console
 from personvern.cli.files import open_private
 from personvern.cli.layout import Column, print_rows
 from personvern.domain.errors import invalid
+from personvern.reports import spreadsheet
 from personvern.services import sealed, sweep
 from personvern.services.retention import refresh_stale, today
 from personvern.services.sealed import SealedDue
-from personvern.services.sweep import Due, RunResult
+from personvern.services.sweep import Due, RunResult, Unattended
 
 retention_app = typer.Typer(
     help="Retention: what is due for archiving or erasure, and carrying it out.", no_args_is_help=True
@@ -77,7 +77,7 @@ def _csv_file(path: Path | None) -> Iterator[Any]:
         return
     handle: IO[str] = open_private(path, "csv")
     with handle:
-        writer = csv.writer(handle)
+        writer = spreadsheet.writer(handle)
         writer.writerow(CSV_COLUMNS)
         yield writer
 
@@ -113,6 +113,7 @@ def plan(
                 shown.append(d)
     day = today(context)
     parts = sealed.plan(context)
+    worker = sweep.unattended(context)
 
     def human(c: Console) -> None:
         _sealed_table(c, day.isoformat(), parts)
@@ -138,17 +139,29 @@ def plan(
             c.print(f"… and {count - len(shown)} more (--csv FILE or --json lists them all)", markup=False)
         if csv_file is not None:
             c.print(f"wrote {count} row(s) to {csv_file}", markup=False)
+        c.print(_worker_line(worker), markup=False, soft_wrap=True)
 
     env.emit(
         {
             "day": day,
             "due": count,
+            "unattended": worker.as_record(),
             "subjects": rows,
             "outbox": [sealed_json(p) for p in parts if p.what == "outbox"],
             "requests": [sealed_json(p) for p in parts if p.what == "request"],
             "answers": [sealed_json(p) for p in parts if p.what == "answer"],
         },
         human,
+    )
+
+
+def _worker_line(state: Unattended) -> str:
+    """What `personvern worker` will do with this plan: carry it out on its own, or wait for the CEO."""
+    if state.waiting:
+        return f"the worker waits for the CEO: {state.reason}; `personvern retention run` carries this plan out"
+    return (
+        f"`personvern worker` carries this out in its daily sweep (it may archive or erase up to {state.allowed} "
+        "subject(s) a day on its own), or `personvern retention run` now"
     )
 
 
@@ -193,8 +206,9 @@ def _bar(show: bool) -> Iterator[tuple[Callable[[int], None] | None, Callable[[i
         yield (lambda n: bar.update(task, total=n)), (lambda n: bar.advance(task, n))
 
 
-def run_json(result: RunResult) -> dict[str, Any]:
+def run_json(result: RunResult, waited: Unattended | None = None) -> dict[str, Any]:
     return {
+        "confirmed_wait": waited.reason if waited is not None and waited.waiting else None,
         "day": result.day,
         "due": result.due,
         "archived": result.archived,
@@ -242,6 +256,20 @@ def run(
     if not 1 <= batch <= 10_000:
         raise invalid("batch", "must be between 1 and 10000")
     runtime = env.runtime()
+    context = runtime.context()
+    # The CEO's run is the confirmation the worker's sweep may be waiting for: say so, with what it waited on.
+    waited = sweep.unattended(context)
     with _bar(not env.json) as (start, progress):
-        result = sweep.run(runtime.context(), batch=batch, progress=progress, start=start)
-    env.emit(run_json(result), lambda c: c.print(run_summary(result), markup=False))
+        result = sweep.run(context, batch=batch, progress=progress, start=start)
+
+    def human(c: Console) -> None:
+        c.print(run_summary(result), markup=False)
+        if waited.waiting:
+            c.print(
+                f"the worker was waiting for this run ({waited.reason}); it now sweeps on its own again while "
+                f"no more than the policy's [unattended] limit is due in a day",
+                markup=False,
+                soft_wrap=True,
+            )
+
+    env.emit(run_json(result, waited), human)

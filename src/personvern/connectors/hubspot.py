@@ -188,9 +188,9 @@ class HubSpot:
                 props["hs_legal_basis"] = basis
             response = self._send("POST", CONTACTS, "creating a contact", body={"properties": props}, also=(409,))
             if response.status_code != 409:
-                return {"hubspot_id": _id(_json(response)), "created": True}
+                return {"hubspot_id": _id(body_of(response)), "created": True}
             # The search index lags behind creation by a few seconds; HubSpot names the contact it already has.
-            match = EXISTING_ID.search(str(_json(response).get("message", "")))
+            match = EXISTING_ID.search(str(body_of(response).get("message", "")))
             if match is None:
                 raise PermanentFailure("HubSpot says the contact exists but names no id (HTTP 409)")
             contact = Contact(match.group(1), None)
@@ -217,7 +217,7 @@ class HubSpot:
             if not _not_found(response):
                 self._refuse(response, "unsubscribing from all email")
             return {"status": "not found"}  # HubSpot holds no such address: nothing can be sent to it
-        body = _json(response)
+        body = body_of(response)
         status = body.get("status")
         results = body.get("results")
         # The results echo the address back: only their number is kept.
@@ -231,7 +231,12 @@ class HubSpot:
         email = personal.get("email")
         if not ids and not email:
             raise PermanentFailure("the row holds neither a HubSpot id nor an email address to erase by")
-        requests = [{"objectId": i} for i in ids]
+        if row.resumed:
+            # A worker died after sending some of these and before recording it. A gdpr-delete cannot be told
+            # from a new one (HubSpot takes no idempotency key), so ask first which contacts are still there:
+            # each is told once. The address goes again: on a contact gone, it only keeps the block in place.
+            ids = [i for i in ids if self._get(i) is not None]
+        requests: list[dict[str, str]] = [{"objectId": i} for i in ids]
         if email:
             # Last, and always: HubSpot erases the contact that has the address now, or blocks the address.
             requests.append({"objectId": str(email), "idProperty": "email"})
@@ -241,7 +246,7 @@ class HubSpot:
             if response.status_code == 404 and not _not_found(response):
                 self._refuse(response, "erasing a contact")
             erased += int(response.status_code != 404)  # a 404 for an id: erased already, by us or in HubSpot
-        return {"gdpr_deleted": erased, "requests": len(requests)}
+        return {"gdpr_deleted": erased, "requests": len(requests), **({"resumed": True} if row.resumed else {})}
 
     # ---------------------------------------------------------------- look-ups
 
@@ -255,7 +260,7 @@ class HubSpot:
         )
         if response.status_code == 404:
             return None
-        return _contact(_json(response))
+        return _contact(body_of(response))
 
     def _find(self, email: str) -> Contact | None:
         body = {
@@ -264,7 +269,7 @@ class HubSpot:
             "limit": 1,
         }
         response = self._send("POST", f"{CONTACTS}/search", "searching contacts", body=body)
-        results = _json(response).get("results")
+        results = body_of(response).get("results")
         if not isinstance(results, list) or not results or not isinstance(results[0], dict):
             return None
         return _contact(results[0])
@@ -301,8 +306,8 @@ class HubSpot:
 
     def _refuse(self, response: httpx.Response, what: str) -> NoReturn:
         status = response.status_code
-        body = _json(response)
-        where = _where(status, body)
+        body = body_of(response)
+        where = described(status, body)
         if status in {408, 423, 429} or status >= 500:
             retry_after = (
                 self._retry_after(response, body)
@@ -322,7 +327,7 @@ class HubSpot:
 
     def _note_limits(self, response: httpx.Response) -> None:
         """Remember a window HubSpot says is used up, so the next rows wait for it rather than draw 429s."""
-        wait = _window(response.headers, only_if_used_up=True)
+        wait = window_seconds(response.headers, only_if_used_up=True)
         if wait:
             until = self._clock.now() + timedelta(seconds=wait)
             if self._paused_until is None or until > self._paused_until:
@@ -335,7 +340,7 @@ class HubSpot:
             return seconds
         if str(body.get("policyName", "")).upper() == "DAILY":
             return DAILY_WAIT
-        return _window(response.headers, only_if_used_up=False)
+        return window_seconds(response.headers, only_if_used_up=False)
 
 
 # ---------------------------------------------------------------- reading HubSpot's answers
@@ -345,7 +350,7 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.strip().isdigit() else None
 
 
-def _window(headers: httpx.Headers, *, only_if_used_up: bool) -> float | None:
+def window_seconds(headers: httpx.Headers, *, only_if_used_up: bool) -> float | None:
     """Seconds until the limit HubSpot reports as reached resets (daily, per interval, per second)."""
     daily_left = _int(headers.get("X-HubSpot-RateLimit-Daily-Remaining"))
     if daily_left == 0:
@@ -359,7 +364,7 @@ def _window(headers: httpx.Headers, *, only_if_used_up: bool) -> float | None:
     return None
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def body_of(response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -369,10 +374,10 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 def _not_found(response: httpx.Response) -> bool:
     """HubSpot's own 404 for an object it does not have, not a wrong URL answered by some other server."""
-    return response.status_code == 404 and _json(response).get("category") == "OBJECT_NOT_FOUND"
+    return response.status_code == 404 and body_of(response).get("category") == "OBJECT_NOT_FOUND"
 
 
-def _where(status: int, body: dict[str, Any]) -> str:
+def described(status: int, body: dict[str, Any]) -> str:
     """HTTP status, HubSpot's category and error codes, and its correlation id: never its message, which may
     quote the values sent (an email address)."""
     parts = [f"HTTP {status}"]

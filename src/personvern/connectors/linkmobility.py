@@ -17,7 +17,8 @@ from personvern.domain.sms import MessageStatus, result_code
 
 DEFAULT_URL = "https://wsx.sp247.net/sms"
 THROTTLED = 3
-ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z][A-Za-z0-9]{1,10}")
+# An alphanumeric sender is 2-11 letters and digits with at least one letter ("24Center"); all digits is a number.
+ALPHANUMERIC_SENDER = re.compile(r"(?=[0-9]*[A-Za-z])[A-Za-z0-9]{2,11}")
 NUMERIC_SENDER = re.compile(r"\+?[0-9]{3,15}")
 
 # The 4xx codes LINK Mobility documents, each with the setting that is wrong.
@@ -61,12 +62,12 @@ class LinkMobilityConfig:
         missing = [name for name, value in required if not value]
         if self.sender and not (ALPHANUMERIC_SENDER.fullmatch(self.sender) or NUMERIC_SENDER.fullmatch(self.sender)):
             missing.append(
-                "PERSONVERN_LINKMOBILITY_SENDER to 2-11 letters and digits starting with a letter, or a phone number"
+                "PERSONVERN_LINKMOBILITY_SENDER to 2-11 letters and digits with at least one letter, or a phone number"
             )
         return missing
 
     def source_ton(self) -> str:
-        return "ALPHANUMERIC" if self.sender and self.sender[0].isalpha() else "MSISDN"
+        return "ALPHANUMERIC" if self.sender and ALPHANUMERIC_SENDER.fullmatch(self.sender) else "MSISDN"
 
 
 def _quiet(text: Any, limit: int = 120) -> str:

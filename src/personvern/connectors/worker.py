@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import Draw, OutboxRow, RetryPolicy
-from personvern.services import admin, messaging, outbox, review
+from personvern.services import admin, agreements, confirmations, messaging, outbox, review
 from personvern.services.context import Context
 from personvern.services.ports import AuditCheckpoints
+from personvern.services.sweep import Unattended
 
 BATCH = 5  # small: a claimed row waits for the ones before it in the batch
 # Longer than a batch can take (5 rows, each at worst 5 s to connect and 15 s per read and write). A worker
@@ -42,11 +43,15 @@ class Tally:
     texts_dropped: int = 0  # message texts past the policy's period, forgotten in this pass
     errors: list[str] = field(default_factory=list)  # distinct reasons, for the operator (no personal data)
     swept: int = 0  # subjects archived or erased by the daily retention sweep in this pass
+    # The daily sweep did nothing: it waits for the CEO's `retention run` (over the policy's [unattended]
+    # limit, or never confirmed); said on every pass until then.
+    retention_waiting: Unattended | None = None
     reminders: list[str] = field(default_factory=list)  # e.g. an annual review not signed in time
     pending: int = 0  # rows still pending after the pass
     next_attempt_at: datetime | None = None  # when the next of them is due, if later than the pass's start
     waiting_kinds: dict[str, str] = field(default_factory=dict)  # kinds whose connector cannot deliver, and why
     audit_checkpoint: str | None = None  # the daily signed checkpoint of the audit chain's head, when written
+    reconciled: str | None = None  # the daily reconciliation of HubSpot with the register, in one line
 
     @property
     def handled(self) -> int:
@@ -73,10 +78,12 @@ class Tally:
         for error in other.errors:
             self.note(error)
         self.swept += other.swept
+        self.retention_waiting = other.retention_waiting  # what the latest pass found, as for `pending`
         self.reminders += [r for r in other.reminders if r not in self.reminders]
         # What is left is what the latest pass left.
         self.pending, self.next_attempt_at = other.pending, other.next_attempt_at
         self.audit_checkpoint = other.audit_checkpoint or self.audit_checkpoint
+        self.reconciled = other.reconciled or self.reconciled
 
 
 class Worker:
@@ -91,6 +98,7 @@ class Worker:
         retention: bool = False,
         checkpoints: AuditCheckpoints | None = None,
         stopping: Callable[[], bool] = lambda: False,
+        reconcile: Callable[[], str | None] | None = None,
     ) -> None:
         self._ctx = ctx
         self._connectors = connectors
@@ -101,6 +109,7 @@ class Worker:
         self._retention = retention  # sweep retention once a day, and remind of the annual review
         self._checkpoints = checkpoints  # checkpoint the audit chain's head once a day, outside the database
         self._stopping = stopping  # asked between batches: SIGTERM ends a pass after the rows already claimed
+        self._reconcile = reconcile  # once a day: compare what HubSpot holds with the register (findings only)
 
     def run_once(self) -> Tally:
         """Deliver every row due now, batch by batch; a row that fails is not tried again in the same pass.
@@ -113,10 +122,14 @@ class Worker:
         """
         start = self._ctx.clock.now()
         tally = Tally(texts_dropped=messaging.forget_old_texts(self._ctx))
+        waiting = None
         if self._retention:
             duty = review.daily(self._ctx)
             tally.swept = duty.swept.done if duty.swept is not None else 0
+            waiting = duty.waiting
             tally.reminders = duty.reminders
+            # Art. 19 and 28(3): a recipient's confirmation overdue, a processor agreement missing or due.
+            tally.reminders += confirmations.reminders(self._ctx) + agreements.reminders(self._ctx)
         if self._checkpoints is not None:
             # Into the file beside the key and into this output: a restored older database shows (audit verify).
             tally.audit_checkpoint = admin.checkpoint_audit(self._ctx.uow, self._checkpoints, self._ctx.clock, DAY)
@@ -132,8 +145,12 @@ class Worker:
         for kind, reason in tally.waiting_kinds.items():
             # The kind's other due rows were passed over: they say why, and count as waiting too.
             tally.waiting += max(outbox.record_kind_waiting(self._ctx, kind, reason) - counted[kind], 0)
+        if self._retention and self._reconcile is not None:
+            # After the deliveries, so that a day's first pass sends first and then looks at what HubSpot holds.
+            tally.reconciled = self._reconcile()
         left = outbox.queue_state(self._ctx, start)
         tally.pending, tally.next_attempt_at = left.pending, left.next_attempt_at
+        tally.retention_waiting = waiting  # as what is left: the rows' tallies merged above carry none
         return tally
 
     def deliver(self, row: OutboxRow) -> Tally:

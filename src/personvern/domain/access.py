@@ -28,6 +28,8 @@ class Permission(StrEnum):
     BREACH_MANAGE = "breach.manage"  # the breach register and notifications (Art. 33-34)
     RECORD_READ = "record.read"  # the record of processing (Art. 30), with live counts
     USERS_MANAGE = "users.manage"  # add and disable staff users, issue their tokens
+    ACCOUNTING_EXPORT = "accounting.export"  # customers' master data for the accounts (SAF-T, CSV)
+    PROCESSORS_RECONCILE = "processors.reconcile"  # compare what a processor holds with the register, and fix it
 
     @property
     def phrase(self) -> str:
@@ -56,6 +58,8 @@ PHRASES: dict[Permission, str] = {
     Permission.BREACH_MANAGE: "handle security breaches",
     Permission.RECORD_READ: "read the record of processing",
     Permission.USERS_MANAGE: "manage staff users and their sign-in",
+    Permission.ACCOUNTING_EXPORT: "export customers' master data for the accounts",
+    Permission.PROCESSORS_RECONCILE: "reconcile what a processor holds with the register",
 }
 
 
@@ -75,9 +79,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     ),
     # Marketing reaches only the consented audience (a later capability), never the register itself.
     "marketing": frozenset({Permission.SMS_MARKETING, Permission.AUDIENCE_READ}),
-    # The auditor reads what the accounts need (Art. 5(1)(c)): the register, limited to bookkeeping fields.
+    # The auditor reads exactly the accounting view (Art. 5(1)(c)): the register limited to bookkeeping fields,
+    # the accounting export, the record of processing and whether the audit log is intact. Not the log's
+    # entries: they tell who consented to marketing and who was sent which message, which no account needs.
     "auditor": frozenset(
-        {Permission.REGISTER_READ, Permission.AUDIT_VERIFY, Permission.AUDIT_READ, Permission.RECORD_READ}
+        {Permission.REGISTER_READ, Permission.ACCOUNTING_EXPORT, Permission.AUDIT_VERIFY, Permission.RECORD_READ}
     ),
 }
 

@@ -52,7 +52,10 @@ class ConsentEvent:
     method: ConsentMethod
     recorded_by: str
     role: str
-    notice_sha256: str
+    # The privacy notice the person saw (its sha256); None when it cannot be known: a consent given before this
+    # register, imported with `proof` saying where the proof of it lives (Art. 7(1)).
+    notice_sha256: str | None
+    proof: str | None = None  # free text, sealed like every personal value; None unless imported
 
     @property
     def key(self) -> tuple[str, str]:

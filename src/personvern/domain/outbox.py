@@ -37,6 +37,9 @@ class OutboxRow:
     last_error: str | None = None
     result: Mapping[str, Any] | None = None
     delivered_at: datetime | None = None
+    # Claimed after another worker's lease ran out with nothing recorded: that worker may have delivered it
+    # before it died, so a connector whose receiver has no idempotency key looks before it acts again.
+    resumed: bool = False
 
 
 Draw = Callable[[], float]

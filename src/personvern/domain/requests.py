@@ -120,10 +120,23 @@ class Request:
     def overdue(self, today: date) -> bool:
         return self.open and today > self.due_on
 
+    @property
+    def carried_out(self) -> bool:
+        """Carried out here and waiting for its recipients to confirm (Art. 17(2), 19): not to be done again."""
+        return self.open and bool(self.outcome.get("carried_out_at"))
+
 
 def _require_open(request: Request, doing: str) -> None:
     if not request.open:
         raise Conflict(f"request {request.id} is {request.state.value}; it cannot be {doing}")
+
+
+def require_not_carried_out(request: Request, doing: str) -> None:
+    if request.carried_out:
+        raise Conflict(
+            f"request {request.id} was carried out on {str(request.outcome['carried_out_at'])[:10]} and waits for "
+            f"its recipients to confirm; it cannot be {doing}"
+        )
 
 
 def verify(request: Request, at: datetime, by: str, method: Verification) -> Request:
@@ -181,6 +194,18 @@ def require_verified(request: Request, doing: str) -> None:
         raise NotVerified(request.id, doing)
 
 
+def carry_out(request: Request, at: datetime, by: str, outcome: dict[str, Any]) -> Request:
+    """Done here, but not yet answered: the recipients the person's data went to must confirm first (Art. 19).
+
+    The request stays in progress, with what was done, until the last confirmation completes it.
+    """
+    _require_open(request, "fulfilled")
+    require_not_carried_out(request, "fulfilled again")
+    require_verified(request, "fulfilled")
+    done = {**outcome, "carried_out_at": at.isoformat(), "carried_out_by": by}
+    return replace(request, state=RequestState.IN_PROGRESS, outcome=done)
+
+
 def complete(request: Request, at: datetime, by: str, outcome: dict[str, Any]) -> Request:
     _require_open(request, "fulfilled")
     # Also when the identity matched nobody: "we hold nothing about you" told to an unverified asker would
@@ -192,6 +217,7 @@ def complete(request: Request, at: datetime, by: str, outcome: dict[str, Any]) -
 def reject(request: Request, at: datetime, by: str, reason: str) -> Request:
     """Refuse a request; the controller must be able to show why (Art. 12(5)) and tell the person (Art. 12(4))."""
     _require_open(request, "rejected")
+    require_not_carried_out(request, "rejected")
     if not reason.strip():
         raise invalid("reason", "a rejection needs its reason, e.g. manifestly unfounded or excessive (Art. 12(5))")
     return replace(request, state=RequestState.REJECTED, closed_at=at, closed_by=by, rejection_reason=reason.strip())

@@ -186,11 +186,26 @@ def _consent_end(facts: Facts, purpose: str, policy: Policy) -> End:
     return max(stops)
 
 
+def _prospect_end(facts: Facts) -> End:
+    """None (held) while the person has no order, contract or consent yet; _NEVER once they have had one.
+
+    Art. 6(1)(b) covers steps before a contract taken at the person's request (an offer, a contract being
+    drawn up) for the rule's period from receipt. Once an order, a contract (their organisation's counts for a
+    representative) or a consent exists, those reasons decide, and this one no longer applies at all: a
+    customer whose order has ended is not a prospect again.
+    """
+    if facts.relationships or any(e.action is ConsentAction.GIVEN for e in facts.consents):
+        return _NEVER
+    return None
+
+
 def _condition_end(rule: RetentionRule, facts: Facts, policy: Policy) -> End:
     if rule.holds_while is RetentionWhile.RELATIONSHIP_ACTIVE:
         return _relationship_end(facts.relationships)
     if rule.holds_while is RetentionWhile.CONSENT_ACTIVE:
         return _consent_end(facts, rule.purpose, policy)
+    if rule.holds_while is RetentionWhile.PROSPECT:
+        return _prospect_end(facts)
     return None
 
 

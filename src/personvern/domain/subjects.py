@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
+from personvern.domain import history
 from personvern.domain.errors import FieldProblem
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import Collected, Policy
@@ -140,18 +141,20 @@ def check_removal(policy: Policy, kind: str, names: list[str]) -> list[FieldProb
 
 
 def check_columns(policy: Policy, kind: str, columns: list[str]) -> list[FieldProblem]:
-    """An import file's header: every column declared for the kind, every required field present.
+    """An import file's header: every column declared for the kind or a history column, every required field present.
 
     Checked once for the file, so a missing column is one problem, not one per row.
     """
     if kind not in policy.kinds:
         return [FieldProblem("kind", f"unknown subject kind {kind!r}; allowed: {', '.join(policy.kinds)}", 1)]
     declared = policy.fields_for(kind)
+    allowed = ", ".join([*declared, *history.COLUMNS])
     problems = [
-        FieldProblem(name, f"column is not declared for kind {kind} (allowed: {', '.join(declared)})", 1)
+        FieldProblem(name, f"column is not declared for kind {kind} (allowed: {allowed})", 1)
         for name in columns
-        if name not in declared
+        if name not in declared and name not in history.COLUMNS
     ]
+    problems += history.check_header(policy, kind, columns)
     problems += [
         FieldProblem(name, f"column is missing: the field is required for kind {kind}", 1)
         for name, spec in declared.items()
@@ -160,23 +163,34 @@ def check_columns(policy: Policy, kind: str, columns: list[str]) -> list[FieldPr
     return problems
 
 
-CheckedRow = tuple[int, dict[str, str], list[FieldProblem], list[tuple[str, str]]]
+CheckedRow = tuple[int, dict[str, str], list[FieldProblem], list[tuple[str, str]], history.History]
 
 
 def check_rows(
-    policy: Policy, kind: str, reasons: Mapping[str, str], rows: list[tuple[int, Mapping[str, str]]]
+    policy: Policy,
+    kind: str,
+    reasons: Mapping[str, str],
+    rows: list[tuple[int, Mapping[str, str]]],
+    now: datetime | None = None,
 ) -> list[CheckedRow]:
     """Check a batch of imported rows (line, raw values); blank cells count as absent.
 
-    Returns (line, clean values, problems, look-up keys of the unique fields) per row. A batch is what an
-    import hands to a worker process: a top-level function returning plain tuples, cheap to send back.
+    Returns (line, clean values, problems, look-up keys of the unique fields, history) per row; the history
+    columns (`domain.history`) are checked against `now`, the import's time. A batch is what an import hands
+    to a worker process: a top-level function returning plain tuples, cheap to send back.
     """
     unique = [(name, spec.type) for name, spec in policy.fields.items() if spec.unique]
     out: list[CheckedRow] = []
     for line, raw in rows:
-        values = {k: v for k, v in raw.items() if v.strip()}
+        values = {k: v for k, v in raw.items() if v.strip() and k not in history.COLUMNS}
         row_reasons = {k: v for k, v in reasons.items() if k in values}
         checked = check_values(policy, kind, values, row_reasons, complete=True, line=line)
         keys = [(name, lookup_key(t, checked.values[name])) for name, t in unique if name in checked.values]
-        out.append((line, checked.values, checked.problems, keys))
+        past = {k: v for k, v in raw.items() if k in history.COLUMNS and v.strip()}
+        found, problems = history.NO_HISTORY, checked.problems
+        if past:
+            assert now is not None, "the import's time is needed to check the history columns"
+            found, late = history.check_history(policy, checked.values, past, now, line)
+            problems = problems + late
+        out.append((line, checked.values, problems, keys, found))
     return out

@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +100,17 @@ def _names(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def lint(data: Mapping[str, Any]) -> list[Finding]:
-    """Every gap between the policy and the information Art. 13 and 14 require (plus what Art. 30 needs)."""
+def lint(data: Mapping[str, Any], today: date | None = None) -> list[Finding]:
+    """Every gap between the policy and the information Art. 13 and 14 require (plus what Art. 28 and 30 need).
+
+    `today`: the day agreements' review dates are checked against (none: they are not checked).
+    """
     found: list[Finding] = []
     found += _controller(data)
     found += _data(data)
     found += _purposes(data)
     found += _recipients(data)
+    found += _agreements(data, today)
     found += _retention(data)
     found += _rest(data)
     return found
@@ -299,6 +304,50 @@ def _recipients(data: Mapping[str, Any]) -> list[Finding]:
     return out
 
 
+def _day(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _agreements(data: Mapping[str, Any], today: date | None) -> list[Finding]:
+    """A processor acts only under a contract that binds it to the controller (Art. 28(3)); the guarantees it
+    gives are looked at again when the agreement says (Art. 28(1), 24(1))."""
+    out: list[Finding] = []
+    for name, recipient in _table(data, "recipients").items():
+        if not isinstance(recipient, Mapping) or recipient.get("category") != "processor":
+            continue
+        agreement = recipient.get("agreement")
+        if not isinstance(agreement, Mapping):
+            out.append(
+                Finding(
+                    ("recipients", name, "agreement"),
+                    WARNING,
+                    f"processor {name!r} has no processor agreement recorded: give agreement = {{ signed_on, "
+                    "version, reference, next_review }",
+                    "28(3)",
+                )
+            )
+            continue
+        review = _day(agreement.get("next_review"))
+        if today is not None and review is not None and review < today:
+            out.append(
+                Finding(
+                    ("recipients", name, "agreement", "next_review"),
+                    WARNING,
+                    f"the processor agreement with {name!r} was due for review on {review.isoformat()}: review it "
+                    "and record the next review",
+                    "28(1), 24(1)",
+                )
+            )
+    return out
+
+
 def _transfer(name: str, recipient: Mapping[str, Any]) -> list[Finding]:
     country = recipient.get("country")
     has_basis = _text(recipient, "transfer_basis")
@@ -341,13 +390,39 @@ def _retention(data: Mapping[str, Any]) -> list[Finding]:
     retention = _table(data, "retention")
     if not retention:
         return [Finding(("retention",), ERROR, "no retention rule says how long the data is kept", "13(2)(a), 5(1)(e)")]
-    return [
+    found = [
         Finding(
             ("retention", name, "description"), ERROR, f"say in words how long rule {name!r} keeps the data", "13(2)(a)"
         )
         for name, rule in retention.items()
         if isinstance(rule, Mapping) and not _text(rule, "description")
     ]
+    found += [
+        Finding(
+            ("kinds", kind),
+            WARNING,
+            f"someone of kind {kind!r} with no order, contract or consent yet is due for archiving or erasure the "
+            'day they are added: add a retention rule for steps before a contract (holds_while = "prospect")',
+            "6(1)(b), 13(2)(a)",
+        )
+        for kind in _table(data, "kinds")
+        if not any(_keeps_newcomers(rule, kind) for rule in retention.values())
+    ]
+    return found
+
+
+def _keeps_newcomers(rule: Any, kind: str) -> bool:
+    """Whether the rule keeps the whole record of someone of `kind` added today with no order, contract or consent.
+
+    Only a rule held always or while the person is a prospect applies to them, and only one that counts from
+    receipt for a period of some length (counting from a relationship's end or a financial year needs one).
+    """
+    if not isinstance(rule, Mapping) or kind not in _names(rule.get("kinds")) or rule.get("fields") is not None:
+        return False
+    if rule.get("holds_while", "always") not in ("always", "prospect") or rule.get("counts_from") != "received":
+        return False
+    keep = rule.get("keep")
+    return isinstance(keep, Mapping) and any(isinstance(n, int) and n > 0 for n in keep.values())
 
 
 def _rest(data: Mapping[str, Any]) -> list[Finding]:
@@ -397,7 +472,7 @@ def _syntax(text: str, source: str) -> dict[str, Any]:
         raise
 
 
-def check_text(text: str, source: str = "<policy>") -> CheckResult:
+def check_text(text: str, source: str = "<policy>", today: date | None = None) -> CheckResult:
     """Every problem of a policy text: the loader's (syntax, schema, references) and the lint's findings.
 
     A lint error at a key path replaces the loader's problem at the same path: it says the same, with the
@@ -411,7 +486,7 @@ def check_text(text: str, source: str = "<policy>") -> CheckResult:
         loaded = parse_policy(text, source)
     except PolicyInvalid as exc:
         refused = exc.problems
-    findings = lint(data)
+    findings = lint(data, today)
     linted = {key_path(f.loc) for f in findings}
     # Where the loader refuses what the lint also found, the lint's finding (with its article) stands for
     # both, as an error: a key the schema requires is never only a warning.
@@ -429,7 +504,7 @@ def check_text(text: str, source: str = "<policy>") -> CheckResult:
     return CheckResult(source, problems, loaded)
 
 
-def check_file(path: Path | str) -> CheckResult:
+def check_file(path: Path | str, today: date | None = None) -> CheckResult:
     """Read and check a policy file; an unreadable file is refused (PolicyInvalid) like the loader does."""
     p = Path(path)
     try:
@@ -438,4 +513,4 @@ def check_file(path: Path | str) -> CheckResult:
         raise PolicyInvalid([Problem(str(p), None, "", f"cannot read the file: {exc.strerror}")]) from None
     except UnicodeDecodeError:
         raise PolicyInvalid([Problem(str(p), None, "", "the file is not UTF-8 text")]) from None
-    return check_text(text, str(p))
+    return check_text(text, str(p), today)

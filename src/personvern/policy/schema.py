@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,6 +90,9 @@ class RetentionWhile(StrEnum):
 
     RELATIONSHIP_ACTIVE = "relationship_active"
     CONSENT_ACTIVE = "consent_active"
+    # No order, contract or consent yet: an offer asked for, a contract being drawn up. Art. 6(1)(b) covers
+    # "steps at the request of the data subject prior to entering into a contract"; the period must end it.
+    PROSPECT = "prospect"
     ALWAYS = "always"
 
 
@@ -167,6 +170,22 @@ class Purpose(Strict):
     kinds: list[Name] = Field(min_length=1)
 
 
+class ProcessorAgreement(Strict):
+    """The data processing agreement with a processor (Art. 28(3)): when signed, which version, where it is kept,
+    and when it is next looked at (a processor's sub-processors and measures change)."""
+
+    signed_on: date
+    version: Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    next_review: date
+
+    @model_validator(mode="after")
+    def _review_after_signing(self) -> ProcessorAgreement:
+        if self.next_review <= self.signed_on:
+            raise ValueError("next_review must come after signed_on")
+        return self
+
+
 class Recipient(Strict):
     name: Text
     category: RecipientCategory
@@ -175,6 +194,7 @@ class Recipient(Strict):
     fields: list[Name] = Field(min_length=1)
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "NO"
     transfer_basis: Localised | None = None  # required outside the EEA (Art. 44-49)
+    agreement: ProcessorAgreement | None = None  # a processor's (Art. 28(3)); `policy check` warns without one
 
 
 class Duration(Strict):
@@ -256,7 +276,29 @@ class RetentionRule(Strict):
             raise ValueError("counts_from and keep go together: give both or neither")
         if self.holds_while is RetentionWhile.ALWAYS and self.keep is None:
             raise ValueError("a rule that holds always needs counts_from and keep, or it never ends")
+        if self.holds_while is RetentionWhile.PROSPECT and self.counts_from is not RetentionStart.RECEIVED:
+            raise ValueError(
+                'a rule for prospects counts from when the data was received (counts_from = "received", '
+                "with keep), or someone who never orders is kept for ever"
+            )
         return self
+
+
+class Unattended(Strict):
+    """What the worker's daily sweep may archive or erase on its own in one day; more waits for the CEO.
+
+    Both limits hold: at most `max_percent` of the subjects in the register (rounded up) and at most
+    `max_subjects`. Above either, the worker does nothing and says so until the CEO has looked at the plan and
+    run `personvern retention run`: a mistaken policy or import must not empty the register in one night.
+    """
+
+    max_percent: float = Field(default=2.0, gt=0, le=100)
+    max_subjects: int = Field(default=1000, ge=1)
+
+    def allowed(self, register: int) -> int:
+        """The most subjects the worker may archive or erase on its own in a register of this size."""
+        share = -(-register * round(self.max_percent * 1000) // 100_000)  # ceiling, in whole numbers
+        return min(self.max_subjects, share)
 
 
 class Archive(Strict):
@@ -291,6 +333,16 @@ class Security(Strict):
     breach_handling: Localised  # who notifies the authority and the people, and how (Art. 33-34)
 
 
+class Accounting(Strict):
+    """What the header of a SAF-T file names besides the controller (Skatteetaten's SAF-T Financial 1.30): the
+    company's organisation number and a contact person with a telephone number. Kept apart from `[controller]`
+    so that the privacy notice shows only what the company chose to publish there."""
+
+    organisation_number: Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
+    contact_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=18, strip_whitespace=True)]
+
+
 class Policy(Strict):
     version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,40}$")]
     languages: list[Annotated[str, StringConstraints(pattern=r"^(nb|en)$")]] = Field(min_length=1)
@@ -311,12 +363,14 @@ class Policy(Strict):
     # Sealed parts that outlive their use: a dead outbox row's personal part, and a stranger's identity.
     undelivered: UndeliveredRetention = Field(default_factory=UndeliveredRetention)
     requests: RequestRetention = Field(default_factory=RequestRetention)
+    unattended: Unattended = Field(default_factory=Unattended)
     # Whether giving the data is required and what follows if it is not given (Art. 13(2)(e)); None: the
     # notice derives it from which fields are always collected and which purposes rest on consent.
     mandatory: Localised | None = None
     # Decisions based solely on automated processing, with their logic (Art. 13(2)(f), 22); None: there are none.
     automated_decisions: Localised | None = None
     security: Security | None = None
+    accounting: Accounting | None = None  # None: `export saft` refuses (its header needs these)
 
     def fields_for(self, kind: str) -> dict[str, FieldSpec]:
         return {name: spec for name, spec in self.fields.items() if kind in spec.kinds}

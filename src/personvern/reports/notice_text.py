@@ -134,6 +134,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "as long as the customer relationship or the agreement lasts",
     ),
     "while_consent_active": ("så lenge samtykket gjelder", "as long as the consent lasts"),
+    "while_prospect": (
+        "så lenge vi ennå ikke har en bestilling, en avtale eller et samtykke fra deg",
+        "as long as there is no order, agreement or consent from you yet",
+    ),
     "from_received": ("fra vi mottok opplysningene", "from when we received the data"),
     "from_relationship_end": ("etter at kundeforholdet tok slutt", "after the customer relationship ended"),
     "from_financial_year_end": ("etter utgangen av regnskapsåret", "after the end of the financial year"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
@@ -17,6 +16,7 @@ from jinja2 import Environment
 
 from personvern.policy.loader import EEA
 from personvern.policy.schema import Localised, Policy
+from personvern.reports import spreadsheet
 from personvern.reports.environment import LOCALES, environment, join
 
 
@@ -168,7 +168,7 @@ def data_json(data: dict[str, Any]) -> bytes:
 def values_csv(values: dict[str, str]) -> bytes:
     """One header row of field names and one row of values: what a spreadsheet or another system reads."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet.writer(out, lineterminator="\n")
     writer.writerow(list(values))
     writer.writerow(list(values.values()))
     return out.getvalue().encode("utf-8")

@@ -7,7 +7,6 @@ a person's values.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from personvern.domain.access import ROLE_PERMISSIONS, ROLE_PURPOSES, Permission
 from personvern.domain.consent import channel_field
 from personvern.policy.loader import in_eea
 from personvern.policy.schema import LegalBasis, Localised, Policy
+from personvern.reports import spreadsheet
 from personvern.reports.environment import LANGUAGES, capitalised, country_name, environment, join, month_name
 from personvern.reports.notice import retention_words
 from personvern.reports.notice_text import phrase as notice_phrase
@@ -145,6 +145,15 @@ def build_record(
                 "outside_eea": not in_eea(r.country),
                 "delivered": sum(d.delivered for d in by_recipient.get(key, [])),
                 "last_delivered_at": _latest(by_recipient.get(key, [])),
+                # Art. 28(3): the contract a processor acts under, and when it is next looked at.
+                "agreement": None
+                if r.agreement is None
+                else {
+                    "signed_on": r.agreement.signed_on.isoformat(),
+                    "version": r.agreement.version,
+                    "reference": r.agreement.reference,
+                    "next_review": r.agreement.next_review.isoformat(),
+                },
             }
             for key, r in policy.recipients.items()
         ],
@@ -295,7 +304,7 @@ def _rows(prefix: str, value: Any) -> list[tuple[str, str]]:
 def as_csv(record: Mapping[str, Any]) -> str:
     """One fact per row: section, item (a key or index), attribute, value."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet.writer(out, lineterminator="\n")
     writer.writerow(["section", "item", "attribute", "value"])
     for path, value in _rows("", record):
         parts = path.split(".")

@@ -167,6 +167,20 @@ PHRASES: dict[str, tuple[str, str]] = {
         "administrere brukerne av konsollet og API-et",
         "manage the users of the console and the API",
     ),
+    "perm_accounting.export": (
+        "hente ut kundenes stamdata til regnskapet (SAF-T, CSV)",
+        "export customers' master data for the accounts (SAF-T, CSV)",
+    ),
+    "perm_processors.reconcile": (
+        "avstemme det en databehandler har, mot registeret",
+        "reconcile what a processor holds with the register",
+    ),
+    "agreement": ("Databehandleravtale (artikkel 28)", "Processor agreement (Article 28)"),
+    "agreement_none": ("ingen registrert", "none recorded"),
+    "agreement_text": (
+        "versjon {version}, inngått {signed_on}, referanse {reference}; neste gjennomgang {next_review}",
+        "version {version}, signed {signed_on}, reference {reference}; next review {next_review}",
+    ),
 }
 
 

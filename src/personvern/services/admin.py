@@ -164,7 +164,7 @@ class AuditPage:
 
 
 def read_audit_log(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, query: AuditQuery) -> AuditPage:
-    """Who read or changed what, when and why (Art. 5(2), the controller's accountability): CEO and auditor.
+    """Who read or changed what, when and why (Art. 5(2), the controller's accountability): the CEO.
 
     Entries hold ids, field names, purposes and reasons, never a personal value. Reading them is itself
     recorded (`audit.read`, with the filters): the log says who looked at whom, and is as much a read of a

@@ -323,8 +323,10 @@ def set_restriction(ctx: Context, uow: UnitOfWork, subject_id: str, lift: bool, 
         uow.blocks.add(block)
         ctx.record(uow, AuditEvent("restriction.set", subject_id, None, {"block": block.id}))
         # Art. 18(2): nothing beyond storage, so queued SMS and HubSpot shares are cancelled; a correction
-        # HubSpot is owed (Art. 19) waits for the lifting instead (see outbox.clearance).
+        # HubSpot is owed (Art. 19) waits for the lifting instead (see outbox.clearance). HubSpot, which may
+        # hold the person for email marketing, is told to send nothing more (Art. 19); it keeps the contact.
         outbox.cancel_forbidden(ctx, uow, subject_id)
+        processors.marketing_stopped(ctx, uow, subject_id, MARKETING, None, reason="restriction")
     refresh(ctx, uow, [subject_id])  # Art. 18: restricted data is stored, not erased, while it lasts
     return block
 
@@ -422,7 +424,8 @@ def kantara_receipt(policy: Policy, event: ConsentEvent, lang: str) -> dict[str,
             "purpose": event.purpose,
             "channel": event.channel,
             "method": event.method.value,
-            "noticeSha256": event.notice_sha256,
+            "noticeSha256": event.notice_sha256,  # None: given before this register; `proof` says where it is shown
+            "proof": event.proof,
             "recordedByRole": event.role,
         },
     }

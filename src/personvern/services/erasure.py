@@ -93,6 +93,9 @@ def erase_many(
         if sid in known:
             fields = present.get(sid, set())
             details["processors"] = {n.recipient: n.action for n in told[sid].notices}
+            rows = {n.recipient: n.row for n in told[sid].notices if n.row is not None}
+            if rows:
+                details["outbox_rows"] = rows  # how each processor's confirmation will come (its delivery)
             details["outbox_rows_stopped"] = stopped.get(sid, 0)
             kept, held_until = combine(holds(ctx, known[sid]), fields)
             details["fields_erased"] = sorted(fields - kept)

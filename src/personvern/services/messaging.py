@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
+from personvern.domain.consent import MARKETING
 from personvern.domain.errors import Forbidden, InvalidInput, NotFound, invalid
 from personvern.domain.sms import (
     FINAL_STATUSES,
@@ -72,15 +73,19 @@ def compose(purpose: str, text: str) -> tuple[str, SmsLength]:
     return final, measure(final)
 
 
-def _check(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, text: str) -> tuple[SmsDraft, str]:
-    """Every rule a message must pass, each refusal naming its rule; returns the draft and the number to send to."""
-    ctx.actor.require(Permission.SMS_MARKETING if purpose == "marketing" else Permission.SMS_SEND)
-    final, length = compose(purpose, text)
+def _require_recipient(ctx: Context, purpose: str) -> None:
     recipient = ctx.policy.recipients.get(RECIPIENT)
     if recipient is None or purpose not in recipient.purposes or "phone" not in recipient.fields:
         # The privacy notice names who receives what, for which purpose (Art. 13(1)(e)); an SMS discloses
         # the number to LINK Mobility, so the policy must say so.
         raise Forbidden(f"the policy does not name {RECIPIENT} as a recipient of the phone number for {purpose}")
+
+
+def _check(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, text: str) -> tuple[SmsDraft, str]:
+    """Every rule a message must pass, each refusal naming its rule; returns the draft and the number to send to."""
+    ctx.actor.require(Permission.SMS_MARKETING if purpose == "marketing" else Permission.SMS_SEND)
+    final, length = compose(purpose, text)
+    _require_recipient(ctx, purpose)
     subject = uow.subjects.get(subject_id)
     if subject is None:
         raise NotFound(f"no subject with id {subject_id} in the register")
@@ -116,34 +121,119 @@ def send_sms(ctx: Context, subject_id: str, purpose: str, text: str) -> QueuedSm
     """Check the rules again and queue the message: log entry, outbox row and audit entry commit together."""
     with ctx.uow() as uow:
         draft, phone = _check(ctx, uow, subject_id, purpose, text)
-        now = ctx.clock.now()
-        message_id = new_id()
-        public = {"message_id": message_id, "purpose": purpose, "channel": CHANNEL}
-        row = outbox.enqueue(ctx, uow, "sms", subject_id, public, {"destination": phone, "text": draft.text})
-        message = Message(
-            id=message_id,
-            subject_id=subject_id,
-            outbox_id=row.id,
-            channel=CHANNEL,
-            purpose=purpose,
-            created_at=now,
-            segments=draft.length.segments,
-            encoding=Encoding(draft.length.encoding),
-            status=MessageStatus.PENDING,
-            updated_at=now,
-        )
-        uow.messages.add(message, draft.text)
-        details = {
-            "message": message_id,
-            "row": row.id,
-            "recipient": RECIPIENT,
-            "fields": ["phone"],
-            "encoding": draft.length.encoding.value,
-            "segments": draft.length.segments,
-        }
-        ctx.record(uow, AuditEvent("sms.send", subject_id, purpose, details))
+        queued = _queue(ctx, uow, draft, phone)
         uow.commit()
+    return queued
+
+
+def _queue(ctx: Context, uow: UnitOfWork, draft: SmsDraft, phone: str) -> QueuedSms:
+    """The message's log entry, outbox row and audit entry, inside the caller's transaction."""
+    now = ctx.clock.now()
+    message_id = new_id()
+    public = {"message_id": message_id, "purpose": draft.purpose, "channel": CHANNEL}
+    row = outbox.enqueue(ctx, uow, "sms", draft.subject_id, public, {"destination": phone, "text": draft.text})
+    message = Message(
+        id=message_id,
+        subject_id=draft.subject_id,
+        outbox_id=row.id,
+        channel=CHANNEL,
+        purpose=draft.purpose,
+        created_at=now,
+        segments=draft.length.segments,
+        encoding=Encoding(draft.length.encoding),
+        status=MessageStatus.PENDING,
+        updated_at=now,
+    )
+    uow.messages.add(message, draft.text)
+    details = {
+        "message": message_id,
+        "row": row.id,
+        "recipient": RECIPIENT,
+        "fields": ["phone"],
+        "encoding": draft.length.encoding.value,
+        "segments": draft.length.segments,
+    }
+    ctx.record(uow, AuditEvent("sms.send", draft.subject_id, draft.purpose, details))
     return QueuedSms(draft, message_id, row.id)
+
+
+# ---------------------------------------------------------------- one marketing SMS to the whole audience
+
+
+@dataclass(frozen=True)
+class AudiencePreview:
+    """What a marketing SMS to the audience would be: the text as sent, its length, and how many it reaches."""
+
+    text: str
+    length: SmsLength
+    recipients: int
+
+    @property
+    def segments(self) -> int:
+        """SMS billed in all: each recipient's message takes `length.segments`."""
+        return self.recipients * self.length.segments
+
+
+@dataclass(frozen=True)
+class AudienceSent:
+    queued: int  # messages queued, one per person the rules still allowed when their turn came
+    skipped: int  # in the audience when it was selected, no longer allowed (consent withdrawn, restricted, …)
+    segments: int  # SMS billed in all, as the queued messages were measured
+
+
+AUDIENCE_PAGE = 5_000  # ids selected per query
+AUDIENCE_BATCH = 500  # messages queued per transaction
+
+
+def _audience_rules(ctx: Context, text: str) -> tuple[str, SmsLength]:
+    # Both: the audience is who may be reached (reading it), and each message is marketing (sending it).
+    ctx.actor.require(Permission.SMS_MARKETING)
+    ctx.actor.require(Permission.AUDIENCE_READ)
+    composed = compose("marketing", text)
+    _require_recipient(ctx, "marketing")
+    return composed
+
+
+def preview_audience(ctx: Context, text: str) -> AudiencePreview:
+    """Measure a marketing text and count whom it would reach now; nothing is sent, no one is read."""
+    final, length = _audience_rules(ctx, text)
+    total = consent.marketing_audience(ctx, CHANNEL, count_only=True)
+    assert isinstance(total, int)
+    return AudiencePreview(final, length, total)
+
+
+def send_to_audience(ctx: Context, text: str) -> AudienceSent:
+    """Queue one marketing SMS to each person SMS marketing may reach now (consent in force, no objection,
+    not restricted: Art. 6(1)(a), 21(3), 18), each checked again by the rules of `send_sms` as it is queued.
+
+    The audience is selected first (ids only, nothing decrypted); the messages are then queued in batches,
+    one transaction each, so a person whose consent is withdrawn meanwhile is skipped, not sent to.
+    """
+    _audience_rules(ctx, text)
+    ids: list[str] = []
+    with ctx.uow() as uow:
+        while page := uow.consents.audience_page(MARKETING, CHANNEL, AUDIENCE_PAGE, len(ids)):
+            ids += page
+            if len(page) < AUDIENCE_PAGE:
+                break
+    queued = skipped = segments = 0
+    for start in range(0, len(ids), AUDIENCE_BATCH):
+        with ctx.uow() as uow:
+            for subject_id in ids[start : start + AUDIENCE_BATCH]:
+                try:
+                    draft, phone = _check(ctx, uow, subject_id, "marketing", text)
+                except (Forbidden, NotFound, InvalidInput):
+                    skipped += 1
+                    continue
+                _queue(ctx, uow, draft, phone)
+                queued += 1
+                segments += draft.length.segments
+            uow.commit()
+    with ctx.uow() as uow:
+        details = {"channel": CHANNEL, "queued": queued, "skipped": skipped, "segments": segments}
+        ctx.record(uow, AuditEvent("sms.audience", None, MARKETING, details))
+        uow.commit()
+    return AudienceSent(queued, skipped, segments)
 
 
 class ReportResult(StrEnum):

@@ -15,7 +15,7 @@ from personvern.domain.errors import Conflict, Forbidden, NotFound, invalid
 from personvern.domain.outbox import Decision, Draw, OutboxRow, OutboxState, RetryPolicy, after_failure
 from personvern.domain.sealed import FORGOTTEN
 from personvern.domain.sms import FINAL_STATUSES, Message, MessageStatus, next_status
-from personvern.services import sealed
+from personvern.services import confirmations, sealed
 from personvern.services.context import Context, new_id
 from personvern.services.ports import UnitOfWork
 
@@ -43,11 +43,23 @@ def enqueue(
 
     `due`: not to be tried before then (default: at once).
     """
-    now = ctx.clock.now()
-    first = now if due is None else max(due, now)
-    row = OutboxRow(new_id(), kind, subject_id, OutboxState.PENDING, 0, first, now, dict(public), dict(personal))
+    row = pending(ctx, kind, subject_id, public, personal, due)
     uow.outbox.enqueue(row)
     return row
+
+
+def pending(
+    ctx: Context,
+    kind: str,
+    subject_id: str | None,
+    public: Mapping[str, Any],
+    personal: Mapping[str, Any],
+    due: datetime | None = None,
+) -> OutboxRow:
+    """A new pending row, not yet queued (`enqueue`, or many at once through `uow.outbox.enqueue_many`)."""
+    now = ctx.clock.now()
+    first = now if due is None else max(due, now)
+    return OutboxRow(new_id(), kind, subject_id, OutboxState.PENDING, 0, first, now, dict(public), dict(personal))
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,9 @@ def record_delivered(ctx: Context, row: OutboxRow, result: Mapping[str, Any]) ->
             "attempt": row.attempts + 1,
         }
         ctx.record(uow, AuditEvent("outbox.deliver", _subject(row), _purpose(row), details))
+        # A processor's confirmation of a request (its deletion, update or unsubscribe delivered): recorded with
+        # the delivery, so a worker killed before this commit leaves both to the next one, never one of them.
+        confirmations.delivered(ctx, uow, row)
         uow.commit()
     return True
 

@@ -11,9 +11,11 @@ from typing import Any, Protocol, Self
 from personvern.domain.archive import ArchiveRecord
 from personvern.domain.audit import AuditEntry, AuditEvent, AuditQuery, ChainReport, Checkpoint
 from personvern.domain.breaches import Breach, Notification
+from personvern.domain.confirmations import Confirmation, ConfirmationState
 from personvern.domain.consent import Block, ConsentEvent
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.outbox import OutboxRow
+from personvern.domain.reconcile import Reconciliation
 from personvern.domain.requests import Request, RequestState
 from personvern.domain.retention import Facts, Schedule
 from personvern.domain.sms import Message, MessageStatus
@@ -124,6 +126,10 @@ class SubjectRepository(Protocol):
 
 class RelationshipRepository(Protocol):
     def add(self, relationship: Relationship) -> None: ...
+    def add_many(self, relationships: Sequence[Relationship]) -> None:
+        """Many at once, of subjects in the register (an import's orders and contracts)."""
+        ...
+
     def get(self, relationship_id: str) -> Relationship | None: ...
     def for_subject(self, subject_id: str) -> list[Relationship]: ...
     def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Relationship]]:
@@ -166,6 +172,10 @@ class ConsentLedger(Protocol):
     """The append-only consent ledger (Art. 7(1)) and the marketing audience it yields."""
 
     def append(self, event: ConsentEvent) -> None: ...
+    def append_many(self, events: Sequence[ConsentEvent]) -> None:
+        """Many at once (an import's consents); each event's proof note is sealed under its subject's key."""
+        ...
+
     def get(self, event_id: str) -> ConsentEvent | None: ...
     def for_subject(self, subject_id: str) -> list[ConsentEvent]:
         """Every event of the subject, oldest first (by time, then id)."""
@@ -203,6 +213,10 @@ class Outbox(Protocol):
 
     def enqueue(self, row: OutboxRow) -> None:
         """Add a pending row; its `personal` part is stored sealed (under a key of the row's own)."""
+        ...
+
+    def enqueue_many(self, rows: Sequence[OutboxRow]) -> None:
+        """Add many pending rows at once (an import's shares), each as `enqueue` adds one."""
         ...
 
     def get(self, row_id: str) -> OutboxRow | None: ...
@@ -277,6 +291,10 @@ class Outbox(Protocol):
     def forget_dead(self, notes: Mapping[str, str], marks: Mapping[str, Any]) -> list[str]:
         """Destroy the personal part and its key of these dead rows (id -> the note that becomes `last_error`),
         adding `marks` to their public part; rows no longer dead are left alone. Returns the ids done."""
+        ...
+
+    def of_kinds(self, kinds: Collection[str]) -> list[OutboxRow]:
+        """Every row of these kinds in any state, oldest first, without the personal part (a reconciliation)."""
         ...
 
 
@@ -486,11 +504,27 @@ class RetentionStore(Protocol):
 
     def archived_page(self, after: str | None, limit: int) -> list[ArchivedEntry]: ...
     def last_sweep(self) -> tuple[date, datetime | None] | None:
-        """The day of the latest sweep and when it finished (None if it did not)."""
+        """The day of the latest sweep and when it finished (None if it did not); days held do not count."""
         ...
 
-    def sweep_started(self, sweep_id: str, day: date, at: datetime) -> None: ...
+    def sweep_started(
+        self, sweep_id: str, day: date, at: datetime, *, confirmed: bool = False, due: int | None = None
+    ) -> None:
+        """A sweep begins; `confirmed`: the CEO runs it (`retention run`), the confirmation the worker waits for."""
+        ...
+
     def sweep_finished(self, sweep_id: str, at: datetime, archived: int, erased: int, failed: int) -> None: ...
+    def sweep_held(self, sweep_id: str, day: date, at: datetime, due: int, allowed: int) -> None:
+        """The worker did not sweep on `day`: `due` subjects were due, it may do `allowed` alone (or none yet)."""
+        ...
+
+    def held_on(self, day: date) -> bool:
+        """Whether the worker already recorded a hold on `day` (it is recorded once a day, said on every pass)."""
+        ...
+
+    def confirmed(self) -> bool:
+        """Whether the CEO ever ran a sweep (`retention run`) on this register."""
+        ...
 
 
 class ReviewStore(Protocol):
@@ -501,6 +535,9 @@ class ReviewStore(Protocol):
         ...
 
     def for_year(self, year: int) -> list[ReviewRecord]: ...
+    def first_data_at(self) -> datetime | None:
+        """When the register first held data (its first subject); None while it never has."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -565,6 +602,71 @@ class ProcessingFigures(Protocol):
 
     def subjects_per_kind(self) -> dict[str, int]: ...
     def deliveries(self) -> list[Deliveries]: ...
+
+
+class ConfirmationStore(Protocol):
+    """What each recipient must do for each request carried out, and whether it has confirmed."""
+
+    def add(self, confirmations: Sequence[Confirmation]) -> None: ...
+    def get(self, confirmation_id: str, lock: bool = False) -> Confirmation | None: ...
+    def save(self, confirmation: Confirmation) -> None:
+        """Store its state, due date, confirmation and note."""
+        ...
+
+    def for_request(self, request_id: str) -> list[Confirmation]: ...
+    def for_outbox(self, outbox_id: str) -> list[Confirmation]: ...
+    def in_states(self, states: Collection[ConfirmationState], limit: int) -> list[Confirmation]:
+        """Confirmations in these states, by due date (none last), then when they were made."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One export of customers' master data for the accounts; each person in it was disclosed to `recipient`."""
+
+    id: str
+    kind: str  # saft | csv
+    recipient: str
+    at: datetime
+    actor: str
+    role: str
+    subjects: int
+    fields: tuple[str, ...]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    kind: str  # saft | csv
+    recipient: str
+    people: int  # disclosures: one per person per export
+    last_at: datetime | None
+
+
+class ExportLog(Protocol):
+    def add(self, export: ExportRecord, people: Mapping[str, Sequence[str]]) -> None:
+        """Record the export and each person in it (subject id -> the fields they had in it)."""
+        ...
+
+    def for_subject(self, subject_id: str) -> list[ExportRecord]:
+        """The exports this person was in, oldest first, each with the fields the person had in it."""
+        ...
+
+    def recipients_of(self, subject_ids: Collection[str]) -> dict[str, set[str]]:
+        """Per subject, the recipients an export gave them to (subjects never exported are left out)."""
+        ...
+
+    def figures(self) -> list[Disclosed]:
+        """Per kind of export and recipient: how many disclosures of a person, and the last export."""
+        ...
+
+
+class ReconciliationStore(Protocol):
+    def save(self, run: Reconciliation) -> None:
+        """Store the run as it stands (a run is saved when it starts and again when it ends)."""
+        ...
+
+    def last(self, recipient: str) -> Reconciliation | None: ...
 
 
 class UserStore(Protocol):
@@ -640,6 +742,12 @@ class UnitOfWork(Protocol):
     @property
     def figures(self) -> ProcessingFigures: ...
     @property
+    def confirmations(self) -> ConfirmationStore: ...
+    @property
+    def exports(self) -> ExportLog: ...
+    @property
+    def reconciliations(self) -> ReconciliationStore: ...
+    @property
     def users(self) -> UserStore: ...
     @property
     def sessions(self) -> SessionStore: ...
@@ -655,3 +763,20 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True)
+class HeldContact:
+    """A contact a processor holds, as its API lists it: its id there, and the email address it is known by."""
+
+    id: str
+    email: str | None
+
+
+class ContactSource(Protocol):
+    """Pages through every contact a processor holds (HubSpot's search API), at the pace its limits allow.
+
+    Raises NotReady when the processor cannot be read to the end (unreachable, refused, throttled too long).
+    """
+
+    def pages(self) -> Iterator[list[HeldContact]]: ...

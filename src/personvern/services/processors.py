@@ -4,13 +4,14 @@ What a recipient received is read from the outbox (every row names its fields in
 access request can list it (Art. 15(1)(c)). A rectification or an erasure is passed on to every recipient that
 holds the person (Art. 17(2), 19): queued in the caller's transaction for those with a connector (HubSpot),
 "nothing held" for a relay (LINK Mobility passes each SMS on and keeps no register), and "tell by hand" for
-recipients without a connector. Every queued propagation is audited with the recipient and the field names.
+recipients without a connector that an accounting export gave the person to (Finago, the auditor); one that
+never received them holds nothing. Every queued propagation is audited with the recipient and the field names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from personvern.domain.subjects import Subject
 from personvern.policy.schema import Policy, RecipientCategory
 from personvern.services import outbox
 from personvern.services.context import Context
-from personvern.services.ports import UnitOfWork
+from personvern.services.ports import ExportRecord, UnitOfWork
 
 HUBSPOT = "hubspot"
 UPSERT = "hubspot.upsert"
@@ -66,6 +67,7 @@ class ProcessorNotice:
 
     recipient: str
     action: str  # "deletion queued" | "update queued" | "nothing held" | "tell by hand: <why>"
+    row: str | None = field(default=None, compare=False)  # the outbox row that tells it, when one was queued
 
 
 # ---------------------------------------------------------------- what each recipient received
@@ -79,12 +81,13 @@ def _fields(row: OutboxRow) -> tuple[str, ...]:
 
 
 def transfers(uow: UnitOfWork, subject_id: str) -> list[Transfer]:
-    """Per recipient, what the subject's outbox rows sent or are about to send (dead rows were given up on)."""
+    """Per recipient, what the subject's outbox rows sent or are about to send (dead rows were given up on), and
+    what accounting exports gave them (each export a disclosure of the fields it held)."""
     by_recipient: dict[str, list[OutboxRow]] = {}
     for row in uow.outbox.for_subject(subject_id):
         if row.state is not OutboxState.DEAD:
             by_recipient.setdefault(outbox.RECIPIENTS.get(row.kind, row.kind), []).append(row)
-    found = []
+    found = _exported(uow, subject_id)
     for recipient, rows in by_recipient.items():
         times = [r.delivered_at or r.created_at for r in rows]
         found.append(
@@ -99,6 +102,24 @@ def transfers(uow: UnitOfWork, subject_id: str) -> list[Transfer]:
             )
         )
     return sorted(found, key=lambda t: (t.first_at, t.recipient))
+
+
+def _exported(uow: UnitOfWork, subject_id: str) -> list[Transfer]:
+    by_recipient: dict[str, list[ExportRecord]] = {}
+    for export in uow.exports.for_subject(subject_id):
+        by_recipient.setdefault(export.recipient, []).append(export)
+    return [
+        Transfer(
+            recipient=recipient,
+            kinds=tuple(sorted({f"export.{e.kind}" for e in done})),
+            fields=tuple(sorted({f for e in done for f in e.fields})),
+            first_at=min(e.at for e in done),
+            last_at=max(e.at for e in done),
+            delivered=len(done),
+            pending=0,
+        )
+        for recipient, done in by_recipient.items()
+    ]
 
 
 # ---------------------------------------------------------------- HubSpot: what it may hold
@@ -137,12 +158,19 @@ def _audit(ctx: Context, uow: UnitOfWork, action: str, subject_id: str, purpose:
     ctx.record(uow, _event(action, subject_id, purpose, row))
 
 
-def share_with_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, purpose: str) -> None:
+def share_with_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, purpose: str) -> OutboxRow:
     """Queue the person's declared fields for HubSpot (create or update its contact), in the caller's transaction.
 
     Only the fields the policy's `recipients.hubspot.fields` declare, and only for a purpose the policy names
     for HubSpot: a processor acts on the controller's documented instructions alone (Art. 28(3)(a)).
     """
+    row = _share(ctx, subject, purpose, _hubspot_ids(_hubspot_rows(uow, subject.id)))
+    uow.outbox.enqueue(row)
+    _audit(ctx, uow, "processor.share", subject.id, purpose, row)
+    return row
+
+
+def _share(ctx: Context, subject: Subject, purpose: str, known: list[str]) -> OutboxRow:
     recipient = ctx.policy.recipients.get(HUBSPOT)
     if recipient is None or purpose not in recipient.purposes:
         raise Forbidden(f"the policy does not name HubSpot as a recipient for {purpose}")
@@ -155,11 +183,23 @@ def share_with_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, purpose:
         "fields": fields,
         "reason": "share",
     }
-    known = _hubspot_ids(_hubspot_rows(uow, subject.id))
     if known:
         public["hubspot_id"] = known[-1]
-    row = outbox.enqueue(ctx, uow, UPSERT, subject.id, public, {f: subject.values[f] for f in fields})
-    _audit(ctx, uow, "processor.share", subject.id, purpose, row)
+    return outbox.pending(ctx, UPSERT, subject.id, public, {f: subject.values[f] for f in fields})
+
+
+def consents_imported(ctx: Context, uow: UnitOfWork, subjects: Sequence[Subject]) -> int:
+    """Imported people who consented to marketing by email are shared with HubSpot, as `consent give` shares them.
+
+    They are new to the register: nothing of theirs is in the outbox yet, and nothing blocks marketing to them,
+    so no one's rows are read. Returns how many shares were queued.
+    """
+    if not _receives(ctx.policy, MARKETING):
+        return 0
+    rows = [_share(ctx, s, MARKETING, []) for s in subjects if LOOKUP in s.values]
+    uow.outbox.enqueue_many(rows)
+    ctx.record(uow, *(_event("processor.share", r.subject_id or "", MARKETING, r) for r in rows))
+    return len(rows)
 
 
 # ---------------------------------------------------------------- consent and objection (called by services.consent)
@@ -177,30 +217,59 @@ def consent_given(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, 
         share_with_hubspot(ctx, uow, subject, purpose)
 
 
-def marketing_stopped(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, channel: str | None) -> None:
-    """Email consent withdrawn (Art. 7(3)) or an objection to marketing (Art. 21(3); channel None): HubSpot stops.
+def marketing_stopped(
+    ctx: Context,
+    uow: UnitOfWork,
+    subject_id: str,
+    purpose: str,
+    channel: str | None,
+    reason: str | None = None,
+) -> OutboxRow | None:
+    """Email consent withdrawn (Art. 7(3)), an objection to marketing (Art. 21(3); channel None) or a restriction
+    (Art. 18; `reason` "restriction"): HubSpot stops. Returns the row that tells it, if one was queued.
 
     A share not yet delivered is called off (its basis is gone); if HubSpot holds the person, or may, it is
     told to send them no more email.
     """
     if purpose != MARKETING or channel not in (None, HUBSPOT_CHANNEL):
-        return
+        return None
+    why = reason or _why(channel)
     now = ctx.clock.now()
     for row in _hubspot_rows(uow, subject_id):
         # One a worker is sending right now (leased) is left alone: HubSpot may have it already, and is told below.
         in_flight = row.lease_until is not None and row.lease_until > now
         if row.state is OutboxState.PENDING and row.public.get("reason") == "share" and not in_flight:
-            uow.outbox.cancel(row.id, f"called off: {_why(channel)} before it was delivered")
+            uow.outbox.cancel(row.id, f"called off: {why} before it was delivered")
             _audit(ctx, uow, "processor.call_off", subject_id, purpose, row)
     rows = _hubspot_rows(uow, subject_id)
-    if not _may_hold(rows):
-        return
+    if not _may_hold(rows) or standing_unsubscribe(uow, subject_id) is not None:
+        return None
     subject = uow.subjects.get(subject_id)
     if subject is None or LOOKUP not in subject.values:
-        return
-    public = {"purpose": purpose, "fields": [LOOKUP], "reason": _why(channel)}
+        return None
+    public = {"purpose": purpose, "fields": [LOOKUP], "reason": why}
     row = outbox.enqueue(ctx, uow, UNSUBSCRIBE, subject_id, public, {LOOKUP: subject.values[LOOKUP]})
     _audit(ctx, uow, "processor.unsubscribe", subject_id, purpose, row)
+    return row
+
+
+def standing_unsubscribe(uow: UnitOfWork, subject_id: str) -> OutboxRow | None:
+    """The unsubscribe HubSpot was (or is about to be) sent, when nothing was shared with it since; else None."""
+    rows = uow.outbox.for_subject(subject_id)
+    told = [r for r in rows if r.kind == UNSUBSCRIBE and r.state is not OutboxState.DEAD]
+    shared = [r.created_at for r in rows if r.kind == UPSERT and r.public.get("reason") == "share" and _may_hold([r])]
+    if not told or (shared and told[-1].created_at < max(shared)):
+        return None
+    return told[-1]
+
+
+def may_hold(uow: UnitOfWork, subject_id: str) -> bool:
+    """Whether HubSpot holds the person, or may (a share delivered, queued, or tried)."""
+    return _may_hold(_hubspot_rows(uow, subject_id))
+
+
+def may_hold_rows(rows: Iterable[OutboxRow]) -> bool:
+    return _may_hold(rows)
 
 
 def _why(channel: str | None) -> str:
@@ -224,13 +293,14 @@ def propagate_change(
     A field in `changed` the subject no longer has was removed: HubSpot is told to clear it.
     """
     notices = []
+    disclosed = uow.exports.recipients_of([subject.id]).get(subject.id, set())
     for name, declared in _recipients(ctx.policy):
         concerned = [f for f in declared if f in changed]
         if not concerned:
             continue
         if name == HUBSPOT:
             notices.append(_update_hubspot(ctx, uow, subject, concerned))
-        elif name in RELAYS:
+        elif name in RELAYS or name not in disclosed:
             notices.append(ProcessorNotice(name, NOTHING_HELD))
         else:
             notices.append(ProcessorNotice(name, NO_CONNECTOR))
@@ -254,7 +324,7 @@ def _update_hubspot(ctx: Context, uow: UnitOfWork, subject: Subject, concerned: 
     personal = {f: subject.values.get(f, "") for f in fields}  # "" clears what HubSpot holds for a removed field
     row = outbox.enqueue(ctx, uow, UPSERT, subject.id, public, personal)
     _audit(ctx, uow, "processor.update", subject.id, purpose, row)
-    return ProcessorNotice(HUBSPOT, UPDATE_QUEUED)
+    return ProcessorNotice(HUBSPOT, UPDATE_QUEUED, row.id)
 
 
 @dataclass(frozen=True)
@@ -273,7 +343,8 @@ def propagate_erasure(ctx: Context, uow: UnitOfWork, subject: Subject) -> list[P
     audited under it), only the email address sealed under the row's own key until HubSpot has it.
     """
     rows = _hubspot_rows(uow, subject.id)
-    told = _tell_of_erasure(ctx, uow, subject.id, subject.values, rows, subject.values.get(LOOKUP))
+    disclosed = uow.exports.recipients_of([subject.id]).get(subject.id, set())
+    told = _tell_of_erasure(ctx, uow, subject.id, subject.values, rows, subject.values.get(LOOKUP), disclosed)
     ctx.record(uow, *told.events)
     return list(told.notices)
 
@@ -291,15 +362,18 @@ def propagate_erasures(ctx: Context, uow: UnitOfWork, present: Mapping[str, Coll
         found = uow.subjects.get_many(holders, [LOOKUP])
         emails = {s.id: s.values[LOOKUP] for s in found if LOOKUP in s.values}
     recipients = list(_recipients(ctx.policy))
+    disclosed = uow.exports.recipients_of(list(present))  # one query: who an accounting export gave them to
     told: dict[str, Told] = {}
-    unshared: dict[frozenset[str], Told] = {}  # HubSpot never had them: the notices depend on the fields alone
+    # HubSpot never had them: the notices depend on their fields and the exports they were in alone.
+    unshared: dict[tuple[frozenset[str], frozenset[str]], Told] = {}
     for sid, fields in present.items():
+        given = disclosed.get(sid, set())
         if sid in rows:
-            told[sid] = _tell_of_erasure(ctx, uow, sid, fields, rows[sid], emails.get(sid), recipients)
+            told[sid] = _tell_of_erasure(ctx, uow, sid, fields, rows[sid], emails.get(sid), given, recipients)
             continue
-        key = frozenset(fields)
+        key = (frozenset(fields), frozenset(given))
         if key not in unshared:
-            unshared[key] = _tell_of_erasure(ctx, uow, sid, fields, [], None, recipients)
+            unshared[key] = _tell_of_erasure(ctx, uow, sid, fields, [], None, given, recipients)
         told[sid] = unshared[key]
     return told
 
@@ -311,9 +385,11 @@ def _tell_of_erasure(
     present: Collection[str],
     rows: list[OutboxRow],
     email: str | None,
+    disclosed: Collection[str],
     recipients: Sequence[tuple[str, Sequence[str]]] | None = None,
 ) -> Told:
-    """One person's erasure towards each recipient; `rows`: its HubSpot upserts, `present`: the fields it holds."""
+    """One person's erasure towards each recipient; `rows`: its HubSpot upserts, `present`: the fields it holds,
+    `disclosed`: the recipients an accounting export gave it to."""
     notices, events = [], []
     for name, declared in recipients if recipients is not None else _recipients(ctx.policy):
         if name == HUBSPOT:
@@ -321,7 +397,7 @@ def _tell_of_erasure(
             notices.append(notice)
             if event is not None:
                 events.append(event)
-        elif name in RELAYS or not any(f in present for f in declared):
+        elif name in RELAYS or name not in disclosed or not any(f in present for f in declared):
             notices.append(ProcessorNotice(name, NOTHING_HELD))
         else:
             notices.append(ProcessorNotice(name, NO_CONNECTOR))
@@ -340,4 +416,4 @@ def _erase_hubspot(
     personal = {LOOKUP: email} if email else {}
     due = ctx.clock.now() + ERASURE_DELAY
     row = outbox.enqueue(ctx, uow, DELETE, None, public, personal, due=due)
-    return ProcessorNotice(HUBSPOT, DELETION_QUEUED), _event("processor.erase", subject_id, None, row)
+    return ProcessorNotice(HUBSPOT, DELETION_QUEUED, row.id), _event("processor.erase", subject_id, None, row)

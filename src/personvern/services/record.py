@@ -26,6 +26,8 @@ def record_of_processing(ctx: Context, lang: str | None = None, fmt: str = "json
         delivered = [
             Delivered(d.kind, RECIPIENTS.get(d.kind, d.kind), d.delivered, d.last_at) for d in uow.figures.deliveries()
         ]
+        # Accounting exports: each person in one is a disclosure to its recipient (Finago, the auditor).
+        delivered += [Delivered(f"export.{d.kind}", d.recipient, d.people, d.last_at) for d in uow.exports.figures()]
         ctx.record(uow, AuditEvent("record.export", None, None, {"language": language, "format": fmt}))
         uow.commit()
     record = build_record(ctx.policy, ctx.policy_sha256, language, ctx.clock.now(), subjects, delivered)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -11,9 +11,18 @@ from typing import Any
 from personvern.domain.access import Permission
 from personvern.domain.archive import may_read
 from personvern.domain.audit import AuditEvent
-from personvern.domain.consent import Block, EffectiveConsent, effective_consents
+from personvern.domain.consent import (
+    MARKETING,
+    Block,
+    ConsentAction,
+    ConsentEvent,
+    ConsentMethod,
+    EffectiveConsent,
+    effective_consents,
+)
 from personvern.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
-from personvern.domain.retention import local_day
+from personvern.domain.history import NO_HISTORY, History
+from personvern.domain.retention import Facts, local_day, schedule_for
 from personvern.domain.subjects import (
     Relationship,
     RelationshipType,
@@ -28,7 +37,8 @@ from personvern.policy.schema import FieldType, Policy
 from personvern.services import processors
 from personvern.services.context import Context, new_id
 from personvern.services.ports import Lookup, UnitOfWork
-from personvern.services.retention import new_schedules, refresh, refresh_organisations
+from personvern.services.processors import HUBSPOT_CHANNEL
+from personvern.services.retention import new_schedules, refresh, refresh_organisations, today
 
 IMPORT_BATCH = 5000
 
@@ -372,6 +382,29 @@ def _batches(rows: Iterable[tuple[int, Mapping[str, str]]], size: int) -> Iterat
         yield batch
 
 
+@dataclass(frozen=True)
+class Imported:
+    """What an import stored (or, with `check`, would store), and what retention makes of it on the day."""
+
+    kind: str
+    subjects: int
+    stored: bool  # False: a dry run (`--check`), rolled back
+    orders: int = 0
+    contracts: int = 0
+    consents: Mapping[str, int] = field(default_factory=dict)  # per marketing channel
+    shared: int = 0  # HubSpot shares queued for the consents to marketing by email
+    due: int = 0  # due for archiving or erasure today because of the import (the register's due, after less before)
+    register: int = 0  # subjects in the register after the import
+    register_due: int = 0  # of them, due today
+    allowed: int = 0  # what the worker's daily sweep may archive or erase on its own (the policy's [unattended])
+    confirmed: bool = False  # the CEO has run `retention run` on this register: the worker may sweep alone
+
+    @property
+    def worker_waits(self) -> bool:
+        """The worker's next sweep would wait for the CEO: more due than it may do alone, or never confirmed."""
+        return self.register_due > 0 and (self.register_due > self.allowed or not self.confirmed)
+
+
 def import_subjects(
     ctx: Context,
     kind: str,
@@ -381,11 +414,27 @@ def import_subjects(
     progress: Callable[[int], None] | None = None,
     columns: list[str] | None = None,
 ) -> int:
-    """Add every row or none; every problem is reported with its line.
+    """Add every row or none (see `import_rows`); the number of subjects added."""
+    return import_rows(ctx, kind, rows, reasons, source, progress, columns).subjects
+
+
+def import_rows(
+    ctx: Context,
+    kind: str,
+    rows: Iterable[tuple[int, Mapping[str, str]]],
+    reasons: Mapping[str, str],
+    source: str = "import",
+    progress: Callable[[int], None] | None = None,
+    columns: list[str] | None = None,
+    check: bool = False,
+) -> Imported:
+    """Add every row or none, with the history it brings (`domain.history`); every problem is reported with its line.
 
     Batches are checked (possibly in other processes, through `ctx.map`) while earlier batches are
     written inside one open transaction; the first problem stops the writing, checking goes on so
-    that every bad row is reported, and the transaction is rolled back.
+    that every bad row is reported, and the transaction is rolled back. Each person's orders, contracts and
+    consents are stored with them, and their retention schedule computed from all of it, so an existing
+    register moves in with its reasons to keep. `check`: the same, rolled back at the end (a dry run).
     """
     ctx.actor.require(Permission.REGISTER_WRITE)
     if kind not in ctx.policy.kinds:
@@ -397,53 +446,166 @@ def import_subjects(
     now = ctx.clock.now()
     problems: list[FieldProblem] = []
     seen: dict[tuple[str, str], int] = {}
-    imported = 0
     clash = False  # the database refused a value already held by another subject
-    checked_batches = ctx.map(partial(check_rows, ctx.policy, kind, dict(reasons)), _batches(rows, IMPORT_BATCH))
+    checker = partial(check_rows, ctx.policy, kind, dict(reasons), now=now)
+    checked_batches = ctx.map(checker, _batches(rows, IMPORT_BATCH))
     details: dict[tuple[str, ...], Mapping[str, Any]] = {}  # shared by rows with the same fields: one JSON each
+    tally = _Tally()
     with ctx.uow() as uow:
+        due_before = uow.retention.count_due(today(ctx))
         for checked_batch in checked_batches:
             subjects: list[Subject] = []
+            pasts: dict[str, History] = {}
             events: list[AuditEvent] = []
-            for line, values, row_problems, keys in checked_batch:
+            for line, values, row_problems, keys, past in checked_batch:
                 problems.extend(row_problems)
-                for field, key in keys:
-                    first = seen.setdefault((field, key), line)
+                for field_name, key in keys:
+                    first = seen.setdefault((field_name, key), line)
                     if first != line:
-                        problems.append(FieldProblem(field, f"the same value as line {first}", line))
+                        problems.append(FieldProblem(field_name, f"the same value as line {first}", line))
                 if not row_problems and not problems:
-                    subject = Subject(new_id(), kind, values, source, now, now, now)
+                    subject = Subject(new_id(), kind, values, source, past.received_at or now, now, now)
                     subjects.append(subject)
+                    if past is not NO_HISTORY:
+                        pasts[subject.id] = past
                     fields = tuple(sorted(values))
                     if fields not in details:
                         details[fields] = _created(subject, {k: v for k, v in reasons.items() if k in values}).details
                     events.append(AuditEvent("subject.create", subject.id, "service", details[fields]))
             if not problems and not clash:
-                try:
-                    uow.subjects.add(subjects, new_schedules(ctx, subjects))
-                except Conflict:
-                    clash = True
-                else:
-                    refresh_organisations(ctx, uow, subjects)
-                    ctx.record(uow, *events)
-                    imported += len(subjects)
+                clash = not _store_batch(ctx, uow, subjects, pasts, events, tally)
             if progress is not None:
                 progress(len(checked_batch))
         if not problems and not clash:
-            if imported == 0:
+            if tally.subjects == 0:
                 raise invalid("file", "has no data rows")
-            uow.commit()
-            return imported
+            # A contract or order of one business subject counts for every member of its organisation (in this
+            # file or already in the register): those schedules are computed again from what is now stored.
+            refresh(ctx, uow, tally.organisations, organisation=True)
+            day = today(ctx)
+            register_due = uow.retention.count_due(day)
+            register = uow.subjects.count(None, None)
+            result = Imported(
+                kind,
+                tally.subjects,
+                not check,
+                tally.orders,
+                tally.contracts,
+                dict(tally.consents),
+                tally.shared,
+                max(register_due - due_before, 0),
+                register,
+                register_due,
+                ctx.policy.unattended.allowed(register),
+                uow.retention.confirmed(),
+            )
+            if not check:
+                uow.commit()
+            return result
     # Something is wrong and nothing was stored. Name every row that clashes with the register too;
     # the unique index found the first clash, this finds them all (only on the failure path).
     with ctx.uow() as uow:
         for name, spec in ctx.policy.fields.items():
             if spec.unique:
-                lines = {key: line for (field, key), line in seen.items() if field == name}
+                lines = {key: line for (field_name, key), line in seen.items() if field_name == name}
                 for key, holder in uow.subjects.find_many(name, lines).items():
                     problems.append(FieldProblem(name, f"is already registered for subject {holder}", lines[key]))
     problems.sort(key=lambda p: (p.line or 0, p.field))
     raise InvalidInput(problems, f"nothing was imported: {len(problems)} problem(s)")
+
+
+@dataclass
+class _Tally:
+    subjects: int = 0
+    orders: int = 0
+    contracts: int = 0
+    consents: dict[str, int] = field(default_factory=dict)
+    shared: int = 0
+    organisations: set[str] = field(default_factory=set)  # business subjects with an order or contract of their own
+
+
+def _store_batch(
+    ctx: Context,
+    uow: UnitOfWork,
+    subjects: list[Subject],
+    pasts: Mapping[str, History],
+    events: list[AuditEvent],
+    tally: _Tally,
+) -> bool:
+    """Store one checked batch with its history in the caller's transaction; False if a unique value clashed."""
+    relationships: dict[str, list[Relationship]] = {}
+    consents: dict[str, list[ConsentEvent]] = {}
+    for subject in subjects:
+        past = pasts.get(subject.id)
+        if past is not None:
+            relationships[subject.id], consents[subject.id] = _history_of(ctx, subject, past)
+    schedules = new_schedules(ctx, [s for s in subjects if s.id not in pasts])
+    day = today(ctx)
+    for subject in subjects:
+        if subject.id in pasts:
+            facts = Facts(subject.kind, subject.received_at, relationships[subject.id], consents[subject.id], ())
+            schedules[subject.id] = schedule_for(ctx.policy, facts, day)
+    try:
+        uow.subjects.add(subjects, schedules)
+    except Conflict:
+        return False
+    rels = [r for group in relationships.values() for r in group]
+    given = [e for group in consents.values() for e in group]
+    uow.relationships.add_many(rels)
+    uow.consents.append_many(given)
+    refresh_organisations(ctx, uow, subjects, consents)
+    ctx.record(uow, *events, *(_started(r) for r in rels), *(_consented(e) for e in given))
+    by_email = {e.subject_id for e in given if e.channel == HUBSPOT_CHANNEL}
+    tally.shared += processors.consents_imported(ctx, uow, [s for s in subjects if s.id in by_email])
+    business = {k for k, spec in ctx.policy.kinds.items() if spec.business}
+    tally.organisations |= {s.id for s in subjects if s.kind in business and relationships.get(s.id)}
+    tally.subjects += len(subjects)
+    tally.orders += sum(1 for r in rels if r.type is RelationshipType.ORDER)
+    tally.contracts += sum(1 for r in rels if r.type is RelationshipType.CONTRACT)
+    for event in given:
+        tally.consents[event.channel] = tally.consents.get(event.channel, 0) + 1
+    return True
+
+
+def _history_of(ctx: Context, subject: Subject, past: History) -> tuple[list[Relationship], list[ConsentEvent]]:
+    """The relationships and ledger events an imported row's history stands for."""
+    rels = []
+    if past.order is not None:
+        rels.append(Relationship(new_id(), subject.id, RelationshipType.ORDER, past.order))
+    if past.contract is not None:
+        start, end = past.contract
+        rels.append(Relationship(new_id(), subject.id, RelationshipType.CONTRACT, start, end))
+    assert not past.consents or past.method is not None  # domain.history refuses a consent without its method
+    given = [
+        ConsentEvent(
+            new_id(),
+            subject.id,
+            MARKETING,
+            channel,
+            ConsentAction.GIVEN,
+            at,
+            past.method or ConsentMethod.IMPORT,
+            ctx.actor.name,
+            ctx.actor.role,
+            past.notice,
+            past.proof,
+        )
+        for channel, at in past.consents
+    ]
+    return rels, given
+
+
+def _started(rel: Relationship) -> AuditEvent:
+    details: dict[str, Any] = {"relationship": rel.id, "type": rel.type.value, "started_on": rel.started_on.isoformat()}
+    if rel.ends_on is not None:
+        details["ends_on"] = rel.ends_on.isoformat()
+    return AuditEvent("relationship.start", rel.subject_id, "service", details | {"via": "import"})
+
+
+def _consented(event: ConsentEvent) -> AuditEvent:
+    # As `consent give` records it, with where it came from; the proof's text may describe the person: never here.
+    details = {"event": event.id, "channel": event.channel, "method": event.method.value, "notice": event.notice_sha256}
+    return AuditEvent("consent.give", event.subject_id, event.purpose, details | {"via": "import"})
 
 
 def start_relationship(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 
+from personvern.domain.consent import ConsentEvent
 from personvern.domain.retention import Facts, Schedule, local_day, schedule_for
 from personvern.domain.subjects import Subject
 from personvern.services.context import Context
@@ -55,18 +56,25 @@ def new_schedules(ctx: Context, subjects: Sequence[Subject]) -> dict[str, Schedu
     return out
 
 
-def refresh_organisations(ctx: Context, uow: UnitOfWork, subjects: Sequence[Subject]) -> None:
+def refresh_organisations(
+    ctx: Context,
+    uow: UnitOfWork,
+    subjects: Sequence[Subject],
+    consents: Mapping[str, Sequence[ConsentEvent]] | None = None,
+) -> None:
     """Business subjects just added to an organisation with orders or contracts: those count for them too.
 
     One query per few hundred business subjects; the others keep the schedule `new_schedules` gave them.
+    `consents`: the ledger events just stored with them (an import's), which count as well.
     """
     business = [s for s in subjects if s.kind in ctx.policy.kinds and ctx.policy.kinds[s.kind].business]
     if not business:
         return
     organisation = uow.retention.organisation_relationships([s.id for s in business])
     day = today(ctx)
+    given = consents or {}
     out = {
-        s.id: schedule_for(ctx.policy, Facts(s.kind, s.received_at, rels, (), ()), day)
+        s.id: schedule_for(ctx.policy, Facts(s.kind, s.received_at, rels, given.get(s.id, ()), ()), day)
         for s in business
         if (rels := organisation.get(s.id))
     }

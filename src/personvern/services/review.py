@@ -17,13 +17,13 @@ from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.erasure import ErasureCause
 from personvern.domain.errors import Conflict, Forbidden, IntegrityBroken, NotFound, PersonvernError, invalid
-from personvern.domain.retention import Action
+from personvern.domain.retention import Action, local_day
 from personvern.policy.schema import ExpiryAction, Policy
 from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_subject
 from personvern.services.ports import ArchivedEntry, ReviewRecord, Scheduled
 from personvern.services.retention import refresh_stale, today
-from personvern.services.sweep import RunResult, run_batch, swept_today
+from personvern.services.sweep import RunResult, Unattended, run_batch, swept_today
 from personvern.services.sweep import run as sweep_run
 
 PAGE = 10_000
@@ -235,16 +235,31 @@ def sign_review(ctx: Context, review_id: str, batch: int = 500) -> Signed:
     return Signed(record, removed, erased, removed.failed + failed)
 
 
+def reviews_of(ctx: Context, year: int) -> list[ReviewRecord]:
+    """The reviews run for a year, signed or not (a year may be run again before one is signed)."""
+    ctx.actor.require(Permission.REVIEW_SIGN)
+    with ctx.uow() as uow:
+        return list(uow.reviews.for_year(year))
+
+
 def signed_for(ctx: Context, year: int) -> ReviewRecord | None:
     with ctx.uow() as uow:
         return next((r for r in uow.reviews.for_year(year) if r.signed_at is not None), None)
 
 
 def unsigned_year(ctx: Context) -> int | None:
-    """The latest year whose review month has passed, when it has no signed review; None when it has."""
+    """The latest year whose review month has passed, when it has no signed review; None when it has.
+
+    Only a year in which the register held data owes a review: a register whose first subject came in
+    December 2026 owes none for 2025 (issue 16).
+    """
     day = today(ctx)
     month = ctx.policy.review.month
     year = day.year if day.month > month else day.year - 1
+    with ctx.uow() as uow:
+        first = uow.reviews.first_data_at()
+    if first is None or local_day(first, ctx.policy).year > year:
+        return None
     return None if signed_for(ctx, year) is not None else year
 
 
@@ -267,14 +282,20 @@ class Daily:
     swept: RunResult | None
     reminders: list[str]
 
+    @property
+    def waiting(self) -> Unattended | None:
+        """The sweep did nothing: more was due than the worker may do alone, or no sweep was confirmed yet."""
+        return self.swept.waiting if self.swept is not None else None
+
 
 def daily(ctx: Context) -> Daily:
-    """The worker's retention duty: sweep once a day (Art. 5(1)(e)), and remind of an unsigned annual review."""
+    """The worker's retention duty: sweep once a day (Art. 5(1)(e)) within the policy's `[unattended]` limit, and
+    remind of an unsigned annual review. A sweep over the limit waits for the CEO, and every pass says so."""
     reminders: list[str] = []
     swept: RunResult | None = None
     try:
         if not swept_today(ctx):
-            swept = sweep_run(ctx)
+            swept = sweep_run(ctx, unattended=True)
         note = reminder(ctx)
     except Forbidden as exc:
         return Daily(None, [f"retention sweep skipped: {exc}"])

@@ -16,6 +16,7 @@ from typing import Any
 from personvern.domain import requests as rq
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
+from personvern.domain.confirmations import Confirmation
 from personvern.domain.consent import (
     ConsentStatus,
     EffectiveConsent,
@@ -40,7 +41,7 @@ from personvern.reports.package import (
     render_letter,
     values_csv,
 )
-from personvern.services import processors, retention
+from personvern.services import confirmations, processors, retention
 from personvern.services.consent import set_objection, set_restriction
 from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_many, holds
@@ -283,7 +284,7 @@ def answer(ctx: Context, request_id: str) -> Fulfilment:
     ctx.actor.require(Permission.REQUEST_HANDLE)
     with ctx.uow() as uow:
         request = _load(uow, request_id)
-        if request.open:
+        if request.open and not request.carried_out:  # one carried out has its answer, waiting to be complete
             raise Conflict(
                 f"request {request.id} is {request.state.value}: its answer is made when it is fulfilled or rejected"
             )
@@ -310,6 +311,8 @@ class RequestView:
     details: dict[str, Any] | None
     today: date
     receipt: ErasureReceipt | None = None  # an erasure request's proof: which fields went, which are held
+    # Each recipient's part once the request was carried out (Art. 17(2), 19): what it must do, how it confirms.
+    recipients: tuple[confirmations.RecipientView, ...] = ()
 
 
 def list_requests(
@@ -337,9 +340,10 @@ def show_request(ctx: Context, request_id: str) -> RequestView:
         identity, details = uow.requests.identity(request_id), uow.requests.details(request_id)
         receipt_id = request.outcome.get("receipt")
         receipt = uow.receipts.get(receipt_id) if receipt_id else None
+        recipients = tuple(confirmations.views(ctx, uow, request))
         ctx.record(uow, AuditEvent("request.read", request.subject_id, None, {"request": request_id}))
         uow.commit()
-    return RequestView(request, identity, details, _today(ctx), receipt)
+    return RequestView(request, identity, details, _today(ctx), receipt, recipients)
 
 
 # ---------------------------------------------------------------- fulfilling
@@ -349,6 +353,7 @@ def show_request(ctx: Context, request_id: str) -> RequestView:
 class Fulfilment:
     request: Request
     files: dict[str, bytes]  # name -> content: the letter, and the data files an access or portability answer has
+    recipients: tuple[Confirmation, ...] = ()  # each recipient's part: what it must do, and how it will confirm
 
 
 def _letter(ctx: Context, request: Request) -> Letter:
@@ -371,16 +376,26 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
         request = _load(uow, request_id, lock=True)
         if not request.open:
             raise Conflict(f"request {request.id} is {request.state.value}; it cannot be fulfilled")
+        rq.require_not_carried_out(request, "fulfilled again")
         rq.require_verified(request, "fulfilled")
         letter = _letter(ctx, request)
         files: dict[str, bytes] = {}
         outcome: dict[str, Any] = {"held": letter.held}
+        told: list[Confirmation] = []
         if request.subject_id is not None:
-            letter, files, outcome = _carry_out(ctx, uow, request, letter, files, outcome)
+            letter, files, outcome, told = _carry_out(ctx, uow, request, letter, files, outcome)
         names = ("letter.html", *files)
         files["letter.html"] = render_letter(ctx.policy, replace(letter, files=tuple(n for n in names[1:]))).encode()
         outcome = _kept(uow, replace(request, outcome=outcome), files, now)
-        done = rq.complete(request, now, ctx.actor.name, outcome)
+        uow.confirmations.add(told)
+        waiting = sorted({c.recipient for c in told if c.pending})
+        if waiting:
+            # Done here; answered once each recipient has confirmed (Art. 17(2), 19): the request stays in
+            # progress and completes by itself with the last confirmation (services/confirmations.py).
+            outcome["waiting_for"] = waiting
+            done = rq.carry_out(request, now, ctx.actor.name, outcome)
+        else:
+            done = rq.complete(request, now, ctx.actor.name, outcome)
         uow.requests.save(done)
         _reschedule(ctx, uow, request.subject_id)
         ctx.record(
@@ -393,7 +408,7 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
             ),
         )
         uow.commit()
-    return Fulfilment(done, files)
+    return Fulfilment(done, files, tuple(told))
 
 
 def _carry_out(
@@ -403,9 +418,10 @@ def _carry_out(
     letter: Letter,
     files: dict[str, bytes],
     outcome: dict[str, Any],
-) -> tuple[Letter, dict[str, bytes], dict[str, Any]]:
+) -> tuple[Letter, dict[str, bytes], dict[str, Any], list[Confirmation]]:
     sid = request.subject_id
     assert sid is not None
+    told: list[Confirmation] = []
     subject = uow.subjects.get(sid)
     archived = uow.archive.for_subject(sid)
     letter = replace(letter, archived=subject is None and archived is not None)
@@ -431,6 +447,8 @@ def _carry_out(
         notices = changed.told
         letter = replace(letter, changed=tuple(fields), told=tuple((n.recipient, n.action) for n in notices))
         outcome.update({"fields": fields, "processors": {n.recipient: n.action for n in notices}})
+        if fields:
+            told = confirmations.for_rectification(ctx, request, notices, fields)
     elif kind is RequestType.ERASURE:
         if subject is not None:
             outcome["orders_ended"] = _end_orders(ctx, uow, sid)
@@ -451,17 +469,24 @@ def _carry_out(
             told=tuple(d.get("processors", {}).items()),
         )
         outcome.update({"receipt": receipt.id, "held_until": receipt.held_until})
+        told = confirmations.for_erasure(ctx, request, receipt)
     elif kind is RequestType.RESTRICTION:
         _live(subject, sid, "restricted")
+        before = {r.id for r in uow.outbox.for_subject(sid)}
         block = set_restriction(ctx, uow, sid, False, f"restriction request {request.id}")
         outcome["block"] = block.id
+        queued = [r for r in uow.outbox.for_subject(sid) if r.id not in before]
+        told = confirmations.for_block(ctx, uow, request, queued)
     elif kind is RequestType.OBJECTION:
         _live(subject, sid, "objected to")
         assert request.purpose is not None
+        before = {r.id for r in uow.outbox.for_subject(sid)}
         block = set_objection(ctx, uow, sid, request.purpose, f"objection request {request.id}")
         letter = replace(letter, objection_purpose=request.purpose)
         outcome.update({"block": block.id, "purpose": request.purpose})
-    return letter, files, outcome
+        queued = [r for r in uow.outbox.for_subject(sid) if r.id not in before]
+        told = confirmations.for_block(ctx, uow, request, queued)
+    return letter, files, outcome, told
 
 
 def _basis(sid: str, found: tuple[Relationship, date | None] | None) -> Basis | None:
@@ -591,6 +616,7 @@ def access_package(
                 "at": e.at,
                 "method": e.method.value,
                 "notice_sha256": e.notice_sha256,
+                "proof": e.proof,  # where the proof of an imported consent lives (Art. 7(1))
             }
             for e in consents
         ],

@@ -101,6 +101,94 @@ def count_due(ctx: Context) -> int:
 # ---------------------------------------------------------------- the run: archive or erase what is due
 
 
+# ---------------------------------------------------------------- what the worker may do on its own
+
+
+@dataclass(frozen=True)
+class Unattended:
+    """Whether the worker's daily sweep may archive or erase today's due subjects on its own, and if not, why.
+
+    The policy's `[unattended]` limit: at most `max_percent` of the register (rounded up) and `max_subjects` a
+    day. Above it, or before the CEO has ever run `retention run` on the register, the worker does nothing
+    and says so on every pass until the CEO, having looked at the plan, runs it (the run is the confirmation).
+    Read by the worker, and by anything that shows the register's state (`unattended`, below).
+    """
+
+    day: date
+    due: int  # subjects due today
+    register: int  # subjects in the register
+    allowed: int  # the most the worker may archive or erase on its own today
+    confirmed: bool  # the CEO has run `retention run` on this register at least once
+    swept: bool  # a sweep finished today already: nothing is left to wait for
+    max_percent: float
+    max_subjects: int
+
+    @property
+    def waiting(self) -> bool:
+        return not self.swept and self.due > 0 and (not self.confirmed or self.due > self.allowed)
+
+    @property
+    def reason(self) -> str | None:
+        """Why the worker waits, in words; None when it does not."""
+        if not self.waiting:
+            return None
+        if self.due > self.allowed:
+            return (
+                f"{self.due} subject(s) are due on {self.day.isoformat()}, more than the {self.allowed} the worker "
+                f"may archive or erase on its own in a day ({self.max_percent:g} % of the {self.register} in the "
+                f"register, at most {self.max_subjects}: the policy's [unattended])"
+            )
+        return (
+            f"{self.due} subject(s) are due on {self.day.isoformat()}, and no sweep of this register has been "
+            "confirmed yet (the first is always the CEO's)"
+        )
+
+    def message(self) -> str:
+        """The line the worker prints on every pass while it waits."""
+        return (
+            f"retention sweep waiting for the CEO: {self.reason}; nothing was archived or erased. Look at "
+            "`personvern retention plan`, then run `personvern retention run` to carry it out"
+        )
+
+    def as_record(self) -> dict[str, object]:
+        return {
+            "day": self.day,
+            "due": self.due,
+            "register": self.register,
+            "allowed": self.allowed,
+            "max_percent": self.max_percent,
+            "max_subjects": self.max_subjects,
+            "confirmed": self.confirmed,
+            "swept": self.swept,
+            "waiting": self.waiting,
+            "reason": self.reason,
+        }
+
+
+def _unattended(ctx: Context, day: date) -> Unattended:
+    with ctx.uow() as uow:
+        due = uow.retention.count_due(day)
+        register = uow.subjects.count(None, None)
+        confirmed = uow.retention.confirmed()
+        last = uow.retention.last_sweep()
+    limit = ctx.policy.unattended
+    swept = last is not None and last[0] >= day and last[1] is not None
+    return Unattended(
+        day, due, register, limit.allowed(register), confirmed, swept, limit.max_percent, limit.max_subjects
+    )
+
+
+def unattended(ctx: Context) -> Unattended:
+    """Whether the worker's sweep would carry out today's retention on its own, or waits for the CEO, and why.
+
+    For the worker's output and for a dashboard; it changes nothing but schedules never computed (a new
+    policy version), which every plan computes first too.
+    """
+    ctx.actor.require(Permission.RETENTION_RUN)
+    refresh_stale(ctx)
+    return _unattended(ctx, today(ctx))
+
+
 @dataclass
 class RunResult:
     day: date
@@ -116,6 +204,7 @@ class RunResult:
     requests_forgotten: int = 0
     answers_forgotten: int = 0
     by_hand: list[str] = field(default_factory=list)
+    waiting: Unattended | None = None  # an unattended sweep that did nothing: it waits for the CEO, and why
 
     @property
     def done(self) -> int:
@@ -209,18 +298,28 @@ def run(
     progress: Callable[[int], None] | None = None,
     start: Callable[[int], None] | None = None,
     cause: ErasureCause = ErasureCause.RETENTION,
+    unattended: bool = False,
 ) -> RunResult:
     """Archive or erase every subject due today (Art. 5(1)(e), 17(1)(a)), in batches, resumable after a kill;
-    then destroy the sealed parts whose time is over (services/sealed.py)."""
+    then destroy the sealed parts whose time is over (services/sealed.py).
+
+    `unattended`: the worker's daily sweep, which carries out no more than the policy's `[unattended]` limit
+    and nothing before the CEO has confirmed a sweep; otherwise it does nothing to the register and says why
+    (`RunResult.waiting`). Any other run is the CEO's, and is that confirmation.
+    """
     ctx.actor.require(Permission.RETENTION_RUN)
     if batch < 1:
         raise invalid("batch", "must be at least 1")
     refresh_stale(ctx)
     day = today(ctx)
+    if unattended:
+        state = _unattended(ctx, day)
+        if state.waiting:
+            return _hold(ctx, state)
     sweep_id = new_id()
     with ctx.uow() as uow:
         result = RunResult(day, uow.retention.count_due(day))
-        uow.retention.sweep_started(sweep_id, day, ctx.clock.now())
+        uow.retention.sweep_started(sweep_id, day, ctx.clock.now(), confirmed=not unattended, due=result.due)
         uow.commit()
     if start is not None:
         start(result.due)
@@ -261,6 +360,25 @@ def run(
             ),
         )
         uow.commit()
+    return result
+
+
+def _hold(ctx: Context, state: Unattended) -> RunResult:
+    """The worker waits for the CEO: recorded (and audited) once a day, said on every pass.
+
+    What is not a person in the register still goes on time: the sealed parts past the policy's time (a dead
+    row's personal part, a stranger's identity) are forgotten once a day as on any sweep.
+    """
+    result = RunResult(state.day, state.due, waiting=state)
+    with ctx.uow() as uow:
+        if uow.retention.held_on(state.day):
+            return result
+        uow.retention.sweep_held(new_id(), state.day, ctx.clock.now(), state.due, state.allowed)
+        details = {"day": state.day.isoformat(), "due": state.due, "allowed": state.allowed}
+        ctx.record(uow, AuditEvent("retention.held", None, None, details | {"confirmed": state.confirmed}))
+        uow.commit()
+    parts = sealed.forget(ctx)
+    result.outbox_forgotten, result.requests_forgotten, result.by_hand = parts.outbox, parts.requests, parts.by_hand
     return result
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
-from personvern.store import preview
+from personvern.store import people, preview
 
 # PostgreSQL: below this many rows a plain INSERT is one round trip where COPY takes three (an audit entry).
 COPY_FROM = 20
@@ -61,6 +61,7 @@ class BulkInsert:
         sql = f"COPY {table.name} ({names}) FROM STDIN"
         # COPY goes past SQLAlchemy's statement events: a preview's guard is asked here, as an insert.
         preview.check(self._conn, f"INSERT INTO {table.name}")
+        people.forget(self._conn)  # what was read of a person may no longer be all there is
         dbapi = self._conn.dialect.loaded_dbapi
         try:
             with self._conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]

@@ -11,7 +11,9 @@ from sqlalchemy import Connection, Select, and_, exists, func, insert, literal, 
 
 from personvern.domain.consent import Block, BlockKind, ConsentAction, ConsentEvent, ConsentMethod
 from personvern.store import tables as t
+from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import open_sealed, seal
+from personvern.store.people import People, block_rows, consent_rows
 from personvern.store.repositories import CHUNK, KeyStore
 
 _E = t.consent_events.c
@@ -61,7 +63,8 @@ def audience_query(purpose: str, channel: str) -> Select[tuple[str]]:
     )
 
 
-def _event(row: Any) -> ConsentEvent:
+def _event(row: Any, proof: str | None = None) -> ConsentEvent:
+    """A ledger row as an event; an imported proof stays sealed unless the caller opened it (`proof`)."""
     return ConsentEvent(
         row.id,
         row.subject_id,
@@ -73,37 +76,73 @@ def _event(row: Any) -> ConsentEvent:
         row.recorded_by,
         row.role,
         row.notice_sha256,
+        proof,
     )
 
 
+def _proof_aad(subject_id: str, event_id: str) -> str:
+    return f"{subject_id}:consent:{event_id}:proof"
+
+
 class SqlConsents:
-    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+    def __init__(self, conn: Connection, keys: KeyStore, people: People | None = None) -> None:
         self._conn = conn
         self._keys = keys
+        self._people = people
 
     def append(self, event: ConsentEvent) -> None:
-        self._conn.execute(
-            insert(t.consent_events).values(
-                id=event.id,
-                subject_id=event.subject_id,
-                purpose=event.purpose,
-                channel=event.channel,
-                action=event.action.value,
-                at=event.at,
-                method=event.method.value,
-                recorded_by=event.recorded_by,
-                role=event.role,
-                notice_sha256=event.notice_sha256,
+        self.append_many([event])
+
+    def append_many(self, events: Sequence[ConsentEvent]) -> None:
+        """Append events (an import's, many at once); a proof note is sealed under its subject's key."""
+        if not events:
+            return
+        owners = sorted({e.subject_id for e in events if e.proof is not None})
+        ciphers = {sid: AESGCM(key) for sid, key in self._keys.get(owners).items()} if owners else {}
+        bulk = BulkInsert(self._conn)
+        rows = []
+        for e in events:
+            proof = None if e.proof is None else seal(ciphers[e.subject_id], _proof_aad(e.subject_id, e.id), e.proof)
+            rows.append(
+                (
+                    e.id,
+                    e.subject_id,
+                    e.purpose,
+                    e.channel,
+                    e.action.value,
+                    bulk.instant(e.at),
+                    e.method.value,
+                    e.recorded_by,
+                    e.role,
+                    e.notice_sha256,
+                    proof,
+                )
             )
-        )
+        columns = ("id", "subject_id", "purpose", "channel", "action", "at", "method", "recorded_by", "role")
+        bulk(t.consent_events, (*columns, "notice_sha256", "proof_ct"), rows)
+
+    def _events(self, rows: Sequence[Any]) -> list[ConsentEvent]:
+        sealed = sorted({r.subject_id for r in rows if r.proof_ct is not None})
+        ciphers = {sid: AESGCM(key) for sid, key in self._keys.get(sealed).items()} if sealed else {}
+        return [
+            _event(
+                r,
+                None
+                if r.proof_ct is None
+                else open_sealed(ciphers[r.subject_id], _proof_aad(r.subject_id, r.id), r.proof_ct),
+            )
+            for r in rows
+        ]
 
     def get(self, event_id: str) -> ConsentEvent | None:
         row = self._conn.execute(select(t.consent_events).where(_E.id == event_id)).first()
-        return _event(row) if row is not None else None
+        return self._events([row])[0] if row is not None else None
 
     def for_subject(self, subject_id: str) -> list[ConsentEvent]:
+        if self._people is not None:
+            return [_event(row) for row in consent_rows(self._people.get(subject_id))]
         q = select(t.consent_events).where(_E.subject_id == subject_id).order_by(_E.at, _E.id)
-        return [_event(row) for row in self._conn.execute(q)]
+        return self._events(list(self._conn.execute(q)))
 
     def latest(self, subject_id: str, purpose: str, channel: str) -> ConsentEvent | None:
         q = (
@@ -113,7 +152,7 @@ class SqlConsents:
             .limit(1)
         )
         row = self._conn.execute(q).first()
-        return _event(row) if row is not None else None
+        return self._events([row])[0] if row is not None else None
 
     def audience_count(self, purpose: str, channel: str) -> int:
         q = select(func.count()).select_from(audience_query(purpose, channel).subquery())
@@ -144,9 +183,10 @@ class SqlBlocks:
     """Objections and restrictions. Their free-text reasons may say anything about the person, so they are
     sealed under the subject's data key like every other personal value, and go with it on erasure."""
 
-    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+    def __init__(self, conn: Connection, keys: KeyStore, people: People) -> None:
         self._conn = conn
         self._keys = keys
+        self._people = people
 
     def _cipher(self, subject_id: str) -> AESGCM:
         return self._keys.cipher(subject_id)
@@ -181,8 +221,7 @@ class SqlBlocks:
         )
 
     def for_subject(self, subject_id: str) -> list[Block]:
-        q = select(t.subject_blocks).where(_B.subject_id == subject_id).order_by(_B.set_at, _B.id)
-        rows = list(self._conn.execute(q))
+        rows = block_rows(self._people.get(subject_id))
         if not rows:
             return []
         cipher = self._cipher(subject_id)

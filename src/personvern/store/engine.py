@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 
 from personvern.domain.errors import NotReady, invalid
-from personvern.store import preview
+from personvern.store import people, preview
 
 
 def database_url(given: str) -> str:
@@ -64,11 +65,40 @@ def make_engine(url: str, *, must_exist: bool = True) -> Engine:
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url)
+            _ping_when_idle(engine)
     except NoSuchModuleError:
         raise invalid("db", "needs a driver: use postgresql+psycopg:// for PostgreSQL") from None
     preview.watch(engine)
+    people.watch(engine)  # a person read in a transaction is forgotten when the transaction writes
     return engine
+
+
+# A pooled connection used this recently is taken as alive without asking the server (HikariCP's
+# "aliveBypassWindowMs" is 500 ms): on PostgreSQL the question is a round trip, as dear as a statement.
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling, as `pool_pre_ping`, for connections idle longer than PING_AFTER_IDLE:
+    a connection the server dropped (a restart, an idle timeout) is replaced before a unit of work uses it."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError("the database connection was lost")  # the pool connects afresh
 
 
 def _create_private(path: Path) -> None:

@@ -16,8 +16,10 @@ from personvern.domain.errors import IntegrityBroken
 from personvern.domain.outbox import OutboxRow, OutboxState
 from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.store import tables as t
+from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import open_sealed, seal
 from personvern.store.ids import among
+from personvern.store.people import People
 from personvern.store.repositories import KeyStore
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
@@ -41,31 +43,46 @@ class SqlOutbox:
     today's master key opens, until the key store lives apart: README, "Keys and erasure".)
     """
 
-    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+    def __init__(self, conn: Connection, keys: KeyStore, people: People) -> None:
         self._conn = conn
         self._keys = keys
+        self._people = people
 
     def enqueue(self, row: OutboxRow) -> None:
-        payload: dict[str, Any] = {"public": dict(row.public)}
-        if row.personal:
-            key = self._keys.create([row.id], row.created_at)[row.id]
-            sealed = seal(AESGCM(key), _outbox_aad(row.id), json.dumps(dict(row.personal), ensure_ascii=False))
-            payload["sealed"] = base64.b64encode(sealed).decode("ascii")
-        self._conn.execute(
-            insert(t.outbox).values(
-                id=row.id,
-                kind=row.kind,
-                subject_id=row.subject_id,
-                idempotency_key=row.id,
-                payload=json.dumps(payload, ensure_ascii=False),
-                state=OutboxState.PENDING.value,
-                attempts=0,
-                next_attempt_at=row.next_attempt_at,
-                created_at=row.created_at,
-            )
-        )
+        self.enqueue_many([row])
 
-    def _row(self, r: Row[Any], personal: Mapping[str, Any] | None = None) -> OutboxRow:
+    def enqueue_many(self, rows: Sequence[OutboxRow]) -> None:
+        if not rows:
+            return
+        # One data key per row with a personal part (its own, not the subject's: see the class), made together.
+        keys: dict[str, bytes] = {}
+        for at in sorted({r.created_at for r in rows if r.personal}):
+            keys |= self._keys.create([r.id for r in rows if r.personal and r.created_at == at], at)
+        bulk = BulkInsert(self._conn)
+        values = []
+        for row in rows:
+            payload: dict[str, Any] = {"public": dict(row.public)}
+            if row.personal:
+                personal = json.dumps(dict(row.personal), ensure_ascii=False)
+                sealed = seal(AESGCM(keys[row.id]), _outbox_aad(row.id), personal)
+                payload["sealed"] = base64.b64encode(sealed).decode("ascii")
+            values.append(
+                (
+                    row.id,
+                    row.kind,
+                    row.subject_id,
+                    row.id,
+                    json.dumps(payload, ensure_ascii=False),
+                    OutboxState.PENDING.value,
+                    0,
+                    bulk.instant(row.next_attempt_at),
+                    bulk.instant(row.created_at),
+                )
+            )
+        columns = ("id", "kind", "subject_id", "idempotency_key", "payload", "state", "attempts")
+        bulk(t.outbox, (*columns, "next_attempt_at", "created_at"), values)
+
+    def _row(self, r: Any, personal: Mapping[str, Any] | None = None) -> OutboxRow:
         payload = json.loads(r.payload) if r.payload else {}
         return OutboxRow(
             id=r.id,
@@ -97,9 +114,7 @@ class SqlOutbox:
         return int(self._conn.scalar(select(func.count()).where(c.state.in_(list(states)))) or 0)
 
     def for_subject(self, subject_id: str) -> list[OutboxRow]:
-        c = t.outbox.c
-        q = select(t.outbox).where(c.subject_id == subject_id).order_by(c.created_at, c.id)
-        return [self._row(r) for r in self._conn.execute(q)]
+        return [self._row(r) for r in self._people.activity(subject_id).outbox]
 
     def claim(
         self, due_by: datetime, now: datetime, lease_until: datetime, limit: int, skip_kinds: Collection[str] = ()
@@ -127,7 +142,14 @@ class SqlOutbox:
         ids = [r.id for r in rows]
         self._conn.execute(update(t.outbox).where(c.id.in_(ids)).values(lease_until=lease_until))
         keys = self._keys.get(ids)
-        return [replace(self._row(r, self._open(r, keys.get(r.id))), lease_until=lease_until) for r in rows]
+        return [
+            replace(
+                self._row(r, self._open(r, keys.get(r.id))),
+                lease_until=lease_until,
+                resumed=r.lease_until is not None,  # a lease left by a worker that never recorded an outcome
+            )
+            for r in rows
+        ]
 
     def mark_waiting(self, kind: str, due_by: datetime, now: datetime, error: str) -> int:
         c = t.outbox.c
@@ -227,6 +249,11 @@ class SqlOutbox:
             self._keys.delete(row_id)  # nothing left for `outbox retry` to send
         return bool(done.rowcount)
 
+    def of_kinds(self, kinds: Collection[str]) -> list[OutboxRow]:
+        c = t.outbox.c
+        q = select(t.outbox).where(c.kind.in_(sorted(kinds))).order_by(c.created_at, c.id)
+        return [self._row(r) for r in self._conn.execute(q)]
+
     def dead_with_personal(self) -> list[OutboxRow]:
         c = t.outbox.c
         # The LIKE narrows the scan to payloads that hold a sealed part (this module writes them); parsed below.
@@ -257,6 +284,10 @@ class SqlOutbox:
         return done
 
     def for_subjects(self, subject_ids: Collection[str], kind: str) -> dict[str, list[OutboxRow]]:
+        one = self._people.one(subject_ids)
+        if one is not None:
+            rows = [row for row in self.for_subject(one) if row.kind == kind]
+            return {one: rows} if rows else {}
         c = t.outbox.c
         out: dict[str, list[OutboxRow]] = {}
         for chunk in _chunks(sorted(subject_ids)):
@@ -276,11 +307,18 @@ class SqlOutbox:
         c = t.outbox.c
         stopped: dict[str, int] = {}
         rows: list[dict[str, Any]] = []
+        one = self._people.one(subject_ids)
+        known = self._people.cached_activity(one) if one is not None else None
         for chunk in _chunks(sorted(subject_ids)):
             q = select(c.id, c.subject_id, c.payload).where(
                 among(self._conn, c.subject_id, chunk), c.state != OutboxState.DELIVERED.value
             )
-            for row_id, sid, payload in self._conn.execute(q):
+            found = (
+                self._conn.execute(q)
+                if known is None  # else read in this transaction already, and nothing written since
+                else [(r.id, r.subject_id, r.payload) for r in known.outbox if r.state != OutboxState.DELIVERED.value]
+            )
+            for row_id, sid, payload in found:
                 public = (json.loads(payload) if payload else {}).get("public", {})
                 rows.append({"row_id": row_id, "public_only": json.dumps({"public": public}, ensure_ascii=False)})
                 stopped[sid] = stopped.get(sid, 0) + 1
@@ -303,9 +341,10 @@ def _message_aad(message: str, subject_id: str) -> str:
 
 
 class SqlMessages:
-    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+    def __init__(self, conn: Connection, keys: KeyStore, people: People) -> None:
         self._conn = conn
         self._keys = keys
+        self._people = people
 
     def add(self, message: Message, text: str) -> None:
         cipher = self._keys.cipher(message.subject_id)
@@ -329,7 +368,7 @@ class SqlMessages:
         )
 
     @staticmethod
-    def _message(r: Row[Any]) -> Message:
+    def _message(r: Any) -> Message:
         return Message(
             id=r.id,
             subject_id=r.subject_id,
@@ -355,8 +394,7 @@ class SqlMessages:
         return self._message(r) if r else None
 
     def for_subject(self, subject_id: str) -> list[Message]:
-        q = select(t.messages).where(t.messages.c.subject_id == subject_id).order_by(t.messages.c.created_at)
-        return [self._message(r) for r in self._conn.execute(q)]
+        return [self._message(r) for r in self._people.activity(subject_id).messages]
 
     @staticmethod
     def _matching(q: Any, subject_id: str | None, status: MessageStatus | None, since: datetime | None) -> Any:

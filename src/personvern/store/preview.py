@@ -25,11 +25,17 @@ _CTE = re.compile(r"\s*WITH\b", re.IGNORECASE)
 _CTE_WRITE = re.compile(r"\b(INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|MERGE\s+INTO)\b", re.IGNORECASE)
 # Reads are audited (GDPR Art. 5(2)): a preview still appends its entries to the chain.
 _AUDIT = re.compile(r"\s*(INSERT\s+INTO\s+audit_log\b|UPDATE\s+audit_head\b)", re.IGNORECASE)
+# On PostgreSQL the entries and the head's move go as one statement (SqlAuditLog.flush): exactly that shape.
+_AUDIT_CTE = re.compile(
+    r"\s*WITH\s+entries\s+AS\s+\(INSERT\s+INTO\s+audit_log\s+\([\w\s,]+\)\s+VALUES\s+[(%s,\s)]+\)"
+    r"\s+UPDATE\s+audit_head\s+SET\s+seq\s+=\s+%s,\s+hash\s+=\s+%s,\s+mac\s+=\s+%s\s+WHERE\s+id\s+=\s+1\s*",
+    re.IGNORECASE,
+)
 
 
 def allowed(statement: str) -> bool:
     """Whether a preview may run the statement: a read, or an entry appended to the audit chain."""
-    if _READ.match(statement) or _AUDIT.match(statement):
+    if _READ.match(statement) or _AUDIT.match(statement) or _AUDIT_CTE.fullmatch(statement):
         return True
     return bool(_CTE.match(statement)) and not _CTE_WRITE.search(statement)
 

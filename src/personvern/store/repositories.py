@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, DateTime, Row, String, delete, false, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, DateTime, Row, String, delete, false, func, insert, or_, select, type_coerce, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
@@ -35,9 +35,10 @@ from personvern.domain.values import lookup_key
 from personvern.policy.schema import Policy
 from personvern.services.ports import Lookup, PolicyRecord
 from personvern.store import tables as t
-from personvern.store.bulk import BulkInsert
+from personvern.store.bulk import COPY_FROM, BulkInsert
 from personvern.store.crypto import Vault, open_sealed, seal
 from personvern.store.ids import among
+from personvern.store.people import People, relationship_rows
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
 INDEX_PAGE = 2000  # subjects per step when a field's blind index is built from the values held
@@ -62,9 +63,10 @@ def schedule_values(s: Schedule) -> tuple[Any, ...]:
 class KeyStore:
     """Per-subject data keys, wrapped by the master key. Deleting a key makes the subject's values unreadable."""
 
-    def __init__(self, conn: Connection, vault: Vault) -> None:
+    def __init__(self, conn: Connection, vault: Vault, people: People | None = None) -> None:
         self._conn = conn
         self._vault = vault
+        self._people = people
 
     def create(self, owners: Sequence[str], at: datetime) -> dict[str, bytes]:
         keys = {owner: self._vault.new_data_key() for owner in owners}
@@ -78,7 +80,20 @@ class KeyStore:
         )
         return keys
 
+    def new(self, owner: str, at: datetime) -> tuple[bytes, dict[str, Any]]:
+        """A fresh data key for `owner` and the `data_keys` row that stores it wrapped, for the caller to insert
+        with its own row (one statement on PostgreSQL)."""
+        key = self._vault.new_data_key()
+        row = {"owner_id": owner, "wrapped": self._vault.wrap(owner, key), "master_key_id": self._vault.key_id,
+               "created_at": at}  # fmt: skip
+        return key, row
+
     def get(self, owners: Sequence[str]) -> dict[str, bytes]:
+        one = self._people.one(owners) if self._people is not None else None
+        if one is not None:
+            person = self._people.cached(one)  # type: ignore[union-attr]
+            if person is not None and person.wrapped is not None:
+                return {one: self._vault.unwrap(one, person.wrapped)}
         found: dict[str, bytes] = {}
         for chunk in _chunks(list(owners)):
             rows = self._conn.execute(
@@ -106,11 +121,12 @@ class KeyStore:
 
 
 class SqlSubjects:
-    def __init__(self, conn: Connection, vault: Vault, keys: KeyStore, policy: Policy) -> None:
+    def __init__(self, conn: Connection, vault: Vault, keys: KeyStore, policy: Policy, people: People) -> None:
         self._conn = conn
         self._vault = vault
         self._keys = keys
         self._policy = policy
+        self._people = people
 
     # -- writing
     def add(self, subjects: Sequence[Subject], schedules: Mapping[str, Schedule] | None = None) -> None:
@@ -164,6 +180,13 @@ class SqlSubjects:
             subject_rows,
         )
         bulk(t.subject_values, ("subject_id", "field", "ciphertext"), value_rows)
+        # The first day the register holds data: the annual review is owed from that year on.
+        i = t.installation.c
+        self._conn.execute(
+            update(t.installation)
+            .where(i.id == 1, or_(i.first_data_at.is_(None), i.first_data_at > at))
+            .values(first_data_at=at)
+        )
         try:
             bulk(t.lookups, ("subject_id", "field", "digest", "is_unique"), lookup_rows)
         except IntegrityError:
@@ -252,7 +275,15 @@ class SqlSubjects:
         ids = list(dict.fromkeys(subject_ids))
         organisations: set[str] = set()
         chunks = [list(chunk) for chunk in _chunks(ids)]
+        one = self._people.one(ids)
+        person = self._people.cached(one) if one is not None else None
         for chunk in chunks:
+            if person is not None:  # read in this transaction already
+                if person.subject is None:
+                    raise NotFound(f"no subject with id {one} in the register")
+                if person.subject.organisation_id is not None:
+                    organisations.add(person.subject.organisation_id)
+                continue
             found = dict(
                 self._conn.execute(
                     select(t.subjects.c.id, t.subjects.c.organisation_id).where(
@@ -264,6 +295,9 @@ class SqlSubjects:
             if missing:
                 raise NotFound(f"no subject with id {missing[0]} in the register")
             organisations.update(org for org in found.values() if org is not None)
+        if one is not None and self._conn.dialect.name == "postgresql":
+            self._erase_one(one, organisations)
+            return
         for chunk in chunks:
             # Belt and braces where a database ignores ON DELETE CASCADE: the values go explicitly too.
             # (Consent events, blocks and messages go by the cascade, as they always did.)
@@ -273,6 +307,18 @@ class SqlSubjects:
             # The data keys last: without them nothing of these people can be decrypted again (crypto-shredding).
             self._keys.delete_many(chunk)
         self._drop_orphans(organisations)
+
+    def _erase_one(self, subject_id: str, organisations: set[str]) -> None:
+        """One person erased on PostgreSQL in one statement (one round trip): the subject row, whose foreign keys
+        take its values, look-ups, relationships, consent events, messages and blocks with it (PostgreSQL always
+        enforces them: a missing cascade would refuse the delete, not leave rows behind); its data key
+        (crypto-shredding); its organisation if no one else belongs to it."""
+        s, o = t.subjects, t.organisations
+        gone = delete(s).where(s.c.id == subject_id).returning(s.c.id).cte("gone")
+        key = delete(t.data_keys).where(t.data_keys.c.owner_id == subject_id).cte("gone_key")
+        # The statement's reads see the register before it: the subject erased still counts as a member here.
+        member = select(s.c.id).where(s.c.organisation_id == o.c.id, s.c.id != subject_id).exists()
+        self._conn.execute(delete(o).where(o.c.id.in_(sorted(organisations)), ~member).add_cte(gone, key))
 
     def shred(self, subject_id: str, keep: Collection[str], at: datetime) -> None:
         subject = self.get(subject_id)
@@ -336,7 +382,8 @@ class SqlSubjects:
         return found[0] if found else None
 
     def exists(self, subject_id: str) -> bool:
-        return self._conn.execute(select(t.subjects.c.id).where(t.subjects.c.id == subject_id)).first() is not None
+        # The whole person, read once: what follows a check that someone exists is reading or deciding on them.
+        return self._people.get(subject_id).subject is not None
 
     def lock(self, subject_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
@@ -346,6 +393,9 @@ class SqlSubjects:
         return found
 
     def get_many(self, subject_ids: Sequence[str], fields: Collection[str] | None = None) -> list[Subject]:
+        one = self._people.one(subject_ids)
+        if one is not None:
+            return self._one(one, fields)
         rows: dict[str, Any] = {}
         for chunk in _chunks(list(subject_ids)):
             for row in self._conn.execute(select(t.subjects).where(among(self._conn, t.subjects.c.id, chunk))):
@@ -377,6 +427,20 @@ class SqlSubjects:
             for sid, r in rows.items()
             if sid in wanted
         ]
+
+    def _one(self, subject_id: str, fields: Collection[str] | None) -> list[Subject]:
+        person = self._people.get(subject_id)
+        r = person.subject
+        if r is None:
+            return []
+        values: dict[str, str] = {}
+        wanted = person.values if fields is None else {n: b for n, b in person.values.items() if n in fields}
+        if wanted:
+            if person.wrapped is None:
+                raise IntegrityBroken(f"{subject_id} has no data key")
+            cipher = AESGCM(self._vault.unwrap(subject_id, person.wrapped))
+            values = {name: open_sealed(cipher, f"{subject_id}:{name}", blob) for name, blob in wanted.items()}
+        return [Subject(r.id, r.kind, values, r.source, r.received_at, r.created_at, r.updated_at, r.organisation_id)]
 
     def find(self, lookup: Lookup) -> list[str]:
         digest = self._vault.blind(lookup.field, lookup.key)
@@ -466,9 +530,10 @@ class SqlSubjects:
 
 
 class SqlRelationships:
-    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+    def __init__(self, conn: Connection, keys: KeyStore, people: People) -> None:
         self._conn = conn
         self._keys = keys
+        self._people = people
 
     def add(self, rel: Relationship) -> None:
         description = None
@@ -487,6 +552,30 @@ class SqlRelationships:
             )
         )
 
+    def add_many(self, rels: Sequence[Relationship]) -> None:
+        """Many at once (an import's orders and contracts); descriptions sealed under each subject's key."""
+        if not rels:
+            return
+        owners = sorted({r.subject_id for r in rels if r.description is not None})
+        ciphers = {sid: AESGCM(key) for sid, key in self._keys.get(owners).items()} if owners else {}
+        bulk = BulkInsert(self._conn)
+        rows = [
+            (
+                r.id,
+                r.subject_id,
+                r.type.value,
+                bulk.day(r.started_on),
+                bulk.day(r.ends_on),
+                bulk.day(r.ended_on),
+                None
+                if r.description is None
+                else seal(ciphers[r.subject_id], f"{r.subject_id}:relationship:{r.id}", r.description),
+            )
+            for r in rels
+        ]
+        columns = ("id", "subject_id", "type", "started_on", "ends_on", "ended_on", "description_ct")
+        bulk(t.relationships, columns, rows)
+
     def get(self, relationship_id: str) -> Relationship | None:
         row = self._conn.execute(
             select(t.relationships.c.subject_id).where(t.relationships.c.id == relationship_id)
@@ -500,6 +589,9 @@ class SqlRelationships:
 
     def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Relationship]]:
         """Each subject's relationships, oldest first: one query per chunk of subjects, keys fetched together."""
+        one = self._people.one(subject_ids)
+        if one is not None:
+            return {one: self._of(one)}
         out: dict[str, list[Relationship]] = {sid: [] for sid in subject_ids}
         rows: list[Row[Any]] = []
         for chunk in _chunks(list(out)):
@@ -532,18 +624,44 @@ class SqlRelationships:
             )
         return out
 
+    def _of(self, subject_id: str) -> list[Relationship]:
+        rows = relationship_rows(self._people.get(subject_id))
+        cipher = self._keys.cipher(subject_id) if any(r[5] is not None for r in rows) else None
+        out = []
+        for rid, kind, started, ends, ended, blob in rows:
+            text = None
+            if blob is not None and cipher is not None:
+                text = open_sealed(cipher, f"{subject_id}:relationship:{rid}", blob)
+            out.append(Relationship(rid, subject_id, RelationshipType(kind), started, ends, ended, text))
+        return out
+
     def end(self, relationship_id: str, ended_on: date) -> None:
         self._conn.execute(
             update(t.relationships).where(t.relationships.c.id == relationship_id).values(ended_on=ended_on)
         )
 
 
+# Entries held back before the chain's head is locked and they are written (see SqlAuditLog.append).
+FLUSH_AT = 5000
+
+
+AUDIT_COLUMNS = ("seq", "at", "actor", "role", "action", "subject_id", "purpose", "details", "prev_hash", "hash")
+
+
 class SqlAuditLog:
-    """The chain in `audit_log`, its head in `audit_head`; entries are HMACs under the audit key (domain/audit.py)."""
+    """The chain in `audit_log`, its head in `audit_head`; entries are HMACs under the audit key (domain/audit.py).
+
+    Appended entries are written when the unit of work commits (`flush`), all at once: the head, which every
+    writer locks, is held from then to the commit rather than from the first entry, and a use case that records
+    several entries locks and moves it once. Before any read of the chain in the same transaction, and when
+    FLUSH_AT entries are waiting, they are written at once.
+    """
 
     def __init__(self, conn: Connection, key: bytes) -> None:
         self._conn = conn
         self._key = key
+        self._pending: list[tuple[Sequence[AuditEvent], str, str, datetime]] = []
+        self._waiting = 0
 
     def _head(self, lock: bool) -> Any:
         h = t.audit_head.c
@@ -555,6 +673,10 @@ class SqlAuditLog:
         self._conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=digest, mac=mac))
 
     def start(self, actor: str, role: str, at: datetime, simulation: bool = False) -> bool:
+        self.flush()
+        return self._start(actor, role, at, simulation)
+
+    def _start(self, actor: str, role: str, at: datetime, simulation: bool) -> bool:
         """Key the chain if it is not yet (once, by `init`); True when this call did it.
 
         A new register is keyed from its first entry, which links to an anchor made from a fresh chain id.
@@ -586,37 +708,63 @@ class SqlAuditLog:
         return True
 
     def append(self, events: Sequence[AuditEvent], actor: str, role: str, at: datetime) -> None:
+        """Record the events; they are written to the chain by `flush` (at the latest when the unit of work
+        commits, in the same transaction as what they record)."""
         if not events:
             return
+        self._pending.append((list(events), actor, role, at))
+        self._waiting += len(events)
+        if self._waiting >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the entries waiting: the head locked, each entry hashed onto the chain, the head moved."""
+        if not self._pending:
+            return
+        pending, self._pending, self._waiting = self._pending, [], 0
         head = self._head(lock=True)
         if head.keyed_from is None:
             raise NotReady("the audit chain is not keyed yet; run `personvern init`")
         key = self._key
         seq, prev = int(head.seq), str(head.hash)
         bulk = BulkInsert(self._conn)
-        stamp = bulk.instant(at)
         rows = []
         rendered: dict[int, str] = {}  # events of a batch often share one details mapping
-        for event in events:
-            seq += 1
-            details = rendered.get(id(event.details))
-            if details is None:
-                details = rendered[id(event.details)] = canonical_details(event.details)
-            digest = entry_hash(key, seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev)
-            rows.append((seq, stamp, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest))
-            prev = digest
-        bulk(
-            t.audit_log,
-            ("seq", "at", "actor", "role", "action", "subject_id", "purpose", "details", "prev_hash", "hash"),
-            rows,
-        )
-        self._seal(seq, prev, int(head.keyed_from), str(head.chain_id), bool(head.simulation))
+        for events, actor, role, at in pending:
+            stamp = bulk.instant(at)
+            for event in events:
+                seq += 1
+                details = rendered.get(id(event.details))
+                if details is None:
+                    details = rendered[id(event.details)] = canonical_details(event.details)
+                digest = entry_hash(
+                    key, seq, at, actor, role, event.action, event.subject_id, event.purpose, details, prev
+                )
+                rows.append(
+                    (seq, stamp, actor, role, event.action, event.subject_id, event.purpose, details, prev, digest)
+                )
+                prev = digest
+        keyed_from, chain_id, simulation = int(head.keyed_from), str(head.chain_id), bool(head.simulation)
+        if self._conn.dialect.name == "postgresql" and len(rows) < COPY_FROM:
+            # The entries and the head's move in one statement: one round trip to the server, not two.
+            mac = head_mac(key, seq, prev, keyed_from, chain_id, simulation)
+            values = ", ".join(["(" + ", ".join(["%s"] * len(AUDIT_COLUMNS)) + ")"] * len(rows))
+            self._conn.exec_driver_sql(
+                f"WITH entries AS (INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) VALUES {values})"
+                " UPDATE audit_head SET seq = %s, hash = %s, mac = %s WHERE id = 1",
+                (*(v for row in rows for v in row), seq, prev, mac),
+            )
+            return
+        bulk(t.audit_log, AUDIT_COLUMNS, rows)
+        self._seal(seq, prev, keyed_from, chain_id, simulation)
 
     def chain_id(self) -> str | None:
+        self.flush()
         return self._conn.execute(select(t.audit_head.c.chain_id).where(t.audit_head.c.id == 1)).scalar()
 
     def head(self) -> tuple[str, int, str] | None:
         """(chain id, seq, hash) of the head, if it is keyed and its seal holds; what a checkpoint records."""
+        self.flush()
         head = self._head(lock=False)
         if head.keyed_from is None or not self._sealed(head):
             return None
@@ -630,13 +778,16 @@ class SqlAuditLog:
 
     def simulation(self) -> bool:
         """Whether the chain was started as a simulation's (sealed with the head: False if the seal fails)."""
+        self.flush()
         head = self._head(lock=False)
         return head.keyed_from is not None and bool(head.simulation) and self._sealed(head)
 
     def hash_at(self, seq: int) -> str | None:
+        self.flush()
         return self._conn.execute(select(t.audit_log.c.hash).where(t.audit_log.c.seq == seq)).scalar()
 
     def verify(self, simulation: bool | None = None) -> ChainReport:
+        self.flush()
         head = self._head(lock=False)
         if head.keyed_from is None or head.chain_id is None:
             return ChainReport(0, 1, "the chain is not keyed (its head row has no key id); run `personvern init`")
@@ -685,6 +836,7 @@ class SqlAuditLog:
 
     def entries(self, query: AuditQuery) -> list[AuditEntry]:
         """Entries matching the query, newest first, at most `query.limit`; each as recorded (never a value)."""
+        self.flush()
         c = t.audit_log.c
         q = select(t.audit_log).order_by(c.seq.desc()).limit(query.limit)
         if query.subject_id is not None:
@@ -717,6 +869,7 @@ class SqlAuditLog:
         ]
 
     def for_subject(self, subject_id: str) -> Iterator[tuple[datetime, str, str, str, str | None]]:
+        self.flush()
         c = t.audit_log.c
         q = select(c.at, c.actor, c.role, c.action, c.purpose).where(c.subject_id == subject_id).order_by(c.seq)
         for row in self._conn.execute(q):

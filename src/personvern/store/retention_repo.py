@@ -19,6 +19,7 @@ from personvern.services.ports import ArchivedEntry, ReviewRecord, Scheduled
 from personvern.store import tables as t
 from personvern.store.consent_repo import _event
 from personvern.store.ids import among
+from personvern.store.people import People, block_rows, consent_rows, organisation_rows, relationship_rows
 from personvern.store.repositories import SCHEDULE_COLUMNS, schedule_values
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
@@ -85,12 +86,16 @@ def due_query(
 
 
 class SqlRetention:
-    def __init__(self, conn: Connection, policy: Policy) -> None:
+    def __init__(self, conn: Connection, policy: Policy, people: People) -> None:
         self._conn = conn
         self._business = sorted(k for k, spec in policy.kinds.items() if spec.business)
+        self._people = people
 
     # -- facts
     def facts(self, subject_ids: Collection[str]) -> dict[str, Facts]:
+        one = self._people.one(subject_ids)
+        if one is not None:
+            return self._facts_of(one)
         out: dict[str, Facts] = {}
         organisation = self.organisation_relationships(subject_ids)
         for chunk in _chunks(sorted(subject_ids)):
@@ -156,6 +161,37 @@ class SqlRetention:
                     erased=bool(receipts[sid]),
                 )
         return out
+
+    def _facts_of(self, subject_id: str) -> dict[str, Facts]:
+        """One subject's facts from its person's read (one statement), as the batch read gives them."""
+        person = self._people.get(subject_id)
+        head = person.subject
+        if head is None:
+            return {}
+        rels: dict[str, Relationship] = {
+            rid: Relationship(rid, subject_id, RelationshipType(kind), started, ends, ended)
+            for rid, kind, started, ends, ended, _blob in relationship_rows(person)
+        }
+        for rid, sid, kind, started, ends, ended in organisation_rows(person):
+            rels.setdefault(rid, Relationship(rid, sid, RelationshipType(kind), started, ends, ended))
+        blocks = [
+            Block(row.id, subject_id, BlockKind(row.kind), row.purpose, row.set_at, row.set_by, None,
+                  row.lifted_at, row.lifted_by)
+            for row in block_rows(person)
+        ]  # fmt: skip
+        requests, causes = person.open_requests, person.erasure_causes
+        return {
+            subject_id: Facts(
+                head.kind,
+                head.received_at,
+                sorted(rels.values(), key=lambda r: (r.started_on, r.id)),
+                [_event(row) for row in consent_rows(person)],
+                blocks,
+                open_request=bool(requests),
+                erasure_requested=RequestType.ERASURE.value in requests or _erase_for_good(causes, head.retain_action),
+                erased=bool(causes),
+            )
+        }
 
     def organisation_relationships(self, subject_ids: Collection[str]) -> dict[str, list[Relationship]]:
         if not self._business:
@@ -231,6 +267,10 @@ class SqlRetention:
         return int(self._conn.scalar(select(func.count()).where(_S.retain_until <= today)) or 0)
 
     def stored_fields(self, subject_ids: Collection[str]) -> dict[str, set[str]]:
+        one = self._people.one(subject_ids)
+        if one is not None:
+            fields = set(self._people.get(one).values)
+            return {one: fields} if fields else {}
         out: dict[str, set[str]] = defaultdict(set)
         v = t.subject_values.c
         for chunk in _chunks(sorted(subject_ids)):
@@ -265,16 +305,50 @@ class SqlRetention:
     def last_sweep(self) -> tuple[date, datetime | None] | None:
         w = t.retention_sweeps.c
         row = self._conn.execute(
-            select(w.day, w.finished_at).order_by(w.day.desc(), w.started_at.desc()).limit(1)
+            select(w.day, w.finished_at).where(~w.held).order_by(w.day.desc(), w.started_at.desc()).limit(1)
         ).first()
         return (row.day, row.finished_at) if row else None
 
-    def sweep_started(self, sweep_id: str, day: date, at: datetime) -> None:
+    def sweep_started(
+        self, sweep_id: str, day: date, at: datetime, *, confirmed: bool = False, due: int | None = None
+    ) -> None:
         self._conn.execute(
             insert(t.retention_sweeps).values(
-                id=sweep_id, day=day, started_at=at, finished_at=None, archived=0, erased=0, failed=0
+                id=sweep_id,
+                day=day,
+                started_at=at,
+                finished_at=None,
+                archived=0,
+                erased=0,
+                failed=0,
+                confirmed=confirmed,
+                due=due,
             )
         )
+
+    def sweep_held(self, sweep_id: str, day: date, at: datetime, due: int, allowed: int) -> None:
+        self._conn.execute(
+            insert(t.retention_sweeps).values(
+                id=sweep_id,
+                day=day,
+                started_at=at,
+                finished_at=at,
+                archived=0,
+                erased=0,
+                failed=0,
+                held=True,
+                due=due,
+                allowed=allowed,
+            )
+        )
+
+    def held_on(self, day: date) -> bool:
+        w = t.retention_sweeps.c
+        return self._conn.execute(select(w.id).where(w.held, w.day == day).limit(1)).first() is not None
+
+    def confirmed(self) -> bool:
+        w = t.retention_sweeps.c
+        return self._conn.execute(select(w.id).where(w.confirmed).limit(1)).first() is not None
 
     def sweep_finished(self, sweep_id: str, at: datetime, archived: int, erased: int, failed: int) -> None:
         self._conn.execute(
@@ -317,6 +391,9 @@ class SqlReviews:
         c = t.reviews.c
         rows = self._conn.execute(select(t.reviews).where(c.year == year).order_by(c.created_at, c.id))
         return [_review(r) for r in rows]
+
+    def first_data_at(self) -> datetime | None:
+        return self._conn.scalar(select(t.installation.c.first_data_at).where(t.installation.c.id == 1))
 
 
 def _review(row: Any) -> ReviewRecord:

@@ -22,6 +22,7 @@ from personvern.store import tables as t
 from personvern.store.bulk import BulkInsert
 from personvern.store.crypto import Vault, open_sealed, seal
 from personvern.store.ids import among
+from personvern.store.people import People
 from personvern.store.repositories import KeyStore
 
 CHUNK = 500  # bound on the number of parameters in one IN (...) list
@@ -40,28 +41,34 @@ def _dump(data: Mapping[str, Any]) -> str:
 class SqlRequests:
     """Requests outlive their subject; what identifies the person is sealed under the request's own key."""
 
-    def __init__(self, conn: Connection, keys: KeyStore) -> None:
+    def __init__(self, conn: Connection, keys: KeyStore, people: People) -> None:
         self._conn = conn
         self._keys = keys
+        self._people = people
 
     def add(self, request: Request, identity: Mapping[str, str], details: Mapping[str, Any] | None) -> None:
-        cipher = AESGCM(self._keys.create([request.id], request.received_at)[request.id])
-        self._conn.execute(
-            insert(t.requests).values(
-                **self._columns(request),
-                id=request.id,
-                type=request.type.value,
-                subject_id=request.subject_id,
-                channel=request.channel.value,
-                language=request.language,
-                purpose=request.purpose,
-                received_at=request.received_at,
-                received_on=request.received_date,
-                opened_by=request.opened_by,
-                identity_ct=seal(cipher, f"request:{request.id}:identity", _dump(identity)),
-                details_ct=None if details is None else seal(cipher, f"request:{request.id}:details", _dump(details)),
-            )
+        key, key_row = self._keys.new(request.id, request.received_at)
+        cipher = AESGCM(key)
+        stored = insert(t.requests).values(
+            **self._columns(request),
+            id=request.id,
+            type=request.type.value,
+            subject_id=request.subject_id,
+            channel=request.channel.value,
+            language=request.language,
+            purpose=request.purpose,
+            received_at=request.received_at,
+            received_on=request.received_date,
+            opened_by=request.opened_by,
+            identity_ct=seal(cipher, f"request:{request.id}:identity", _dump(identity)),
+            details_ct=None if details is None else seal(cipher, f"request:{request.id}:details", _dump(details)),
         )
+        if self._conn.dialect.name == "postgresql":
+            # The request's key and the request in one statement: one round trip to the server.
+            stored = stored.add_cte(insert(t.data_keys).values(**key_row).cte("request_key"))
+        else:
+            self._conn.execute(insert(t.data_keys).values(**key_row))
+        self._conn.execute(stored)
 
     @staticmethod
     def _columns(r: Request) -> dict[str, Any]:
@@ -154,11 +161,13 @@ class SqlRequests:
         rq = t.requests.c
         ids: list[str] = []
         for chunk in _chunks(sorted(subject_ids)):
-            ids += self._conn.scalars(select(rq.id).where(among(self._conn, rq.subject_id, chunk)))
-        for chunk in _chunks(ids):
-            self._conn.execute(
-                update(t.requests).where(among(self._conn, rq.id, chunk)).values(identity_ct=None, details_ct=None)
+            forgotten = (
+                update(t.requests)
+                .where(among(self._conn, rq.subject_id, chunk))
+                .values(identity_ct=None, details_ct=None)
+                .returning(rq.id)
             )
+            ids += self._conn.scalars(forgotten)
         self._keys.delete_many(ids)
         return len(ids)
 
@@ -192,18 +201,13 @@ class SqlRequests:
         return [_request(r) for r in self._conn.execute(q)]
 
     def for_subject(self, subject_id: str) -> list[Request]:
-        q = (
-            select(*_REQUEST_COLUMNS)
-            .where(t.requests.c.subject_id == subject_id)
-            .order_by(t.requests.c.received_at, t.requests.c.id)
-        )
-        return [_request(r) for r in self._conn.execute(q)]
+        return [_request(r) for r in self._people.activity(subject_id).requests]
 
 
 _REQUEST_COLUMNS = [c for c in t.requests.c if c.name not in ("identity_ct", "details_ct")]
 
 
-def _request(r: Row[Any]) -> Request:
+def _request(r: Any) -> Request:
     return Request(
         id=r.id,
         type=RequestType(r.type),
@@ -273,11 +277,12 @@ def _receipt(r: Row[Any]) -> ErasureReceipt:
 class SqlArchive:
     """Archived records: one sealed JSON document per record, under the record's own data key."""
 
-    def __init__(self, conn: Connection, vault: Vault, keys: KeyStore, policy: Policy) -> None:
+    def __init__(self, conn: Connection, vault: Vault, keys: KeyStore, policy: Policy, people: People) -> None:
         self._conn = conn
         self._vault = vault
         self._keys = keys
         self._policy = policy
+        self._people = people
 
     def add(self, record: ArchiveRecord, values: Mapping[str, str]) -> None:
         self.add_many([(record, values)])
@@ -317,11 +322,14 @@ class SqlArchive:
         return None if row is None else _archived(row)
 
     def for_subject(self, subject_id: str) -> ArchiveRecord | None:
-        q = select(*_ARCHIVE_COLUMNS).where(t.archive_records.c.subject_id == subject_id)
-        row = self._conn.execute(q).first()
+        row = self._people.get(subject_id).archived
         return None if row is None else _archived(row)
 
     def for_subjects(self, subject_ids: Collection[str]) -> dict[str, ArchiveRecord]:
+        one = self._people.one(subject_ids)
+        if one is not None:
+            found = self.for_subject(one)
+            return {} if found is None else {one: found}
         out: dict[str, ArchiveRecord] = {}
         for chunk in _chunks(sorted(subject_ids)):
             q = select(*_ARCHIVE_COLUMNS).where(among(self._conn, t.archive_records.c.subject_id, chunk))

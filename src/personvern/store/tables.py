@@ -78,6 +78,8 @@ installation = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Initialised with --now: a simulation, whose clock may be moved by every command (bootstrap.py).
     Column("simulation", Boolean, nullable=False, server_default=false()),
+    # When the first subject was added: the annual review is owed only for years the register held data.
+    Column("first_data_at", UTCDateTime, nullable=True),
 )
 
 # The key store: one wrapped data key per owner (a subject, or an undelivered outbox row). Kept apart from
@@ -229,6 +231,13 @@ retention_sweeps = Table(
     Column("archived", Integer, nullable=False),
     Column("erased", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
+    # Run by the CEO (`retention run`): the confirmation the worker's unattended sweep waits for.
+    Column("confirmed", Boolean, nullable=False, server_default=false()),
+    # The worker did not sweep: more was due than the policy's [unattended] limit lets it do alone, or no
+    # sweep was confirmed yet. `due` and `allowed` say by how much.
+    Column("held", Boolean, nullable=False, server_default=false()),
+    Column("due", Integer, nullable=True),
+    Column("allowed", Integer, nullable=True),
 )
 
 # ---------------------------------------------------------------- consent, objection and restriction
@@ -247,7 +256,10 @@ consent_events = Table(
     Column("method", String(16), nullable=False),  # web | phone | paper | import | sms_reply
     Column("recorded_by", String(100), nullable=False),
     Column("role", String(32), nullable=False),
-    Column("notice_sha256", String(64), nullable=False),  # the privacy notice (or policy) the person saw
+    # The privacy notice (or policy) the person saw; NULL when unknown (a consent imported from before this
+    # register), and then `proof_ct` says where the proof lives (Art. 7(1)), sealed under the subject's key.
+    Column("notice_sha256", String(64), nullable=True),
+    Column("proof_ct", LargeBinary, nullable=True),
     Index("ix_consent_events_subject", "subject_id", "purpose", "channel", "at"),
     # The audience query reads only this index: each subject's events in time order, with id and action to
     # tell the latest one and whether it is a consent (covering: no table look-up per event).
@@ -500,4 +512,78 @@ throttles = Table(
     Column("key", String(80), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("last_failed_at", UTCDateTime, nullable=False),
+)
+
+
+# ---------------------------------------------------------------- every recipient covered (Art. 17(2), 19, 28)
+
+# What each recipient must do for a request carried out (erase, correct, restrict, stop marketing) and how it
+# is confirmed: by the delivery of an outbox row, or by a manual task the CEO closes with a note. A request is
+# answered as completed only once every one of its rows is confirmed (or was never needed). Field names and
+# ids only; the note is the CEO's own record of how it was done.
+recipient_confirmations = Table(
+    "recipient_confirmations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("request_id", ID, nullable=False, index=True),
+    Column("subject_id", ID, nullable=True),
+    Column("recipient", String(64), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("detail", String(300), nullable=False),
+    Column("fields", Text, nullable=False),  # JSON list of field names
+    Column("confirm_by", String(16), nullable=False),  # outbox | task | nothing
+    Column("state", String(16), nullable=False),  # pending | confirmed | not_needed
+    Column("outbox_id", ID, nullable=True, index=True),
+    Column("due_on", Date, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("confirmed_by", String(100), nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_recipient_confirmations_open", "state", "due_on"),
+)
+
+# Each export of customers' master data for the accounts (SAF-T, CSV): who took it, for which recipient, which
+# fields, and the file's hash. Each person in it is a disclosure to that recipient (Art. 15(1)(c), 30(1)(d)).
+exports = Table(
+    "exports",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(16), nullable=False),  # saft | csv
+    Column("recipient", String(64), nullable=False),  # finago | auditor
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("subjects", Integer, nullable=False),
+    Column("fields", Text, nullable=False),  # JSON list of field names
+    Column("sha256", String(64), nullable=False),
+)
+
+# The people in each export, by id: the recipient holds them since (an erasure or correction must reach it).
+export_subjects = Table(
+    "export_subjects",
+    metadata,
+    Column("export_id", ID, ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject_id", ID, primary_key=True),
+    Column("fields", Text, nullable=False),  # JSON list: the fields this person had in it (Art. 15(1)(c))
+    Index("ix_export_subjects_subject", "subject_id"),
+)
+
+# Each reconciliation of a processor with the register (HubSpot): counts, and the first findings by id only.
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("recipient", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("actor", String(100), nullable=False),
+    Column("fix", Boolean, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("contacts", Integer, nullable=False),
+    Column("fixed", Integer, nullable=False),
+    Column("counts", Text, nullable=False),  # JSON: finding -> how many
+    Column("findings", Text, nullable=False),  # JSON list: finding, external id, subject id, pending, fixed by
+    Column("error", Text, nullable=True),
+    Index("ix_reconciliations_recipient", "recipient", "started_at"),
 )

@@ -20,7 +20,10 @@ from personvern.store.consent_repo import SqlBlocks, SqlConsents
 from personvern.store.crypto import Vault
 from personvern.store.notice_repo import SqlNoticeVersions
 from personvern.store.outbox_repo import SqlMessages, SqlOutbox
+from personvern.store.people import People
+from personvern.store.people import forget as forget_people
 from personvern.store.preview import PREVIEW
+from personvern.store.recipients_repo import SqlConfirmations, SqlExports, SqlReconciliations
 from personvern.store.record_repo import SqlFigures
 from personvern.store.repositories import (
     KeyStore,
@@ -80,6 +83,9 @@ class SqlUnitOfWork:
     figures: SqlFigures
     retention: SqlRetention
     reviews: SqlReviews
+    confirmations: SqlConfirmations
+    exports: SqlExports
+    reconciliations: SqlReconciliations
     users: SqlUsers
     sessions: SqlSessions
     throttles: SqlThrottles
@@ -101,10 +107,12 @@ class SqlUnitOfWork:
             raise NotReady(f"cannot open the database: {exc.orig}") from None
         if self._real_now is not None:
             self._conn.info[PREVIEW] = True
-        keys = KeyStore(self._conn, self._vault)
+        forget_people(self._conn)
+        people = People(self._conn, [k for k, spec in self._policy.kinds.items() if spec.business])
+        keys = KeyStore(self._conn, self._vault, people)
         self.keys = keys
-        self.subjects = SqlSubjects(self._conn, self._vault, keys, self._policy)
-        self.relationships = SqlRelationships(self._conn, keys)
+        self.subjects = SqlSubjects(self._conn, self._vault, keys, self._policy, people)
+        self.relationships = SqlRelationships(self._conn, keys, people)
         audit_key = self._vault.audit_key
         self.audit = (
             SqlAuditLog(self._conn, audit_key)
@@ -112,18 +120,21 @@ class SqlUnitOfWork:
             else PreviewAudit(self._conn, audit_key, self._real_now)
         )
         self.policies = SqlPolicyVersions(self._conn)
-        self.consents = SqlConsents(self._conn, keys)
-        self.blocks = SqlBlocks(self._conn, keys)
-        self.outbox = SqlOutbox(self._conn, keys)
-        self.messages = SqlMessages(self._conn, keys)
-        self.retention = SqlRetention(self._conn, self._policy)
+        self.consents = SqlConsents(self._conn, keys, people)
+        self.blocks = SqlBlocks(self._conn, keys, people)
+        self.outbox = SqlOutbox(self._conn, keys, people)
+        self.messages = SqlMessages(self._conn, keys, people)
+        self.retention = SqlRetention(self._conn, self._policy, people)
         self.reviews = SqlReviews(self._conn)
-        self.requests = SqlRequests(self._conn, keys)
+        self.requests = SqlRequests(self._conn, keys, people)
         self.receipts = SqlErasureReceipts(self._conn)
-        self.archive = SqlArchive(self._conn, self._vault, keys, self._policy)
+        self.archive = SqlArchive(self._conn, self._vault, keys, self._policy, people)
         self.notices = SqlNoticeVersions(self._conn)
         self.breaches = SqlBreaches(self._conn)
         self.figures = SqlFigures(self._conn)
+        self.confirmations = SqlConfirmations(self._conn)
+        self.exports = SqlExports(self._conn)
+        self.reconciliations = SqlReconciliations(self._conn)
         self.users = SqlUsers(self._conn)
         self.sessions = SqlSessions(self._conn)
         self.throttles = SqlThrottles(self._conn)
@@ -139,6 +150,7 @@ class SqlUnitOfWork:
         finally:
             # The info travels with the pooled connection: the next unit of work on it may be no preview.
             self._conn.info.pop(PREVIEW, None)
+            forget_people(self._conn)
             self._conn.close()
             self._conn = None
         if isinstance(exc, IntegrityError):
@@ -147,6 +159,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         try:
+            self.audit.flush()  # the entries recorded, in the transaction they record
             self._tx.commit()
         except IntegrityError:
             raise Conflict("the change conflicts with data stored at the same time; nothing was stored") from None

@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse
 from personvern.domain.access import Permission
 from personvern.domain.breaches import Status
 from personvern.domain.errors import InvalidInput, Throttled, Unauthenticated
-from personvern.services import breaches, outbox, review, rights, users
-from personvern.web import retention
+from personvern.services import breaches, outbox, review, rights, sealed, sweep, users
 from personvern.web.i18n import LANGUAGES, N_, gettext, language
 from personvern.web.pages import ConsoleRoute, invalid_field, problems_by_field, render, see_other
 from personvern.web.visit import (
@@ -212,7 +211,8 @@ def dashboard(request: Request, v: Seen) -> Response:
         ]
         panels["breaches"] = {"now": now, "items": open_}
     if v.may(Permission.RETENTION_RUN):
-        panels["retention"] = retention.summary(v, limit=0)
+        # Counts only: the plan itself (`retention plan`) is audited as a read each time it is made.
+        panels["retention"] = {"due": sweep.count_due(ctx), "parts": len(sealed.plan(ctx))}
     if v.may(Permission.OUTBOX_READ):
         panels["dead"] = outbox.list_outbox(ctx, dead_only=True, limit=DEAD_SHOWN)
     if v.may(Permission.REVIEW_SIGN):

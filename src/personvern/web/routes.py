@@ -9,7 +9,20 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from personvern.domain.errors import NotFound
-from personvern.web import breaches, console, documents, retention, rights, subjects, users
+from personvern.web import (
+    audit,
+    breaches,
+    console,
+    customer_actions,
+    documents,
+    outbox,
+    retention,
+    review,
+    rights,
+    sms,
+    subjects,
+    users,
+)
 from personvern.web.pages import ConsoleRoute, refusal
 from personvern.web.visit import PREFIX, Seen
 
@@ -23,6 +36,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     breaches.router,
     documents.router,
     users.router,
+    customer_actions.router,
+    sms.router,
+    outbox.router,
+    review.router,
+    audit.router,
 )
 
 # Last: any other address under /console/ is a 404 page in words, once signed in (no probing of what exists).

@@ -15,6 +15,7 @@ from personvern.domain.errors import Conflict, InvalidInput, NotFound
 from personvern.policy.schema import Collected, FieldType, Policy
 from personvern.services import consent, dossier, register
 from personvern.services.register import SubjectView
+from personvern.web import customer_forms
 from personvern.web.i18n import N_
 from personvern.web.pages import ConsoleRoute, problems_by_field, render, see_other
 from personvern.web.visit import PREFIX, Form, Posted, Seen, Visit, text
@@ -186,13 +187,40 @@ def _form(
     )
 
 
-@router.get("/subjects/{subject_id}")
-def show(request: Request, v: Seen, subject_id: str) -> Response:
+def page(
+    request: Request,
+    v: Visit,
+    subject_id: str,
+    *,
+    status: int = 200,
+    errors: dict[str, list[str]] | None = None,
+    given: dict[str, str] | None = None,
+) -> Response:
+    """The subject page; after a form of it that failed, with the problems by field and what was typed."""
     view = register.show_subject(v.ctx, subject_id=subject_id)
     ledger = consent.consent_ledger(v.ctx, subject_id) if v.may(Permission.CONSENT_READ) else None
     file = dossier.dossier(v.ctx, subject_id)
-    said = SAID.get(request.query_params.get("said", ""))
-    return render(request, "subject.html", v, view=view, ledger=ledger, file=file, said=said, policy=v.ctx.policy)
+    key = request.query_params.get("said", "")
+    said = SAID.get(key) or customer_forms.SAID.get(key)
+    return render(
+        request,
+        "subject.html",
+        v,
+        status=status,
+        view=view,
+        ledger=ledger,
+        file=file,
+        said=said if status == 200 else None,
+        policy=v.ctx.policy,
+        errors=errors or {},
+        given=given or {},
+        **customer_forms.choices(v, view, ledger),
+    )
+
+
+@router.get("/subjects/{subject_id}")
+def show(request: Request, v: Seen, subject_id: str) -> Response:
+    return page(request, v, subject_id)
 
 
 @router.get("/subjects/{subject_id}/edit")
