@@ -6,10 +6,8 @@ import csv
 import hashlib
 import io
 
-from tests.conftest import NOW
 from tests.e2e.conftest import error_of
 from tests.e2e.support import add, count, values
-
 
 # Added four months before NOW: a prospect is kept 90 days from receipt (issue 16), so they are due by NOW.
 ADDED = "2026-07-25T12:00:00+00:00"
