@@ -400,11 +400,15 @@ def _check(bench: Bench, steps: dict[str, dict[str, Any]], erased: list[str], au
     flows = sum(len(s["seconds"]) for name, s in steps.items() if not name.startswith("read"))
     reads = sum(len(s["seconds"]) for name, s in steps.items() if name.startswith("read"))
     with bench.runtime.engine.connect() as conn:
-        rq = t.requests.c
+        rq, rc = t.requests.c, t.recipient_confirmations.c
+        # Carried out and waiting only for a recipient's confirmation (HubSpot's deletion in the outbox, the CEO's
+        # Finago task: issue 15) is as done as the flow gets over HTTP.
+        waiting = select(rc.id).where(rc.request_id == rq.id, rc.state == "pending").exists()
         done = 0
         for i in range(0, len(opened), 500):
             chunk = opened[i : i + 500]
-            done += int(conn.scalar(select(func.count()).where(rq.id.in_(chunk), rq.state == "completed")) or 0)
+            ended = (rq.state == "completed") | ((rq.state == "in_progress") & waiting)
+            done += int(conn.scalar(select(func.count()).where(rq.id.in_(chunk), ended)) or 0)
         erased = erased if any(name.startswith("erasure") for name in steps) else []
         left = _count(conn, t.subjects.c.id, erased)
         receipts = _count(conn, t.erasure_receipts.c.subject_id, erased)

@@ -25,6 +25,7 @@ from personvern.api.app import create_app
 from personvern.bootstrap import Runtime, Settings, initialise
 from personvern.services import users
 from tests.conftest import NOW
+from tests.fakes_hubspot import FakeHubSpot, pointed_at
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 5  # per operation: about 60 operations, each request a few milliseconds on SQLite
@@ -32,13 +33,15 @@ EXAMPLES = 5  # per operation: about 60 operations, each request a few milliseco
 
 @pytest.fixture(scope="module")
 def signed_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
-    """The app on a fresh simulation register, and the header of a signed-in CEO."""
+    """The app on a fresh simulation register, and the header of a signed-in CEO. HubSpot is a local fake: a
+    reconciliation reads it (without one configured, the API answers 503, as documented)."""
     folder: Path = tmp_path_factory.mktemp("schema")
     runtime, _ = initialise(Settings.resolve(f"sqlite:///{folder / 'pv.db'}", NOW, "ceo", environ={}))
     token = users.add_user(runtime.context(), "ceo-user", "ceo").token
     app = create_app(runtime)
     try:
-        yield app, {"Authorization": f"Bearer {token}"}
+        with pytest.MonkeyPatch.context() as mp, pointed_at(FakeHubSpot(), mp):
+            yield app, {"Authorization": f"Bearer {token}"}
     finally:
         runtime.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from personvern.services import register, rights
-from tests.e2e.support import ONE_TIME, count, values
+from tests.e2e.support import ONE_TIME, add, count, values
 
 
 def test_the_overview_shows_requests_overdue_first_the_breach_clock_retention_and_the_review(console):
@@ -34,8 +34,8 @@ def test_the_overview_shows_requests_overdue_first_the_breach_clock_retention_an
 
 
 def test_retention_runs_only_after_its_confirmation(console):
-    ctx = console.runtime.context()
-    register.add_subject(ctx, ONE_TIME, values(1), {})  # no order or contract: nothing keeps it
+    # No order or contract, and past the prospect rule's 90 days since receipt (issue 16): nothing keeps it.
+    add(console.pv, 1, ONE_TIME, "--now", "2026-07-25T12:00:00+00:00")
     page = console.signed_in("ceo")
     plan = page.get("/console/retention")
     assert plan.status_code == 200 and "Subjects due" in plan.text

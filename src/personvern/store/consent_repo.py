@@ -140,7 +140,8 @@ class SqlConsents:
 
     def for_subject(self, subject_id: str) -> list[ConsentEvent]:
         if self._people is not None:
-            return [_event(row) for row in consent_rows(self._people.get(subject_id))]
+            # An imported proof note is opened with the subject's key (read only when the person has one).
+            return self._events(consent_rows(self._people.get(subject_id)))
         q = select(t.consent_events).where(_E.subject_id == subject_id).order_by(_E.at, _E.id)
         return self._events(list(self._conn.execute(q)))
 

@@ -183,6 +183,10 @@ class People:
     def _hex(self, column: Any) -> Any:
         return func.encode(column, "hex") if self._pg else func.hex(column)
 
+    def _json_columns(self, table: Any, names: Sequence[str]) -> list[Any]:
+        """The columns as JSON can hold them: bytes (a sealed proof, a description) as hex, read back by `blob`."""
+        return [self._hex(table.c[n]) if isinstance(table.c[n].type, LargeBinary) else table.c[n] for n in names]
+
     def _statement(self) -> Any:
         """Built once per database kind and policy (its business kinds): only the id changes between calls."""
         key = (self._conn.dialect.name, tuple(self._business))
@@ -213,8 +217,8 @@ class People:
                     peer.join(org_rel, org_rel.c.subject_id == peer.c.id),
                     (peer.c.organisation_id == s.c.organisation_id) & s.c.kind.in_(_constants(self._business)),
                 ).label("organisation"),
-                self._rows([c.c[n] for n in CONSENT_COLUMNS], c, c.c.subject_id == sid).label("consents"),
-                self._rows([b.c[n] for n in BLOCK_COLUMNS], b, b.c.subject_id == sid).label("blocks"),
+                self._rows(self._json_columns(c, CONSENT_COLUMNS), c, c.c.subject_id == sid).label("consents"),
+                self._rows(self._json_columns(b, BLOCK_COLUMNS), b, b.c.subject_id == sid).label("blocks"),
                 self._rows([rq.c.type], rq, (rq.c.subject_id == sid) & rq.c.state.in_(_constants(open_states))).label(
                     "open"
                 ),
