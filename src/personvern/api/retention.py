@@ -82,6 +82,32 @@ class SealedOut(BaseModel):
         return cls(id=p.id, kind=p.kind, rule=p.rule, since=p.since, by_hand=p.by_hand)
 
 
+class UnattendedOut(BaseModel):
+    """Whether the worker's nightly sweep carries today's plan out on its own, or waits for the CEO (issue 16)."""
+
+    waiting: bool = Field(description="True: the worker does nothing until the CEO runs the plan (POST /run).")
+    reason: str | None = Field(description="Why it waits, in words; null when it does not.")
+    due: int
+    register: int = Field(description="Subjects in the register.")
+    allowed: int = Field(description="The most the worker may archive or erase on its own today.")
+    confirmed: bool = Field(description="The CEO has run retention on this register at least once.")
+    max_percent: float
+    max_subjects: int
+
+    @classmethod
+    def of(cls, u: sweep.Unattended) -> UnattendedOut:
+        return cls(
+            waiting=u.waiting,
+            reason=u.reason,
+            due=u.due,
+            register=u.register,
+            allowed=u.allowed,
+            confirmed=u.confirmed,
+            max_percent=u.max_percent,
+            max_subjects=u.max_subjects,
+        )
+
+
 class PlanPage(Page):
     day: date
     due: int = Field(description="Subjects with data due today, in all (this page holds `items` of them).")
@@ -89,6 +115,7 @@ class PlanPage(Page):
     outbox: list[SealedOut]
     requests: list[SealedOut]
     answers: list[SealedOut]
+    unattended: UnattendedOut
 
 
 class RunIn(BaseModel):
@@ -153,6 +180,7 @@ def plan(ctx: Ctx, rt: Rt, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) 
         outbox=[SealedOut.of(p) for p in parts if p.what == "outbox"],
         requests=[SealedOut.of(p) for p in parts if p.what == "request"],
         answers=[SealedOut.of(p) for p in parts if p.what == "answer"],
+        unattended=UnattendedOut.of(sweep.unattended(ctx)),
         next_cursor=encode([last.since.isoformat(), last.subject_id]) if last else None,
     )
 

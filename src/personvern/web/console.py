@@ -11,7 +11,18 @@ from fastapi.responses import HTMLResponse
 from personvern.domain.access import Permission
 from personvern.domain.breaches import Status
 from personvern.domain.errors import InvalidInput, Throttled, Unauthenticated
-from personvern.services import breaches, outbox, review, rights, sealed, sweep, users
+from personvern.services import (
+    agreements,
+    breaches,
+    confirmations,
+    outbox,
+    reconcile,
+    review,
+    rights,
+    sealed,
+    sweep,
+    users,
+)
 from personvern.web.i18n import LANGUAGES, N_, gettext, language
 from personvern.web.pages import ConsoleRoute, invalid_field, problems_by_field, render, see_other
 from personvern.web.visit import (
@@ -42,6 +53,14 @@ SAID = {
     "language_changed": N_("The language is changed."),
 }
 DASHBOARD_REQUESTS = 20
+# A reconciliation's findings as the dashboard words them (domain/reconcile.py's Finding).
+RECONCILE_WORDS = {
+    "erased_here": N_("erased or archived here, still held there"),
+    "never_shared": N_("never shared with HubSpot"),
+    "basis_gone": N_("the purpose they were shared for no longer holds"),
+    "not_in_register": N_("not in the register: check them there by hand"),
+    "missing": N_("consented to marketing by e-mail, but not held there"),
+}
 DEAD_SHOWN = 10
 
 
@@ -210,9 +229,26 @@ def dashboard(request: Request, v: Seen) -> Response:
             b for b in breaches.list_breaches(ctx) if b.status(now) in (Status.DUE, Status.OVERDUE, Status.NOTIFIED)
         ]
         panels["breaches"] = {"now": now, "items": open_}
+    if v.may(Permission.REQUEST_HANDLE):
+        # The CEO's tasks for recipients without a connector (Finago, the auditor) and for deliveries given up
+        # on (Art. 17(2), 19): a request completes only when each is confirmed (issue 15).
+        _, tasks = confirmations.list_tasks(ctx, limit=DASHBOARD_REQUESTS + 1)
+        panels["tasks"] = {"items": tasks[:DASHBOARD_REQUESTS], "more": len(tasks) > DASHBOARD_REQUESTS}
     if v.may(Permission.RETENTION_RUN):
-        # Counts only: the plan itself (`retention plan`) is audited as a read each time it is made.
-        panels["retention"] = {"due": sweep.count_due(ctx), "parts": len(sealed.plan(ctx))}
+        # Counts only: the plan itself (`retention plan`) is audited as a read each time it is made. The worker's
+        # sweep waits for the CEO above the policy's [unattended] limit and before the first run (issue 16).
+        panels["retention"] = {
+            "due": sweep.count_due(ctx),
+            "parts": len(sealed.plan(ctx)),
+            "unattended": sweep.unattended(ctx),
+        }
+    if v.may(Permission.PROCESSORS_RECONCILE):
+        panels["hubspot"] = {"run": reconcile.last_run(ctx), "words": RECONCILE_WORDS}
+    if v.may(Permission.RECORD_READ):
+        # Art. 28(3): a processor without an agreement, past its review, or due within a month.
+        due = agreements.agreements_due(ctx)
+        if due:
+            panels["agreements"] = due
     if v.may(Permission.OUTBOX_READ):
         panels["dead"] = outbox.list_outbox(ctx, dead_only=True, limit=DEAD_SHOWN)
     if v.may(Permission.REVIEW_SIGN):

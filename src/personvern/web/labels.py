@@ -30,6 +30,18 @@ REQUEST_STATES = {
     "completed": N_("fulfilled"),
     "rejected": N_("rejected"),
 }
+# How a recipient's part in a request is confirmed, and where it stands (issue 15).
+CONFIRM_BY = {
+    "outbox": N_("the delivery from the outbox"),
+    "task": N_("a task for the CEO"),
+    "nothing": N_("nothing: it holds nothing after delivery"),
+}
+CONFIRMATION_STATES = {
+    "pending": N_("waiting"),
+    "confirmed": N_("confirmed"),
+    "not_needed": N_("not needed"),
+    "dead": N_("the delivery was given up on: retry it in the outbox, or do it by hand"),
+}
 CHANNELS = {
     "email": N_("e-mail"),
     "phone": N_("phone"),

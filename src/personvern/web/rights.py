@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -11,7 +12,7 @@ from personvern.domain.errors import InvalidInput
 from personvern.domain.requests import MAX_EXTENSION_MONTHS, Channel, RequestState, RequestType, Verification
 from personvern.policy.schema import LegalBasis
 from personvern.reports.package import answer_zip
-from personvern.services import rights
+from personvern.services import confirmations, rights
 from personvern.web.i18n import N_
 from personvern.web.pages import ConsoleRoute, instant, invalid_field, problems_by_field, render, see_other
 from personvern.web.visit import PREFIX, Form, Posted, Seen, Visit, optional, text
@@ -24,6 +25,7 @@ SAID = {
     "verified": N_("The identity is verified."),
     "started": N_("The request is marked as in progress."),
     "extended": N_("The deadline is extended. Tell the person why, within the first month."),
+    "task_done": N_("The task is marked as done. The request completes when every recipient has confirmed."),
 }
 # Form fields whose problems the services name otherwise.
 ALIASES = {"subject": "identity", "received_at": "received", "lang": "language"}
@@ -113,6 +115,9 @@ def _page(request: Request, v: Visit, request_id: str, status: int = 200, **valu
         methods=[m.value for m in Verification],
         months=list(range(1, MAX_EXTENSION_MONTHS + 1)),
         done=view.request.state in (RequestState.COMPLETED, RequestState.REJECTED),
+        carried_out=datetime.fromisoformat(view.request.outcome["carried_out_at"])
+        if view.request.carried_out
+        else None,
         errors=values.pop("errors", {}),
         policy=v.ctx.policy,
         **values,
@@ -175,6 +180,18 @@ def fulfil(request: Request, v: Posted, data: Form, request_id: str) -> Response
         errors = {"confirm": [v._("Tick the box to confirm the erasure; nothing was erased.")]}
         return _page(request, v, request_id, 422, errors=errors)
     return _download(request_id, rights.fulfil_request(v.ctx, request_id))
+
+
+@router.post("/tasks/{task_id}/done")
+def task_done(request: Request, v: Posted, data: Form, task_id: str) -> Response:
+    """The CEO did a recipient's part by hand (Finago, the auditor, a delivery given up on) and says how; the
+    request completes by itself with the last confirmation (issue 15)."""
+    try:
+        done = confirmations.close_task(v.ctx, task_id, text(data, f"note-{task_id}"))
+    except InvalidInput as exc:
+        # Shown again on its request's page (the form says which), with the problem beside the note.
+        return _page(request, v, text(data, "request"), 422, errors=problems_by_field(exc, {"note": f"note-{task_id}"}))
+    return see_other(f"{PREFIX}/requests/{done.confirmation.request_id}?said=task_done")
 
 
 @router.post("/requests/{request_id}/reject")
