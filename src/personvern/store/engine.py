@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from importlib import resources
@@ -166,7 +167,16 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision(engine: Engine) -> str:
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    return _head(str(resources.files("personvern.store") / "migrations"))
+
+
+@functools.cache
+def _head(script_location: str) -> str:
+    """The newest migration this version ships: read from the scripts once per process (every command, and every
+    request's readiness check, asks for it; parsing the scripts costs more than the command itself)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
     assert head is not None
     return head
 
