@@ -26,9 +26,17 @@ def test_the_plan_in_pages_and_as_csv_then_the_run_archives(api):
     assert (page["day"], page["due"], len(page["items"])) == ("2026-11-25", 3, 2)
     assert page["items"][0]["action"] == "archive" and page["items"][0]["rule"] == "prospect"
     assert page["outbox"] == page["requests"] == page["answers"] == []
-    # No run of this register yet: the worker's nightly sweep waits for the CEO (issue 16).
+    # All three of the register due at once, more than 2 % of it, and no run of it confirmed yet: the worker's
+    # nightly sweep waits for the CEO (issue 16).
     waits = page["unattended"]
-    assert waits["waiting"] is True and waits["confirmed"] is False and "confirmed" in waits["reason"]
+    assert (waits["waiting"], waits["confirmed"], waits["due"], waits["in_register"], waits["allowed"]) == (
+        True,
+        False,
+        3,
+        3,
+        1,
+    )
+    assert "more than the 1 the worker may archive or erase on its own" in waits["reason"]
     rest = api.get(f"/api/v1/retention/plan?limit=2&cursor={page['next_cursor']}").json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert sorted(i["subject_id"] for i in page["items"] + rest["items"]) == sorted(ids)

@@ -88,7 +88,7 @@ class UnattendedOut(BaseModel):
     waiting: bool = Field(description="True: the worker does nothing until the CEO runs the plan (POST /run).")
     reason: str | None = Field(description="Why it waits, in words; null when it does not.")
     due: int
-    register: int = Field(description="Subjects in the register.")
+    in_register: int = Field(description="Subjects in the register.")
     allowed: int = Field(description="The most the worker may archive or erase on its own today.")
     confirmed: bool = Field(description="The CEO has run retention on this register at least once.")
     max_percent: float
@@ -100,7 +100,7 @@ class UnattendedOut(BaseModel):
             waiting=u.waiting,
             reason=u.reason,
             due=u.due,
-            register=u.register,
+            in_register=u.register,
             allowed=u.allowed,
             confirmed=u.confirmed,
             max_percent=u.max_percent,
