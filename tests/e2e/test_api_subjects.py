@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.e2e.conftest import error_of
 from tests.e2e.support import CONTRACT, NOW, ONE_TIME, ORG_A, count, e164, phone, values
 
@@ -233,8 +235,36 @@ def rows(*ns: int) -> str:
 def test_import_adds_every_row(api):
     answer = upload(api, rows(1, 2, 3), role="staff")
     assert answer.status_code == 201, answer.text
-    assert answer.json() == {"imported": 3, "kind": ONE_TIME}
+    got = answer.json()
+    assert (got["imported"], got["would_import"], got["stored"], got["kind"]) == (3, 3, True, ONE_TIME)
+    assert (got["orders"], got["contracts"], got["consents"], got["due_at_once"]) == (0, 0, {}, 0)
     assert api.get(S).json()["total"] == 3
+
+
+def test_import_checks_first_and_carries_the_history_through_a_column_map(api):
+    """Issue 16 over HTTP: a dry run stores nothing (200), then the HubSpot export through its column map (201)."""
+    root = Path(__file__).resolve().parents[2]
+    export = (root / "examples" / "hubspot-contacts.csv").read_bytes()
+    columns = (root / "examples" / "hubspot-columns.toml").read_text("utf-8")
+    checked = upload(api, export, columns=columns, check="true")
+    assert checked.status_code == 200, checked.text
+    dry = checked.json()
+    assert dry["stored"] is False and dry["imported"] == 0 and dry["would_import"] > 0
+    assert dry["orders"] > 0 and sum(dry["consents"].values()) > 0 and dry["worker_waits"] is True
+    assert not any(stored(api).values())
+    done = upload(api, export, columns=columns)
+    assert done.status_code == 201, done.text
+    got = done.json()
+    assert got["stored"] is True and got["imported"] == dry["would_import"]
+    assert (got["orders"], got["consents"]) == (dry["orders"], dry["consents"])
+    assert api.get(S).json()["total"] == dry["would_import"]
+    # A column map the file does not fit, a map that is not TOML, and a check that is not true or false.
+    before = stored(api)
+    assert error_of(upload(api, rows(1), columns=columns))["problems"]
+    assert upload(api, rows(1), columns="[columns\n").status_code == 422
+    bad = upload(api, rows(1), check="maybe")
+    assert bad.status_code == 422 and error_of(bad)["field"] == "check"
+    assert stored(api) == before
 
 
 def test_import_with_reasons_and_semicolons(api):

@@ -16,11 +16,12 @@ from personvern.api.consents import BlockOut, ConsentStateOut
 from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after, offset_of
 from personvern.api.relationships import RelationshipOut
 from personvern.api.security import Ctx
+from personvern.domain.columns import parse_map
 from personvern.domain.csvfile import read_rows
-from personvern.domain.errors import NotFound, invalid
+from personvern.domain.errors import InvalidInput, NotFound, invalid
 from personvern.domain.subjects import Subject
 from personvern.services import register
-from personvern.services.register import SubjectView
+from personvern.services.register import Imported, SubjectView
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
 
@@ -122,8 +123,39 @@ class StoredOut(BaseModel):
 
 
 class ImportedOut(BaseModel):
-    imported: int
+    """What an import stored (or, with `check`, would store), with the history it brought (issue 16)."""
+
+    imported: int = Field(description="Subjects stored: 0 for a check.")
+    would_import: int = Field(description="Subjects in the file, all valid.")
+    stored: bool = Field(description="False: a check (dry run); nothing was stored.")
     kind: str
+    orders: int
+    contracts: int
+    consents: dict[str, int] = Field(description="Consents to marketing brought in, per channel.")
+    hubspot_shares: int = Field(description="Shares with HubSpot queued for consents to marketing by email.")
+    due_at_once: int = Field(description="Of them, due for archiving or erasure on the day of the import.")
+    in_register: int = Field(description="Subjects in the register after the import.")
+    register_due: int = Field(description="Of the register, due today.")
+    worker_may_do: int = Field(description="The most the worker's nightly sweep archives or erases on its own.")
+    worker_waits: bool = Field(description="True: the nightly sweep will wait for the CEO to run retention.")
+
+    @classmethod
+    def of(cls, r: Imported) -> ImportedOut:
+        return cls(
+            imported=r.subjects if r.stored else 0,
+            would_import=r.subjects,
+            stored=r.stored,
+            kind=r.kind,
+            orders=r.orders,
+            contracts=r.contracts,
+            consents=dict(r.consents),
+            hubspot_shares=r.shared,
+            due_at_once=r.due,
+            in_register=r.register,
+            register_due=r.register_due,
+            worker_may_do=r.allowed,
+            worker_waits=r.worker_waits,
+        )
 
 
 @router.get(
@@ -185,9 +217,12 @@ class ImportForm:
     kind: str
     reasons: dict[str, str]
     source: str
+    columns: str | None  # a column map (TOML) from another system's export to the policy's fields
+    check: bool  # a dry run: everything checked, nothing stored
 
 
-FORM_FIELDS = ("file", "kind", "reasons", "source")
+FORM_FIELDS = ("file", "kind", "reasons", "source", "columns", "check")
+MAX_COLUMN_MAP = 50_000
 
 
 def _text(form: Any, name: str, default: str | None, longest: int) -> str:
@@ -223,7 +258,13 @@ async def import_form(request: Request) -> ImportForm:
         raise invalid(
             "reasons", 'must be a JSON object of field: reason, e.g. {"postal_address": "deliveries"}'
         ) from None
-    return ImportForm(data, kind, reasons, source)
+    check = _text(form, "check", "false", 5).strip().lower()
+    if check not in ("true", "false"):
+        raise invalid("check", "must be true or false")
+    columns = form.get("columns")
+    if columns is not None:
+        columns = _text(form, "columns", None, MAX_COLUMN_MAP)
+    return ImportForm(data, kind, reasons, source, columns, check == "true")
 
 
 IMPORT_BODY = {
@@ -243,6 +284,16 @@ IMPORT_BODY = {
                         "kind": {"type": "string", "description": "the kind of every row"},
                         "reasons": {"type": "string", "description": "JSON object: field -> why it is needed"},
                         "source": {"type": "string", "description": "where the data came from (default import)"},
+                        "columns": {
+                            "type": "string",
+                            "description": "a column map (TOML, as examples/hubspot-columns.toml) from another "
+                            "system's export to the policy's fields",
+                        },
+                        "check": {
+                            "type": "string",
+                            "enum": ["true", "false"],
+                            "description": "true: a dry run; every row checked, nothing stored (answered 200)",
+                        },
                     },
                 }
             }
@@ -255,14 +306,26 @@ IMPORT_BODY = {
     "/import",
     status_code=201,
     summary="Import a CSV file: every row or none; each bad row is named by its line and field",
-    responses={**TOO_LARGE, **NOT_A_FORM},
+    responses={
+        200: {"model": ImportedOut, "description": "Checked (`check=true`): what would be stored; nothing was"},
+        **TOO_LARGE,
+        **NOT_A_FORM,
+    },
     openapi_extra=IMPORT_BODY,
 )
-def import_subjects(ctx: Ctx, form: Annotated[ImportForm, Depends(import_form)]) -> ImportedOut:
+def import_subjects(ctx: Ctx, form: Annotated[ImportForm, Depends(import_form)], response: Response) -> ImportedOut:
     try:
         text = form.data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise invalid("file", f"{UPLOADED} is not UTF-8 text") from None
     header, rows = read_rows(io.StringIO(text, newline=""), UPLOADED)
-    count = register.import_subjects(ctx, form.kind, rows, form.reasons, form.source, None, header)
-    return ImportedOut(imported=count, kind=form.kind)
+    if form.columns is not None:
+        mapping = parse_map(form.columns, "columns")
+        problems = mapping.check_header(header)
+        if problems:
+            raise InvalidInput(problems, "nothing was imported: the file's columns do not fit the column map")
+        header, rows = mapping.fields, [(line, mapping.row(raw)) for line, raw in rows]
+    result = register.import_rows(ctx, form.kind, rows, form.reasons, form.source, None, header, check=form.check)
+    if form.check:
+        response.status_code = 200  # nothing was created
+    return ImportedOut.of(result)
