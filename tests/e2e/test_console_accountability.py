@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from personvern.domain.outbox import RetryPolicy
 from personvern.services import messaging, outbox, register
-from tests.e2e.support import ONE_TIME, add, count, sql, values
+from tests.e2e.support import NOW, ONE_TIME, add, count, sql, values
 
 # A prospect is kept 90 days from receipt (issue 16): one added this long before NOW is due by NOW, and the
 # register has held data since 2025, so the review of 2025 is owed.
@@ -23,6 +23,23 @@ def _dead_row(console) -> str:
     (row,) = outbox.claim_due(ctx, 10, timedelta(minutes=1))
     outbox.record_failure(ctx, row, "LINK Mobility refused the credentials", RetryPolicy(), lambda: 0.5, permanent=True)
     return queued.outbox_id
+
+
+def test_a_share_called_off_is_no_delivery_given_up_on(console):
+    """A HubSpot share called off because consent went before delivery is dead by design, not a failure: the
+    overview does not ask anyone to retry it, the outbox still lists it, and a retry is refused."""
+    pv = console.pv
+    sid = add(pv, 1, ONE_TIME)
+    assert pv("consent", "give", "--method", "web", sid, "--channel", "email", "--now", NOW).exit_code == 0
+    assert pv("consent", "withdraw", "--method", "web", sid, "--channel", "email", "--now", NOW).exit_code == 0
+    [(row_id, error)] = sql(pv.db_url, "SELECT id, last_error FROM outbox WHERE state = 'dead'")
+    assert error.startswith("called off: ")
+    page = console.signed_in("ceo")
+    overview = page.get("/console/").text
+    assert "Every delivery went through or is still being tried." in overview and row_id not in overview
+    assert row_id in page.get("/console/outbox?show=dead").text
+    refused = page.post(f"/console/outbox/{row_id}/retry")
+    assert refused.status_code == 409 and "queue a new message if it is allowed now" in refused.text
 
 
 def test_the_outbox_lists_rows_without_personal_data_and_retries_a_dead_one(console):

@@ -21,7 +21,7 @@ from personvern.domain.audit import (
 from personvern.domain.audit import verify_chain as _verify_chain
 from personvern.domain.consent import Block, ConsentEvent, marketing_block_reason
 from personvern.domain.errors import Conflict, NotFound
-from personvern.domain.outbox import OutboxRow, OutboxState
+from personvern.domain.outbox import STOPPED, OutboxRow, OutboxState
 from personvern.domain.retention import Schedule
 from personvern.domain.sms import Message, MessageStatus
 from personvern.domain.subjects import Relationship, Subject
@@ -341,12 +341,21 @@ class FakeOutbox:
         row = self._state.outbox.get(row_id)
         return None if row is None else replace(row, personal=None)
 
-    def in_states(self, states: Collection[str], limit: int, offset: int = 0) -> list[OutboxRow]:
-        rows = sorted((r for r in self._state.outbox.values() if r.state in states), key=lambda r: (r.created_at, r.id))
+    def _in(self, states: Collection[str], failed_only: bool) -> list[OutboxRow]:
+        return [
+            r
+            for r in self._state.outbox.values()
+            if r.state in states and not (failed_only and (r.last_error or "").startswith(STOPPED))
+        ]
+
+    def in_states(
+        self, states: Collection[str], limit: int, offset: int = 0, failed_only: bool = False
+    ) -> list[OutboxRow]:
+        rows = sorted(self._in(states, failed_only), key=lambda r: (r.created_at, r.id))
         return [replace(r, personal=None) for r in rows[offset : offset + limit]]
 
-    def count(self, states: Collection[str]) -> int:
-        return sum(1 for r in self._state.outbox.values() if r.state in states)
+    def count(self, states: Collection[str], failed_only: bool = False) -> int:
+        return len(self._in(states, failed_only))
 
     def for_subject(self, subject_id: str) -> list[OutboxRow]:
         rows = sorted(

@@ -8,6 +8,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+# How `last_error` starts on a dead row that was stopped on purpose rather than given up on: a message no longer
+# allowed when it fell due (withdrawn, objected, restricted), or a share with a processor called off because its
+# basis went before delivery. Nothing is wrong with such a row and nothing is left to send.
+CANCELLED = "cancelled: "
+CALLED_OFF = "called off: "
+STOPPED = (CANCELLED, CALLED_OFF)
+
 
 class OutboxState(StrEnum):
     PENDING = "pending"  # waiting for its first or next attempt

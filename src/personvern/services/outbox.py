@@ -12,7 +12,16 @@ from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.consent import Block, BlockKind, ConsentEvent, marketing_block_reason
 from personvern.domain.errors import Conflict, Forbidden, NotFound, invalid
-from personvern.domain.outbox import Decision, Draw, OutboxRow, OutboxState, RetryPolicy, after_failure
+from personvern.domain.outbox import (
+    CANCELLED,
+    STOPPED,
+    Decision,
+    Draw,
+    OutboxRow,
+    OutboxState,
+    RetryPolicy,
+    after_failure,
+)
 from personvern.domain.sealed import FORGOTTEN
 from personvern.domain.sms import FINAL_STATUSES, Message, MessageStatus, next_status
 from personvern.services import confirmations, sealed
@@ -27,7 +36,6 @@ RECIPIENTS = {
     "hubspot.delete": "hubspot",
 }
 STATUS_TEXT = 200  # the width of messages.status_text
-CANCELLED = "cancelled: "  # how `last_error` starts on a row stopped because it is no longer allowed
 
 
 def enqueue(
@@ -75,9 +83,17 @@ MAX_LISTING = 10_000
 
 
 def list_outbox(
-    ctx: Context, dead_only: bool = False, everything: bool = False, limit: int = 100, offset: int = 0
+    ctx: Context,
+    dead_only: bool = False,
+    everything: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+    failed_only: bool = False,
 ) -> OutboxListing:
     """Rows that still need something (pending and dead), only the dead, or every row; never a personal value.
+
+    `failed_only`: leave out the dead rows stopped on purpose (a message no longer allowed, a share called off):
+    what is left is what was given up on, for the dashboard.
 
     Oldest first; `offset` rows are skipped (a page further on).
     """
@@ -93,8 +109,8 @@ def list_outbox(
     else:
         states = [OutboxState.PENDING, OutboxState.DEAD]
     with ctx.uow() as uow:
-        rows = uow.outbox.in_states(states, limit, offset)
-        listing = OutboxListing(uow.outbox.count(states), rows)
+        rows = uow.outbox.in_states(states, limit, offset, failed_only)
+        listing = OutboxListing(uow.outbox.count(states, failed_only), rows)
         if any(r.state is OutboxState.DEAD for r in rows):
             shown = {r.id: r for r in rows}
             for row_id, end in sealed.ends_of_dead(ctx, uow).items():
@@ -124,7 +140,7 @@ def retry_dead(ctx: Context, row_id: str) -> OutboxRow:
                 f"outbox row {row_id} lost its personal part on {forgotten} (the policy's [undelivered] time was "
                 "over): there is nothing left to send; do what it was to do by hand"
             )
-        if row.state is OutboxState.DEAD and (row.last_error or "").startswith(CANCELLED):
+        if row.state is OutboxState.DEAD and (row.last_error or "").startswith(STOPPED):
             # Its phone number and text were destroyed with it: there is nothing left to send.
             raise Conflict(f"outbox row {row_id} was {row.last_error}; queue a new message if it is allowed now")
         if row.state is OutboxState.DEAD:

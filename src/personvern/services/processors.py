@@ -18,7 +18,7 @@ from typing import Any
 from personvern.domain.audit import AuditEvent
 from personvern.domain.consent import MARKETING, marketing_block_reason
 from personvern.domain.errors import Forbidden, invalid
-from personvern.domain.outbox import OutboxRow, OutboxState
+from personvern.domain.outbox import CALLED_OFF, OutboxRow, OutboxState
 from personvern.domain.subjects import Subject
 from personvern.policy.schema import Policy, RecipientCategory
 from personvern.services import outbox
@@ -239,7 +239,7 @@ def marketing_stopped(
         # One a worker is sending right now (leased) is left alone: HubSpot may have it already, and is told below.
         in_flight = row.lease_until is not None and row.lease_until > now
         if row.state is OutboxState.PENDING and row.public.get("reason") == "share" and not in_flight:
-            uow.outbox.cancel(row.id, f"called off: {why} before it was delivered")
+            uow.outbox.cancel(row.id, f"{CALLED_OFF}{why} before it was delivered")
             _audit(ctx, uow, "processor.call_off", subject_id, purpose, row)
     rows = _hubspot_rows(uow, subject_id)
     if not _may_hold(rows) or standing_unsubscribe(uow, subject_id) is not None:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Row, Update, bindparam, func, insert, or_, select, update
 
 from personvern.domain.errors import IntegrityBroken
-from personvern.domain.outbox import OutboxRow, OutboxState
+from personvern.domain.outbox import STOPPED, OutboxRow, OutboxState
 from personvern.domain.sms import Encoding, Message, MessageStatus
 from personvern.store import tables as t
 from personvern.store.bulk import BulkInsert
@@ -104,14 +104,23 @@ class SqlOutbox:
         r = self._conn.execute(select(t.outbox).where(t.outbox.c.id == row_id)).first()
         return self._row(r) if r else None
 
-    def in_states(self, states: Collection[str], limit: int, offset: int = 0) -> list[OutboxRow]:
+    @staticmethod
+    def _in_states(states: Collection[str], failed_only: bool) -> list[Any]:
         c = t.outbox.c
-        q = select(t.outbox).where(c.state.in_(list(states))).order_by(c.created_at, c.id).limit(limit).offset(offset)
-        return [self._row(r) for r in self._conn.execute(q)]
+        where: list[Any] = [c.state.in_(list(states))]
+        if failed_only:
+            where.append(or_(c.last_error.is_(None), ~or_(*[c.last_error.startswith(p) for p in STOPPED])))
+        return where
 
-    def count(self, states: Collection[str]) -> int:
+    def in_states(
+        self, states: Collection[str], limit: int, offset: int = 0, failed_only: bool = False
+    ) -> list[OutboxRow]:
         c = t.outbox.c
-        return int(self._conn.scalar(select(func.count()).where(c.state.in_(list(states)))) or 0)
+        q = select(t.outbox).where(*self._in_states(states, failed_only)).order_by(c.created_at, c.id)
+        return [self._row(r) for r in self._conn.execute(q.limit(limit).offset(offset))]
+
+    def count(self, states: Collection[str], failed_only: bool = False) -> int:
+        return int(self._conn.scalar(select(func.count()).where(*self._in_states(states, failed_only))) or 0)
 
     def for_subject(self, subject_id: str) -> list[OutboxRow]:
         return [self._row(r) for r in self._people.activity(subject_id).outbox]

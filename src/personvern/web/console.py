@@ -250,7 +250,7 @@ def dashboard(request: Request, v: Seen) -> Response:
         if due:
             panels["agreements"] = due
     if v.may(Permission.OUTBOX_READ):
-        panels["dead"] = outbox.list_outbox(ctx, dead_only=True, limit=DEAD_SHOWN)
+        panels["dead"] = outbox.list_outbox(ctx, dead_only=True, limit=DEAD_SHOWN, failed_only=True)
     if v.may(Permission.REVIEW_SIGN):
         panels["review"] = review.unsigned_year(ctx)
     return render(request, "dashboard.html", v, panels=panels, said=said(request), now=now)
