@@ -1,4 +1,4 @@
-"""Skatteetaten's SAF-T Financial 1.30 schema, found beside the repository (../shared/data), for lxml to validate."""
+"""Skatteetaten's SAF-T Financial 1.30 schema (tests/data/, as Skatteetaten publishes it), for lxml to validate."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def schema_path() -> Path | None:
-    """The XSD: SAFT_XSD when set, else `shared/data/` beside the repository or a folder above it (a worktree)."""
+    """The XSD: SAFT_XSD when set, else the copy in tests/data/ (so that CI validates on any clone), else
+    `shared/data/` beside the repository or a folder above it."""
     given = os.environ.get("SAFT_XSD")
     if given:
         return Path(given)
+    kept = ROOT / "tests" / "data" / NAME
+    if kept.exists():
+        return kept
     for base in (ROOT, *ROOT.parents):
         candidate = base / "shared" / "data" / NAME
         if candidate.exists():
