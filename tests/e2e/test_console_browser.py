@@ -43,6 +43,7 @@ class Site:
     base: str
     kari: str  # a customer with an order
     request: str  # an access request of hers, opened and not verified
+    waiting: str  # an erasure carried out that waits for the CEO's Finago task (issue 15)
     review: str  # an annual review of this year, run and not signed
     ceo: tuple[str, str]  # name, first password (to be changed at the first sign-in)
     boss: tuple[str, str]  # another CEO, password changed already
@@ -61,7 +62,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     from personvern.api.app import create_app
     from personvern.bootstrap import Settings, initialise
-    from personvern.services import register, review, rights, users
+    from personvern.services import exports, register, review, rights, users
     from tests.e2e.conftest import cheap_passwords
 
     with pytest.MonkeyPatch.context() as patch:
@@ -72,6 +73,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         kari = register.add_subject(ctx, ONE_TIME, values(1) | {"full_name": "Kari Nordmann"}, {}).id
         register.start_relationship(ctx, kari, "order", description="Key card")
         request = rights.open_request(ctx, "access", subject_id=kari, channel="letter").request.id
+        ola = register.add_subject(ctx, ONE_TIME, values(2), {}).id
+        register.start_relationship(ctx, ola, "order")
+        exports.export_customers(ctx, "saft")  # Finago now holds Ola: his erasure gives the CEO a task
+        waiting = rights.open_request(ctx, "erasure", subject_id=ola, channel="letter").request.id
+        rights.verify_request(ctx, waiting, "bankid")
+        rights.fulfil_request(ctx, waiting)
         annual = review.run_review(ctx, 2026).record.id
         chief = users.add_user(ctx, "chief", "ceo", "nb")
         for name, role in (("boss", "ceo"), ("clerk", "staff")):
@@ -92,6 +99,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 f"http://127.0.0.1:{port}",
                 kari,
                 request,
+                waiting,
                 annual,
                 ("chief", chief.password or ""),
                 ("boss", NEW_PASSWORD),
@@ -293,6 +301,7 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
         "/console/requests",
         "/console/requests/new",
         f"/console/requests/{site.request}",
+        f"/console/requests/{site.waiting}",  # its recipients, and the task's form
         "/console/breaches",
         "/console/breaches/new",
         "/console/retention",
