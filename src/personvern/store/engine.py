@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -62,9 +63,9 @@ def make_engine(url: str, *, must_exist: bool = True) -> Engine:
         _create_private(path)
     try:
         if backend == "sqlite":
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT})
             event.listen(engine, "connect", _sqlite_connect)
-            event.listen(engine, "begin", _sqlite_begin)
+            _WriterTurns().watch(engine)
         else:
             engine = create_engine(url)
             _ping_when_idle(engine)
@@ -74,6 +75,8 @@ def make_engine(url: str, *, must_exist: bool = True) -> Engine:
     people.watch(engine)  # a person read in a transaction is forgotten when the transaction writes
     return engine
 
+
+BUSY_TIMEOUT = 30.0  # seconds an SQLite writer waits for the write lock before "database is locked"
 
 # A pooled connection used this recently is taken as alive without asking the server (HikariCP's
 # "aliveBypassWindowMs" is 500 ms): on PostgreSQL the question is a round trip, as dear as a statement.
@@ -133,7 +136,7 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cur.execute("PRAGMA foreign_keys=ON")  # erasure cascades to a subject's values and relationships
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cur.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode up to the last checkpoint
     # 64 MiB of page cache: the blind indexes are random by design, and a bulk load into B-trees
     # larger than the default 2 MiB cache spends its time re-reading pages.
@@ -141,10 +144,60 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at the start: every use case writes at least an audit entry, and a
-    # deferred transaction that upgrades later can fail with "database is locked" under concurrency.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterTurns:
+    """SQLite's write lock taken in turn by this process's threads (the server's, the retention run's).
+
+    Every transaction begins IMMEDIATE: every use case writes at least an audit entry, and a deferred
+    transaction that upgrades later can fail with "database is locked" under concurrency. Threads that met the
+    lock taken would wait in SQLite's busy handler, which sleeps and polls (up to 100 ms a time): under 16
+    concurrent API clients some waited seconds while others went ahead. Here they queue on a lock of the
+    process first and go as soon as the last COMMIT or ROLLBACK is done; other processes still meet SQLite's
+    busy timeout. A thread that does not get its turn within the busy timeout goes on to SQLite's own handling.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: set[int] = set()  # ids of the DB-API connections whose transaction holds the turn
+
+    def watch(self, engine: Engine) -> None:
+        event.listen(engine, "begin", self._begin)
+        # Released after the COMMIT or ROLLBACK itself (SQLAlchemy's events come before it), including the
+        # pool's own rollback of a connection given back with its transaction open.
+        dialect = engine.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+        event.listen(engine.pool, "close", lambda dbapi, _record: self._release(dbapi))
+
+    def _begin(self, conn: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        if self._lock.acquire(timeout=BUSY_TIMEOUT):
+            self._holders.add(id(raw))
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release(raw)
+            raise
+
+    def _release(self, dbapi_connection: Any) -> None:
+        # The dialect is handed the pool's proxy or the DB-API connection itself, depending on the caller.
+        key = id(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
+        if key in self._holders:
+            self._holders.discard(key)
+            self._lock.release()
 
 
 def _alembic_config(engine: Engine) -> Config:
