@@ -309,6 +309,7 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
         "/console/archive",
         "/console/users",
         "/console/record",
+        "/console/exports",
         "/console/sms/marketing",
         "/console/review",
         f"/console/review/{site.review}",
