@@ -20,6 +20,7 @@ def test_the_ceo_downloads_saft_for_finago_and_the_auditor_a_csv_of_their_own(co
     shown = ceo.get("/console/exports")
     assert shown.status_code == 200 and 'action="/console/exports"' in shown.text
     assert 'value="finago"' in shown.text and 'href="/console/exports"' in shown.text  # in the menu too
+    assert '<option value="finago" selected>' in shown.text  # as `export saft` without --recipient
     saft = ceo.post("/console/exports", {"format": "saft", "recipient": "finago"})
     assert saft.status_code == 200, saft.text[:500]
     assert saft.headers["content-type"].startswith("application/xml")

@@ -29,7 +29,11 @@ def _page(request: Request, v: Visit, given: dict[str, str], errors: dict[str, l
 @router.get("/exports")
 def form(request: Request, v: Seen) -> Response:
     v.ctx.actor.require(Permission.ACCOUNTING_EXPORT)
-    return _page(request, v, {"format": "saft", "recipient": ""}, {})
+    # As `export saft` without --recipient: the CEO exports for Finago, the auditor their own copy.
+    offered = [key for key, _name in _recipients(v)]
+    usual = "auditor" if v.user.role == "auditor" else "finago"
+    chosen = usual if usual in offered else (offered[0] if offered else "")
+    return _page(request, v, {"format": "saft", "recipient": chosen}, {})
 
 
 @router.post("/exports")
