@@ -302,6 +302,7 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_main_pages(browser:
         "/console/requests/new",
         f"/console/requests/{site.request}",
         f"/console/requests/{site.waiting}",  # its recipients, and the task's form
+        "/console/tasks",
         "/console/breaches",
         "/console/breaches/new",
         "/console/retention",

@@ -28,6 +28,9 @@ def test_a_finago_task_is_on_the_overview_and_closed_on_the_request(console, tmp
     page = console.signed_in("ceo")
     overview = page.get("/console/")
     assert "Tasks for recipients" in overview.text and f"/console/requests/{request_id}#h-recipients" in overview.text
+    listed = page.get("/console/tasks")
+    assert listed.status_code == 200 and f"/console/requests/{request_id}#h-recipients" in listed.text
+    assert console.signed_in("marketing").get("/console/tasks").status_code == 403
     shown = page.get(f"/console/requests/{request_id}")
     assert shown.status_code == 200
     assert "Recipients" in shown.text and "a task for the CEO" in shown.text and "Done at " in shown.text
@@ -52,7 +55,7 @@ def test_a_finago_task_is_on_the_overview_and_closed_on_the_request(console, tmp
     after = page.follow(done)
     assert "The task is marked as done" in after.text and "slettet i Finago" in after.text
     assert console.pv.json("request", "show", request_id, "--now", NOW)["state"] == "completed"
-    assert "No task is open." in page.get("/console/").text
+    assert "No task is open." in page.get("/console/").text and "No task is open." in page.get("/console/tasks").text
     # Closed once: a second note is a conflict, not a second confirmation.
     again = page.post(f"/console/tasks/{task_id}/done", {"request": request_id, f"note-{task_id}": "again"})
     assert again.status_code == 409

@@ -182,6 +182,13 @@ def fulfil(request: Request, v: Posted, data: Form, request_id: str) -> Response
     return _download(request_id, rights.fulfil_request(v.ctx, request_id))
 
 
+@router.get("/tasks")
+def tasks(request: Request, v: Seen) -> Response:
+    """Every open task, overdue first (the overview shows the first ones)."""
+    _, found = confirmations.list_tasks(v.ctx, limit=LISTED)
+    return render(request, "tasks.html", v, tasks=found)
+
+
 @router.post("/tasks/{task_id}/done")
 def task_done(request: Request, v: Posted, data: Form, task_id: str) -> Response:
     """The CEO did a recipient's part by hand (Finago, the auditor, a delivery given up on) and says how; the
