@@ -18,7 +18,7 @@ from personvern.api.relationships import RelationshipOut
 from personvern.api.security import Ctx
 from personvern.domain.columns import parse_map
 from personvern.domain.csvfile import read_rows
-from personvern.domain.errors import InvalidInput, NotFound, invalid
+from personvern.domain.errors import NotFound, invalid
 from personvern.domain.subjects import Subject
 from personvern.services import register
 from personvern.services.register import Imported, SubjectView
@@ -320,11 +320,7 @@ def import_subjects(ctx: Ctx, form: Annotated[ImportForm, Depends(import_form)],
         raise invalid("file", f"{UPLOADED} is not UTF-8 text") from None
     header, rows = read_rows(io.StringIO(text, newline=""), UPLOADED)
     if form.columns is not None:
-        mapping = parse_map(form.columns, "columns")
-        problems = mapping.check_header(header)
-        if problems:
-            raise InvalidInput(problems, "nothing was imported: the file's columns do not fit the column map")
-        header, rows = mapping.fields, [(line, mapping.row(raw)) for line, raw in rows]
+        header, rows = parse_map(form.columns, "columns").apply(header, rows, "the column map")
     result = register.import_rows(ctx, form.kind, rows, form.reasons, form.source, None, header, check=form.check)
     if form.check:
         response.status_code = 200  # nothing was created

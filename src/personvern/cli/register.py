@@ -195,11 +195,7 @@ def _mapped(
     """The file's columns through a column map (`--columns`): the header and rows as the policy names them."""
     with reading(path):
         text = path.read_text("utf-8")
-    mapping = parse_map(text, str(path))
-    problems = mapping.check_header(header)
-    if problems:
-        raise InvalidInput(problems, f"nothing was imported: the file's columns do not fit {path}")
-    return mapping.fields, [(line, mapping.row(raw)) for line, raw in rows]
+    return parse_map(text, str(path)).apply(header, rows, str(path))
 
 
 def imported_json(result: Imported) -> dict[str, Any]:

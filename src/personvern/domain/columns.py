@@ -19,7 +19,7 @@ refused, as an undeclared column is: nothing is dropped without someone having s
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,16 @@ class ColumnMap:
             if column not in used and column not in self.ignore
         ]
         return problems
+
+    def apply(
+        self, header: list[str], rows: Iterable[tuple[int, Mapping[str, str]]], described: str
+    ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+        """The file's header and rows as the policy names them; a header that does not fit the map (`described`,
+        as the message names it) is refused whole, nothing imported."""
+        problems = self.check_header(header)
+        if problems:
+            raise InvalidInput(problems, f"nothing was imported: the file's columns do not fit {described}")
+        return self.fields, [(line, self.row(raw)) for line, raw in rows]
 
     def row(self, raw: Mapping[str, str]) -> dict[str, str]:
         """One of the export's rows as the fields the map makes of it."""
