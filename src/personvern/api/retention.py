@@ -173,14 +173,15 @@ def plan(ctx: Ctx, rt: Rt, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) 
     page = found[:limit]
     last = page[-1] if len(found) > limit else None
     parts = sealed.plan(ctx)
+    waits = sweep.unattended(ctx)  # it counts today's due subjects itself: its count is the page's `due`
     return PlanPage(
-        day=today(ctx),
-        due=sweep.count_due(ctx),
+        day=waits.day,
+        due=waits.due,
         items=[DueOut.of(d) for d in page],
         outbox=[SealedOut.of(p) for p in parts if p.what == "outbox"],
         requests=[SealedOut.of(p) for p in parts if p.what == "request"],
         answers=[SealedOut.of(p) for p in parts if p.what == "answer"],
-        unattended=UnattendedOut.of(sweep.unattended(ctx)),
+        unattended=UnattendedOut.of(waits),
         next_cursor=encode([last.since.isoformat(), last.subject_id]) if last else None,
     )
 

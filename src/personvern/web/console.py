@@ -237,11 +237,9 @@ def dashboard(request: Request, v: Seen) -> Response:
     if v.may(Permission.RETENTION_RUN):
         # Counts only: the plan itself (`retention plan`) is audited as a read each time it is made. The worker's
         # sweep waits for the CEO above the policy's [unattended] limit and before the first run (issue 16).
-        panels["retention"] = {
-            "due": sweep.count_due(ctx),
-            "parts": len(sealed.plan(ctx)),
-            "unattended": sweep.unattended(ctx),
-        }
+        # (`unattended` counts today's due subjects itself: its count is the panel's.)
+        waits = sweep.unattended(ctx)
+        panels["retention"] = {"due": waits.due, "parts": len(sealed.plan(ctx)), "unattended": waits}
     if v.may(Permission.PROCESSORS_RECONCILE):
         panels["hubspot"] = {"run": reconcile.last_run(ctx), "words": RECONCILE_WORDS}
     if v.may(Permission.RECORD_READ):
