@@ -35,13 +35,27 @@ class Export:
     fitted: Fitted
 
 
+def _bookkeeping(ctx: Context) -> list[str]:
+    return [k for k, r in ctx.policy.recipients.items() if "bookkeeping" in r.purposes]
+
+
+def recipients_offered(ctx: Context) -> list[str]:
+    """Whom the acting role may export for: the policy's bookkeeping recipients; the auditor their own copy only."""
+    names = _bookkeeping(ctx)
+    return [k for k in names if k == "auditor"] if ctx.actor.role == "auditor" else names
+
+
+def default_recipient(ctx: Context) -> str:
+    """Who an export is for unless told otherwise: the auditor exports for themselves; the CEO for Finago."""
+    return "auditor" if ctx.actor.role == "auditor" else "finago"
+
+
 def _recipient(ctx: Context, recipient: str | None) -> str:
-    """Who the export is for: the auditor exports for themselves; the CEO for Finago unless told otherwise."""
-    chosen = recipient or ("auditor" if ctx.actor.role == "auditor" else "finago")
+    chosen = recipient or default_recipient(ctx)
     spec = ctx.policy.recipients.get(chosen)
     if spec is None or "bookkeeping" not in spec.purposes:
-        names = [k for k, r in ctx.policy.recipients.items() if "bookkeeping" in r.purposes]
-        raise invalid("recipient", f"must be a recipient the policy gives data for bookkeeping: {', '.join(names)}")
+        names = ", ".join(_bookkeeping(ctx))
+        raise invalid("recipient", f"must be a recipient the policy gives data for bookkeeping: {names}")
     if ctx.actor.role == "auditor" and chosen != "auditor":
         raise Forbidden("role 'auditor' may export only the auditor's own copy of the accounting data")
     return chosen

@@ -16,9 +16,7 @@ MEDIA = {"saft": ("application/xml", "xml"), "csv": ("text/csv; charset=utf-8", 
 
 
 def _recipients(v: Visit) -> list[tuple[str, str]]:
-    """The recipients the policy gives data for bookkeeping; the auditor exports their own copy only."""
-    found = [(key, r.name) for key, r in v.ctx.policy.recipients.items() if "bookkeeping" in r.purposes]
-    return [(k, n) for k, n in found if k == "auditor"] if v.user.role == "auditor" else found
+    return [(key, v.ctx.policy.recipients[key].name) for key in exports.recipients_offered(v.ctx)]
 
 
 def _page(request: Request, v: Visit, given: dict[str, str], errors: dict[str, list[str]]) -> Response:
@@ -30,8 +28,8 @@ def _page(request: Request, v: Visit, given: dict[str, str], errors: dict[str, l
 def form(request: Request, v: Seen) -> Response:
     v.ctx.actor.require(Permission.ACCOUNTING_EXPORT)
     # As `export saft` without --recipient: the CEO exports for Finago, the auditor their own copy.
-    offered = [key for key, _name in _recipients(v)]
-    usual = "auditor" if v.user.role == "auditor" else "finago"
+    offered = exports.recipients_offered(v.ctx)
+    usual = exports.default_recipient(v.ctx)
     chosen = usual if usual in offered else (offered[0] if offered else "")
     return _page(request, v, {"format": "saft", "recipient": chosen}, {})
 
