@@ -127,6 +127,16 @@ def _count_where(conn: Any, table: Any, column: str, ids: list[str], extra: Any 
     return total
 
 
+def _with_keys(conn: Any, owners: list[str]) -> list[str]:
+    """Those of `owners` that have a data key, 500 at a time."""
+    dk = t.data_keys.c
+    return [
+        o
+        for i in range(0, len(owners), 500)
+        for o in conn.scalars(select(dk.owner_id).where(dk.owner_id.in_(owners[i : i + 500])))
+    ]
+
+
 def rights_ops(bench: Bench, meta: dict[str, Any]) -> list[Figure]:
     rt = bench.runtime
     ctx = rt.context()
@@ -176,12 +186,11 @@ def rights_ops(bench: Bench, meta: dict[str, Any]) -> list[Figure]:
             t.data_keys.c.owner_id.in_(orders))).all())  # fmt: skip
         # Keys the services' erasures destroy besides the subjects' own: their requests' (forget_personal) and
         # their undelivered outbox rows' (forget_subject; e.g. HubSpot shares the consent benchmark called off).
-        req, ob, dk = t.requests.c, t.outbox.c, t.data_keys.c
+        req, ob = t.requests.c, t.outbox.c
         by_service = erase_fulfil + erase_direct + orders
         owners = list(conn.scalars(select(req.id).where(req.subject_id.in_(by_service))))
         owners += conn.scalars(select(ob.id).where(ob.subject_id.in_(by_service), ob.state != "delivered"))
-        erased_keys = [o for i in range(0, len(owners), 500) for o in conn.scalars(
-            select(dk.owner_id).where(dk.owner_id.in_(owners[i : i + 500])))]  # fmt: skip
+        erased_keys = _with_keys(conn, owners)
     before = bench.counts()
     hubspot_before = _hubspot_deletes(rt)
 
@@ -401,9 +410,7 @@ def _check_erasures(
             raise SystemExit(f"erasure: rows of erased subjects remain: {left}")
         # An erasure's answer (its letter) is sealed again under a new key of its request, kept `[requests]
         # keep_answer` to be fetched and forgotten after: such a key may seal that answer and nothing else.
-        dk = t.data_keys.c
-        kept = [o for i in range(0, len(erased_keys), 500) for o in conn.scalars(
-            select(dk.owner_id).where(dk.owner_id.in_(erased_keys[i : i + 500])))]  # fmt: skip
+        kept = _with_keys(conn, erased_keys)
     with rt.uow() as uow:
         not_answers = [rid for rid in kept if uow.requests.details(rid) or uow.requests.answer(rid) is None]
     if not_answers:

@@ -37,16 +37,22 @@ def pg_server() -> Iterator[str]:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
-    base = make_url(url)
     name = f"personvern_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    _on_server(f'CREATE DATABASE "{name}"')
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
+        _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _on_server(*statements: str) -> None:
+    """Statements about whole databases (CREATE, DROP), run from the database PERSONVERN_TEST_DATABASE_URL names."""
+    admin = create_engine(os.environ[PG_ENV], isolation_level="AUTOCOMMIT")
+    try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
         admin.dispose()
 
 
@@ -133,11 +139,7 @@ class ReadyRegisters:
         else:
             base = make_url(url)
             name = f"{base.database}_ready"
-            admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
+            _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
             template = base.set(database=name).render_as_string(hide_password=False)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("PERSONVERN_MASTER_KEY_FILE", str(home / "master.key"))
@@ -158,22 +160,16 @@ class ReadyRegisters:
             assert target is not None
             shutil.copyfile(home / "pv.db", target)
             return
-        base = make_url(url)
-        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{base.database}" TEMPLATE "{make_url(self.made[backend]).database}"'))
-        admin.dispose()
+        target, template = make_url(url).database, make_url(self.made[backend]).database
+        _on_server(
+            f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)', f'CREATE DATABASE "{target}" TEMPLATE "{template}"'
+        )
 
     def drop(self) -> None:
         template = self.made.get("postgresql")
         if template is None:
             return
-        base = make_url(template)
-        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)'))
-        admin.dispose()
+        _on_server(f'DROP DATABASE IF EXISTS "{make_url(template).database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
