@@ -22,6 +22,7 @@ class Permission(StrEnum):
     CONSENT_RECORD = "consent.record"  # consent given or withdrawn, objections, restrictions
     AUDIENCE_READ = "audience.read"  # the marketing audience: who may be contacted now, and how
     REQUEST_HANDLE = "request.handle"  # data subject requests: the CEO handles every one (the policy)
+    REQUEST_OPEN = "request.open"  # register a request as it arrives (the CEO; the person themself on the web)
     ARCHIVE_READ = "archive.read"  # the archive; also limited to the policy's archive.readable_by roles
     RETENTION_RUN = "retention.run"  # plan and carry out archiving and erasure when reasons end
     REVIEW_SIGN = "review.sign"  # run and sign the annual review
@@ -51,6 +52,7 @@ PHRASES: dict[Permission, str] = {
     Permission.CONSENT_READ: "read consents, objections and restrictions",
     Permission.CONSENT_RECORD: "record consents, objections and restrictions",
     Permission.AUDIENCE_READ: "read the marketing audience",
+    Permission.REQUEST_OPEN: "open a data subject request",
     Permission.REQUEST_HANDLE: "handle data subject requests",
     Permission.ARCHIVE_READ: "read the archive",
     Permission.RETENTION_RUN: "plan or carry out archiving and erasure when retention ends",
@@ -87,6 +89,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     ),
 }
 
+# The person themself on the public page, once a one-time code or a signed link has shown who they are: they
+# may open their own requests (Art. 12(2): the controller facilitates the exercise of the rights) and give or
+# withdraw their own consent (Art. 7(3): as easy as giving it). Never a staff user's role.
+SUBJECT = "subject"
+ROLE_PERMISSIONS[SUBJECT] = frozenset({Permission.REQUEST_OPEN, Permission.CONSENT_RECORD})
+STAFF_ROLES: tuple[str, ...] = tuple(role for role in ROLE_PERMISSIONS if role != SUBJECT)
+
 # Roles that see only the fields serving these purposes (purpose limitation, Art. 5(1)(b)).
 ROLE_PURPOSES: dict[str, frozenset[str]] = {"auditor": frozenset({"bookkeeping"})}
 
@@ -120,5 +129,5 @@ class Actor:
 
 
 def check_role(role: str) -> None:
-    if role not in ROLE_PERMISSIONS:
-        raise invalid("role", f"unknown role {role!r}; roles: {', '.join(ROLE_PERMISSIONS)}")
+    if role not in STAFF_ROLES:
+        raise invalid("role", f"unknown role {role!r}; roles: {', '.join(STAFF_ROLES)}")

@@ -56,6 +56,10 @@ class Verification(StrEnum):
     KNOWN_PHONE = "known_phone"  # confirmed a code sent to the number the register holds
     IN_PERSON = "in_person"
     SIGNED_LETTER = "signed_letter"
+    # On the public page: the visitor typed back a one-time code sent to the number or address they gave.
+    # It proves they hold that number or address, which is what the register knows them by.
+    OTP_SMS = "otp_sms"
+    OTP_EMAIL = "otp_email"
 
 
 def add_months(day: date, months: int) -> date:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from personvern.domain.access import ROLE_PERMISSIONS, ROLE_PURPOSES, Permission
+from personvern.domain.access import ROLE_PERMISSIONS, ROLE_PURPOSES, STAFF_ROLES, Permission
 from personvern.domain.consent import channel_field
 from personvern.policy.loader import in_eea
 from personvern.policy.schema import LegalBasis, Localised, Policy
@@ -236,7 +236,7 @@ def _latest(rows: list[Delivered]) -> str | None:
 def _roles(policy: Policy, lang: str) -> list[dict[str, Any]]:
     """Each internal role, what it may do and which data it reaches (domain/access.py enforces it)."""
     out = []
-    for role in dict.fromkeys([*policy.roles, *ROLE_PERMISSIONS]):
+    for role in dict.fromkeys([*policy.roles, *STAFF_ROLES]):
         permissions = ROLE_PERMISSIONS.get(role, frozenset())
         spec = policy.roles.get(role)
         if Permission.REGISTER_READ in permissions:

@@ -139,7 +139,7 @@ def open_request(
     unset: list[str] | None = None,
 ) -> Opened:
     """Register a request the moment it arrives: the deadline counts from receipt (Art. 12(3))."""
-    ctx.actor.require(Permission.REQUEST_HANDLE)
+    ctx.actor.require(Permission.REQUEST_OPEN)
     kind: RequestType = _choice(RequestType, "type", type)
     how: Channel = _choice(Channel, "channel", channel)
     lang = language or ctx.policy.languages[0]

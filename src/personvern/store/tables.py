@@ -587,3 +587,83 @@ reconciliations = Table(
     Column("error", Text, nullable=True),
     Index("ix_reconciliations_recipient", "recipient", "started_at"),
 )
+
+
+# ---------------------------------------------------------------- the public privacy page (Art. 12(2): facilitate)
+
+# A request made on the public page, waiting for its one-time code. The identity the visitor typed and any
+# corrections are sealed under the row's own data key (owner: the row's id), dropped when the row is
+# confirmed or expires; the code only as a keyed digest (a copy of the database cannot try the million
+# codes offline without the master key). Becomes a request in `requests` once the code is confirmed.
+public_requests = Table(
+    "public_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("via", String(8), nullable=False),  # where the code went: sms | email
+    Column("identity_ct", LargeBinary, nullable=True),  # sealed: {"email"|"phone": value}
+    Column("details_ct", LargeBinary, nullable=True),  # sealed: a rectification's corrections
+    Column("code_digest", String(64), nullable=True),  # None once used up (confirmed, or too many tries)
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("request_id", ID, nullable=True),  # the request it opened
+    Index("ix_public_requests_expires_at", "expires_at"),
+)
+
+# A single-use link to an answer (access, portability) for a request that came from the web. The link's
+# secret only as a SHA-256 digest; the zip is served only after a fresh one-time code, sent like the first.
+answer_links = Table(
+    "answer_links",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("request_id", ID, nullable=False, index=True),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("code_digest", String(64), nullable=True),  # the fresh code asked for before the download
+    Column("code_expires_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=True),  # once: a second download is refused
+    Column("closed_at", UTCDateTime, nullable=True),  # fetched, expired or used up: the kept answer is deleted
+)
+
+# Rate limits of the public endpoints, per key (a digest of an identity or a client address, or "all"), in
+# fixed windows: kept in the database so that every `serve` process counts the same visitor together.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("hits", Integer, nullable=False),
+)
+
+# The company website's cookie choices (ekomloven § 2-7b): one row per choice, by a pseudonymous visitor id
+# the banner makes up (random, not derived from anything about the visitor), with the banner's version.
+cookie_consents = Table(
+    "cookie_consents",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("visitor", String(64), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("banner_version", String(64), nullable=False),
+    Column("choices", Text, nullable=False),  # JSON: category -> true | false
+    Column("method", String(16), nullable=False),  # accept_all | reject_all | custom | gpc
+    Column("gpc", Boolean, nullable=False),  # the browser sent Global Privacy Control
+)
+
+# The demo's stand-in for LINK Mobility and SMTP (`make run` without vendor accounts): what would have been
+# sent, shown in the console marked as a demo. Never used where a connector has credentials.
+demo_messages = Table(
+    "demo_messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("outbox_id", ID, nullable=False),
+    Column("kind", String(16), nullable=False),  # sms | email
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("destination", Text, nullable=False),
+    Column("subject_line", Text, nullable=True),
+    Column("body", Text, nullable=False),
+)

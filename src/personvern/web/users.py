@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from personvern.domain.access import ROLE_PERMISSIONS
+from personvern.domain.access import STAFF_ROLES
 from personvern.domain.errors import Conflict, InvalidInput
 from personvern.services import users
 from personvern.services.users import Issued
@@ -26,7 +26,7 @@ def _listing(
         v,
         status=status,
         found=users.list_users(v.ctx),
-        roles=list(ROLE_PERMISSIONS),
+        roles=list(STAFF_ROLES),
         user_languages=LANGUAGES,
         errors=errors or {},
         given=given or {"name": "", "role": "staff", "language": "nb"},
