@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine
@@ -47,6 +48,7 @@ from personvern.store.uow import (
 DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
 DEFAULT_LINKMOBILITY_URL = DEFAULT_URL
 DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # the worker's lease (connectors/worker.py) allows for it
 HOOK_PASSWORD_MIN = 16  # the callbacks are reachable from the internet: a short password is guessed
 
@@ -130,6 +132,12 @@ SETTINGS = (
         None,
         None,
         "a HubSpot private app's access token (Bearer); HubSpot rows wait in the outbox until it is set",
+    ),
+    Setting(
+        "PERSONVERN_PUBLIC_URL",
+        None,
+        DEFAULT_PUBLIC_URL,
+        "where people reach the public privacy page (https://… behind a proxy): the base of links in messages",
     ),
     Setting(
         "PERSONVERN_OUTBOX_MAX_ATTEMPTS",
@@ -253,7 +261,14 @@ class Runtime:
                 return pool.map(fn, items)
 
             return Context(
-                self.policy.policy, self.uow, self.clock, self.actor, spread, self.policy.sha256, self.notice_sha256()
+                self.policy.policy,
+                self.uow,
+                self.clock,
+                self.actor,
+                spread,
+                self.policy.sha256,
+                self.notice_sha256(),
+                public_url(),
             )
         return Context(
             self.policy.policy,
@@ -262,6 +277,7 @@ class Runtime:
             self.actor,
             policy_sha256=self.policy.sha256,
             notice_sha256=self.notice_sha256(),
+            public_url=public_url(),
         )
 
     @property
@@ -298,6 +314,17 @@ class Runtime:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
         self.engine.dispose()
+
+
+def public_url(environ: Mapping[str, str] | None = None) -> str:
+    """The public page's base URL, without a trailing slash; refused unless http(s) with a host and no path."""
+    raw = (environ if environ is not None else os.environ).get("PERSONVERN_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+    parsed = urlsplit(raw.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/") or parsed.query:
+        raise invalid(
+            "PERSONVERN_PUBLIC_URL", "must be an http:// or https:// address with no path, e.g. https://24center.no"
+        )
+    return f"{parsed.scheme}://{parsed.netloc}"
 
 
 def _clock(settings: Settings) -> FixedClock | SystemClock:

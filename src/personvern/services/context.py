@@ -24,6 +24,9 @@ class Context:
     map: Mapper = serial_map  # how CPU-bound batches (import validation) are spread over cores
     policy_sha256: str = ""  # the policy text in force: what a person was shown when it had no rendered notice
     notice_sha256: str = ""  # the privacy notice in force (default language, Markdown), as published by init
+    # Where the public privacy page is reached from outside (PERSONVERN_PUBLIC_URL): links in messages to people
+    # (an answer to fetch, consent to manage) point there.
+    public_url: str = "http://127.0.0.1:8000"
 
     def default_purpose(self) -> str:
         return "bookkeeping" if self.actor.role == "auditor" else "service"
