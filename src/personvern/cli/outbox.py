@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from types import FrameType
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from rich.console import Console
 from personvern.bootstrap import build_worker, http_client
 from personvern.cli.common import Env, command
 from personvern.cli.layout import Column, print_rows
+from personvern.connectors.wake import waiter
 from personvern.connectors.worker import Tally
 from personvern.domain.errors import invalid
 from personvern.domain.outbox import OutboxRow
@@ -172,6 +172,8 @@ def worker(
             env.emit(_tally_json(tally), lambda c: c.print(_summary(tally), markup=False))
             return
         signal.signal(signal.SIGTERM, stop)
+        # Woken the moment a row is queued (a one-time code), else it looks again after `interval`.
+        alarm = waiter(runtime.settings)
         total = Tally()
         said = ""
         try:
@@ -187,9 +189,11 @@ def worker(
                     said = summary
                 if not tally.progressed:
                     # The one real sleep: rules never read the wall clock, only this loop waits on it.
-                    time.sleep(interval)
+                    alarm.wait(interval)
         except KeyboardInterrupt:
             pass
+        finally:
+            alarm.close()
         if env.json:
             env.emit(_tally_json(total), lambda c: None)
         else:
