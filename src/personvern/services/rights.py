@@ -41,7 +41,7 @@ from personvern.reports.package import (
     render_letter,
     values_csv,
 )
-from personvern.services import confirmations, processors, retention
+from personvern.services import answer_links, confirmations, processors, retention
 from personvern.services.consent import set_objection, set_restriction
 from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_many, holds
@@ -140,15 +140,32 @@ def open_request(
 ) -> Opened:
     """Register a request the moment it arrives: the deadline counts from receipt (Art. 12(3))."""
     ctx.actor.require(Permission.REQUEST_OPEN)
-    kind: RequestType = _choice(RequestType, "type", type)
     how: Channel = _choice(Channel, "channel", channel)
-    lang = language or ctx.policy.languages[0]
-    if lang not in ctx.policy.languages:
-        raise invalid("language", f"the policy answers in {', '.join(ctx.policy.languages)}, not {lang!r}")
+    kind, lang, purpose, details = checked_input(ctx, type, language, purpose, changes, unset)
     now = ctx.clock.now()
     at = received_at or now
     if at > now:
         raise invalid("received", "must not be in the future")
+    name, value = _identity(ctx, email, phone, subject_id)
+    with ctx.uow() as uow:
+        opened = register_request(ctx, uow, kind, how, lang, at, (name, value), purpose, details)
+        uow.commit()
+    return opened
+
+
+def checked_input(
+    ctx: Context,
+    type: str,
+    language: str | None,
+    purpose: str | None,
+    changes: Mapping[str, str] | None,
+    unset: list[str] | None,
+) -> tuple[RequestType, str, str | None, dict[str, Any] | None]:
+    """A request's type, language, purpose and corrections, checked before anything is stored."""
+    kind: RequestType = _choice(RequestType, "type", type)
+    lang = language or ctx.policy.languages[0]
+    if lang not in ctx.policy.languages:
+        raise invalid("language", f"the policy answers in {', '.join(ctx.policy.languages)}, not {lang!r}")
     if kind is RequestType.OBJECTION:
         purpose = purpose or "marketing"
         check_objection_purpose(ctx.policy, purpose)
@@ -157,35 +174,54 @@ def open_request(
     details = _rectification(ctx, changes or {}, unset or []) if kind is RequestType.RECTIFICATION else None
     if kind is not RequestType.RECTIFICATION and (changes or unset):
         raise invalid("set", "only a rectification request carries corrections")
-    name, value = _identity(ctx, email, phone, subject_id)
+    return kind, lang, purpose, details
+
+
+def register_request(
+    ctx: Context,
+    uow: UnitOfWork,
+    kind: RequestType,
+    how: Channel,
+    lang: str,
+    at: datetime,
+    identity: tuple[str, str],
+    purpose: str | None,
+    details: dict[str, Any] | None,
+    verified: Verification | None = None,
+) -> Opened:
+    """The request in the register, inside the caller's transaction, from checked input: matched to the person
+    the identity points at, audited, and (`verified`) with the identity already checked as it came in."""
+    name, value = identity
     received = rq.received_on(at, ctx.policy.controller.timezone)
-    with ctx.uow() as uow:
-        found, archived = _match(ctx, uow, name, value)
-        request = Request(
-            id=new_id(),
-            type=kind,
-            state=RequestState.RECEIVED,
-            subject_id=found,
-            channel=how,
-            language=lang,
-            received_at=at,
-            received_date=received,
-            due_on=rq.answer_due(received),
-            opened_by=ctx.actor.name,
-            purpose=purpose,
-        )
-        uow.requests.add(request, {name: value}, details)
-        audit: dict[str, Any] = {
-            "request": request.id,
-            "type": kind.value,
-            "channel": how.value,
-            "due": request.due_on.isoformat(),
-        }
-        if details:
-            audit["fields"] = sorted([*details["set"], *details["unset"]])
-        ctx.record(uow, AuditEvent("request.open", found, None, audit))
-        _reschedule(ctx, uow, found)  # an open request keeps the data it concerns while it lasts
-        uow.commit()
+    found, archived = _match(ctx, uow, name, value)
+    request = Request(
+        id=new_id(),
+        type=kind,
+        state=RequestState.RECEIVED,
+        subject_id=found,
+        channel=how,
+        language=lang,
+        received_at=at,
+        received_date=received,
+        due_on=rq.answer_due(received),
+        opened_by=ctx.actor.name,
+        purpose=purpose,
+    )
+    if verified is not None:
+        request = rq.verify(request, at, ctx.actor.name, verified)
+    uow.requests.add(request, {name: value}, details)
+    audit: dict[str, Any] = {
+        "request": request.id,
+        "type": kind.value,
+        "channel": how.value,
+        "due": request.due_on.isoformat(),
+    }
+    if details:
+        audit["fields"] = sorted([*details["set"], *details["unset"]])
+    if verified is not None:
+        audit["verified"] = verified.value
+    ctx.record(uow, AuditEvent("request.open", found, None, audit))
+    _reschedule(ctx, uow, found)  # an open request keeps the data it concerns while it lasts
     return Opened(request, found is not None, archived)
 
 
@@ -261,10 +297,13 @@ def reject_request(ctx: Context, request_id: str, reason: str) -> Fulfilment:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         request = rq.reject(_load(uow, request_id, lock=True), now, ctx.actor.name, why)
+        contact = answer_links.web_contact(uow, request)
         letter = replace(_letter(ctx, request), rejection=why)
         files = {"letter.html": render_letter(ctx.policy, letter).encode()}
         request = replace(request, outcome=_kept(uow, request, files, now))
         uow.requests.save(request)
+        if contact is not None:
+            answer_links.offer_answer(ctx, uow, request, contact)
         ctx.record(uow, AuditEvent("request.reject", request.subject_id, None, {"request": request.id}))
         _reschedule(ctx, uow, request.subject_id)
         uow.commit()
@@ -378,6 +417,7 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
             raise Conflict(f"request {request.id} is {request.state.value}; it cannot be fulfilled")
         rq.require_not_carried_out(request, "fulfilled again")
         rq.require_verified(request, "fulfilled")
+        contact = answer_links.web_contact(uow, request)  # before an erasure forgets where it came from
         letter = _letter(ctx, request)
         files: dict[str, bytes] = {}
         outcome: dict[str, Any] = {"held": letter.held}
@@ -397,6 +437,8 @@ def fulfil_request(ctx: Context, request_id: str) -> Fulfilment:
         else:
             done = rq.complete(request, now, ctx.actor.name, outcome)
         uow.requests.save(done)
+        if contact is not None:
+            answer_links.offer_answer(ctx, uow, done, contact)  # a request from the web is answered there
         _reschedule(ctx, uow, request.subject_id)
         ctx.record(
             uow,
