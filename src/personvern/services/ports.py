@@ -19,6 +19,7 @@ from personvern.domain.reconcile import Reconciliation
 from personvern.domain.requests import Request, RequestState
 from personvern.domain.retention import Facts, Schedule
 from personvern.domain.sms import Message, MessageStatus
+from personvern.domain.statistics import BreachRow, ConsentCount, CookieCount, Months, RequestRow
 from personvern.domain.subjects import Relationship, Subject
 from personvern.domain.users import Session, Throttle, User
 
@@ -607,6 +608,15 @@ class ProcessingFigures(Protocol):
     def deliveries(self) -> list[Deliveries]: ...
 
 
+class StatisticsStore(Protocol):
+    """The statistics' reads (store/statistics_repo.py): consent events and cookie choices counted in SQL."""
+
+    def requests(self, first_day: date, after: date) -> list[RequestRow]: ...
+    def breaches(self, start: datetime, end: datetime) -> list[BreachRow]: ...
+    def consents(self, months: Months) -> list[ConsentCount]: ...
+    def cookies(self, months: Months) -> list[CookieCount]: ...
+
+
 class ConfirmationStore(Protocol):
     """What each recipient must do for each request carried out, and whether it has confirmed."""
 
@@ -744,6 +754,8 @@ class UnitOfWork(Protocol):
     def breaches(self) -> BreachRegister: ...
     @property
     def figures(self) -> ProcessingFigures: ...
+    @property
+    def statistics(self) -> StatisticsStore: ...
     @property
     def confirmations(self) -> ConfirmationStore: ...
     @property

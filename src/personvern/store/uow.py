@@ -34,6 +34,7 @@ from personvern.store.repositories import (
 )
 from personvern.store.retention_repo import SqlRetention, SqlReviews
 from personvern.store.rights_repo import SqlArchive, SqlErasureReceipts, SqlRequests
+from personvern.store.statistics_repo import SqlStatistics
 from personvern.store.users_repo import SqlSessions, SqlThrottles, SqlUsers
 
 
@@ -81,6 +82,7 @@ class SqlUnitOfWork:
     notices: SqlNoticeVersions
     breaches: SqlBreaches
     figures: SqlFigures
+    statistics: SqlStatistics
     retention: SqlRetention
     reviews: SqlReviews
     confirmations: SqlConfirmations
@@ -132,6 +134,7 @@ class SqlUnitOfWork:
         self.notices = SqlNoticeVersions(self._conn)
         self.breaches = SqlBreaches(self._conn)
         self.figures = SqlFigures(self._conn)
+        self.statistics = SqlStatistics(self._conn)
         self.confirmations = SqlConfirmations(self._conn)
         self.exports = SqlExports(self._conn)
         self.reconciliations = SqlReconciliations(self._conn)
