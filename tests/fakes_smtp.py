@@ -16,14 +16,22 @@ Use it as a context manager; it listens on a free port of 127.0.0.1 from `__ente
 
 Scripting failures: `smtp.refuse("nobody@example.no")` answers RCPT TO for that address with 550 (a bad
 recipient, for ever); `smtp.then("451 4.3.0 try again later")` answers the next RCPT TO with the given reply,
-once (e.g. a 4xx greylisting, or a 5xx). `smtp.host`/`smtp.port` say where it listens. It offers no STARTTLS:
-the connector allows that only on a loopback host.
+once (e.g. a 4xx greylisting, or a 5xx). `smtp.host`/`smtp.port` say where it listens.
+
+By default it offers no STARTTLS (the connector allows that only on a loopback host). `FakeSmtp(starttls=True)`
+offers it with a self-signed certificate for 127.0.0.1 and requires it before MAIL; `smtp.client_tls` is an
+`ssl.SSLContext` that trusts that certificate (the connector's `tls=`), `smtp.tls_sessions` counts the
+messages that came over TLS.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import re
 import socket
+import ssl
+import tempfile
 import threading
 import time
 import warnings
@@ -36,9 +44,10 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-
-# The fake's AUTH runs without TLS on purpose (loopback only); aiosmtpd warns of it on every connection.
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning)
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 SENDER = "personvern@example.no"
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
@@ -51,8 +60,44 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _Controller(Controller):
+    def factory(self) -> Any:
+        # The fake's AUTH runs without TLS on purpose (loopback only); aiosmtpd warns of it on every connection.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning)
+            return super().factory()
+
+
+def _self_signed() -> tuple[bytes, bytes]:
+    """A certificate for 127.0.0.1 and localhost, and its key (PEM), valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
 class FakeSmtp:
-    def __init__(self, user: str | None = None, password: str | None = None, sender: str = SENDER) -> None:
+    def __init__(
+        self, user: str | None = None, password: str | None = None, sender: str = SENDER, starttls: bool = False
+    ) -> None:
         self.user = user
         self.password = password
         self.sender = sender
@@ -65,6 +110,20 @@ class FakeSmtp:
         self._script: list[str] = []
         self._changed = threading.Condition()
         self._controller: Controller | None = None
+        self.starttls = starttls
+        self.tls_sessions = 0
+        self.client_tls: ssl.SSLContext | None = None
+        self._server_tls: ssl.SSLContext | None = None
+        if starttls:
+            cert, key = _self_signed()
+            with tempfile.TemporaryDirectory() as folder:
+                (cert_file, key_file) = (f"{folder}/cert.pem", f"{folder}/key.pem")
+                for path, data in ((cert_file, cert), (key_file, key)):
+                    with open(path, "wb") as out:
+                        out.write(data)
+                self._server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                self._server_tls.load_cert_chain(cert_file, key_file)
+            self.client_tls = ssl.create_default_context(cadata=cert.decode())
 
     # -- scripting
     def refuse(self, address: str) -> FakeSmtp:
@@ -135,6 +194,7 @@ class FakeSmtp:
         message = message_from_bytes(envelope.original_content or envelope.content, policy=email_policy.default)
         assert isinstance(message, EmailMessage)
         with self._changed:
+            self.tls_sessions += int(session.ssl is not None)
             self.messages.append(message)
             self.envelopes.append((str(envelope.mail_from), [str(a).lower() for a in envelope.rcpt_tos]))
             self._changed.notify_all()
@@ -152,11 +212,13 @@ class FakeSmtp:
     # -- the server
     def __enter__(self) -> FakeSmtp:
         self.port = _free_port()
-        auth: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if self.user is not None:
             # No TLS on a loopback test server, so AUTH must be allowed in the clear.
-            auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
-        self._controller = Controller(self, hostname=self.host, port=self.port, **auth)
+            options = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+        if self._server_tls is not None:
+            options |= {"tls_context": self._server_tls, "require_starttls": True}
+        self._controller = _Controller(self, hostname=self.host, port=self.port, **options)
         self._controller.start()
         return self
 
