@@ -117,8 +117,9 @@ def ask(
     message, so neither the answer nor its timing tells whether someone is in the register.
     """
     ctx = visitor(ctx)
-    corrections = _corrections(ctx, changes) if type == RequestType.RECTIFICATION.value else None
-    kind, lang, purpose, details = rights.checked_input(ctx, type, language, purpose, corrections, None)
+    kind, lang, purpose, details = rights.checked_input(ctx, type, language, purpose, changes, None)
+    if details is not None:
+        details = {**details, "set": _corrections(ctx, details["set"])}
     via, destination = _contact(ctx, email, phone)
     _limited(
         ctx,
