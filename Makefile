@@ -20,7 +20,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/personvern demo --db $(DB)
 	@echo "For the command line in another terminal: . $(BIN)/activate (then e.g. personvern subject list)"
-	$(BIN)/personvern serve --db $(DB)
+	PERSONVERN_DEMO_SINK=1 $(BIN)/personvern serve --db $(DB)
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -22,6 +22,9 @@ from personvern.connectors.hubspot import DEFAULT_URL as DEFAULT_HUBSPOT_URL
 from personvern.connectors.hubspot import HubSpot, HubSpotConfig
 from personvern.connectors.hubspot_contacts import HubSpotContacts
 from personvern.connectors.linkmobility import DEFAULT_URL, LinkMobility, LinkMobilityConfig
+from personvern.connectors.sink import DemoSink
+from personvern.connectors.smtp import DEFAULT_PORT as DEFAULT_SMTP_PORT
+from personvern.connectors.smtp import Smtp, SmtpConfig
 from personvern.connectors.worker import Worker
 from personvern.domain.access import Actor, Permission, check_role
 from personvern.domain.errors import Forbidden, NotReady, PolicyRejected, invalid
@@ -138,6 +141,34 @@ SETTINGS = (
         None,
         DEFAULT_PUBLIC_URL,
         "where people reach the public privacy page (https://… behind a proxy): the base of links in messages",
+    ),
+    Setting(
+        "PERSONVERN_SMTP_HOST",
+        None,
+        None,
+        "the mail server e-mail goes through (codes and answers to people); e-mail waits in the outbox until it and "
+        "PERSONVERN_SMTP_FROM are set",
+    ),
+    Setting(
+        "PERSONVERN_SMTP_PORT",
+        None,
+        str(DEFAULT_SMTP_PORT),
+        "the mail server's port: 587 with STARTTLS (required, unless the host is 127.0.0.1 or ::1), 465 for TLS",
+    ),
+    Setting("PERSONVERN_SMTP_USER", None, None, "the login at the mail server; unset: no login"),
+    Setting("PERSONVERN_SMTP_PASSWORD", None, None, "the mail server login's password"),
+    Setting(
+        "PERSONVERN_SMTP_FROM",
+        None,
+        None,
+        "the sender of every e-mail: personvern@example.no, or 24 Center <personvern@example.no>",
+    ),
+    Setting(
+        "PERSONVERN_DEMO_SINK",
+        None,
+        None,
+        "set to 1 for a demo (make run does): SMS and e-mail whose vendor has no credentials go to the console's "
+        "Demo messages page instead of waiting; never used where credentials are set",
     ),
     Setting(
         "PERSONVERN_OUTBOX_MAX_ATTEMPTS",
@@ -536,11 +567,43 @@ def http_client() -> httpx.Client:
     return httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
 
 
+def smtp_config(environ: Mapping[str, str] | None = None) -> SmtpConfig:
+    env = _env(environ)
+    raw = (env.get("PERSONVERN_SMTP_PORT") or str(DEFAULT_SMTP_PORT)).strip()
+    port = int(raw) if raw.isdigit() and 1 <= int(raw) <= 65535 else None  # None: the rows wait and say why
+    return SmtpConfig(
+        host=env.get("PERSONVERN_SMTP_HOST") or None,
+        port=port,
+        user=env.get("PERSONVERN_SMTP_USER") or None,
+        password=env.get("PERSONVERN_SMTP_PASSWORD") or None,
+        sender=env.get("PERSONVERN_SMTP_FROM") or None,
+    )
+
+
+def demo_sink_on(environ: Mapping[str, str] | None = None) -> bool:
+    """PERSONVERN_DEMO_SINK is set to a true value (1, true, yes, on)."""
+    return (_env(environ).get("PERSONVERN_DEMO_SINK") or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def demo_sink_kinds(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The kinds the demo sink takes: with the setting on, those whose vendor has no credentials."""
+    if not demo_sink_on(environ):
+        return []
+    unset = {"sms": link_mobility_config(environ).missing(), "email": smtp_config(environ).missing()}
+    return [kind for kind, missing in unset.items() if missing]
+
+
 def build_connectors(
     runtime: Runtime, client: httpx.Client, environ: Mapping[str, str] | None = None
 ) -> dict[str, Connector]:
-    """One connector per outbox kind. One without credentials still exists: its rows wait, visibly."""
-    connectors: dict[str, Connector] = {"sms": LinkMobility(client, link_mobility_config(environ), runtime.clock)}
+    """One connector per outbox kind. One without credentials still exists: its rows wait, visibly (or, in a
+    demo, go to the demo sink)."""
+    connectors: dict[str, Connector] = {
+        "sms": LinkMobility(client, link_mobility_config(environ), runtime.clock),
+        "email": Smtp(smtp_config(environ), runtime.clock),
+    }
+    for kind in demo_sink_kinds(environ):
+        connectors[kind] = DemoSink(runtime.context(), kind)
     hubspot = HubSpot(client, hubspot_config(environ), runtime.clock)
     for kind in hubspot.kinds:  # one client for the three kinds: they share HubSpot's rate-limit windows
         connectors[kind] = hubspot

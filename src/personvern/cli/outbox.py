@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from personvern.bootstrap import build_worker, http_client
+from personvern.bootstrap import build_worker, demo_sink_kinds, http_client
 from personvern.cli.common import Env, command
 from personvern.cli.layout import Column, print_rows
+from personvern.connectors.sink import announcement
 from personvern.connectors.wake import waiter
 from personvern.connectors.worker import Tally
 from personvern.domain.errors import invalid
@@ -167,6 +168,10 @@ def worker(
     with http_client() as client:
         stop = _Stop()
         delivery = build_worker(runtime, client, stopping=lambda: stop.requested)
+        sunk = demo_sink_kinds()
+        if sunk:
+            # Never silently: whoever runs it must know that no code reaches a phone or an inbox.
+            print(announcement(sunk), file=sys.stderr if env.json else sys.stdout, flush=True)
         if once:
             tally = delivery.run_once()
             env.emit(_tally_json(tally), lambda c: c.print(_summary(tally), markup=False))

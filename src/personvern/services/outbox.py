@@ -31,6 +31,7 @@ from personvern.services.ports import UnitOfWork
 # Who receives each kind of row: the recipient as the policy names it (Art. 13(1)(e), Art. 30(1)(d)).
 RECIPIENTS = {
     "sms": "linkmobility",
+    "email": "smtp",  # the company's own mail server
     "hubspot.upsert": "hubspot",
     "hubspot.unsubscribe": "hubspot",
     "hubspot.delete": "hubspot",

@@ -719,6 +719,27 @@ class ThrottleStore(Protocol):
     def clear(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class DemoMessage:
+    """An SMS or e-mail the demo sink took instead of LINK Mobility or the mail server: shown, never sent."""
+
+    id: str
+    outbox_id: str
+    kind: str  # sms | email
+    at: datetime
+    destination: str
+    subject_line: str | None
+    body: str
+
+
+class DemoMessageStore(Protocol):
+    """The demo sink's messages (a demo only): kept once per outbox row, read newest first, dropped after a week."""
+
+    def add(self, message: DemoMessage) -> bool: ...
+    def newest(self, since: datetime, limit: int) -> list[DemoMessage]: ...
+    def delete_before(self, before: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it commits together, or not at all."""
 
@@ -768,6 +789,8 @@ class UnitOfWork(Protocol):
     def sessions(self) -> SessionStore: ...
     @property
     def throttles(self) -> ThrottleStore: ...
+    @property
+    def demo_messages(self) -> DemoMessageStore: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

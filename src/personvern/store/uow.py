@@ -18,6 +18,7 @@ from personvern.store import tables as t
 from personvern.store.breach_repo import SqlBreaches
 from personvern.store.consent_repo import SqlBlocks, SqlConsents
 from personvern.store.crypto import Vault
+from personvern.store.demo_repo import SqlDemoMessages
 from personvern.store.notice_repo import SqlNoticeVersions
 from personvern.store.outbox_repo import SqlMessages, SqlOutbox
 from personvern.store.people import People
@@ -91,6 +92,7 @@ class SqlUnitOfWork:
     users: SqlUsers
     sessions: SqlSessions
     throttles: SqlThrottles
+    demo_messages: SqlDemoMessages
 
     def __init__(
         self, engine: Engine, vault: Vault, policy: Policy, real_now: Callable[[], datetime] | None = None
@@ -141,6 +143,7 @@ class SqlUnitOfWork:
         self.users = SqlUsers(self._conn)
         self.sessions = SqlSessions(self._conn)
         self.throttles = SqlThrottles(self._conn)
+        self.demo_messages = SqlDemoMessages(self._conn)
         return self
 
     def __exit__(
