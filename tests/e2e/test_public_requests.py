@@ -148,7 +148,7 @@ def test_an_expired_code_is_refused(api: Any, messages: Outbox, monkeypatch: pyt
         ({"type": "access", "phone": PHONE, "lang": "de"}, "lang"),
         ({"type": "rectification", "phone": PHONE}, "set"),
         ({"type": "rectification", "phone": PHONE, "set": {"shoe_size": "44"}}, "shoe_size"),
-        ({"type": "rectification", "phone": PHONE, "set": {"email": "nope"}}, "email"),
+        ({"type": "rectification", "phone": PHONE, "set": {"email": "nope"}}, "set.email"),
         ({"type": "access", "phone": PHONE, "set": {"full_name": "X"}}, "set"),
         ({"type": "access", "phone": PHONE, "extra": 1}, "extra"),
     ],

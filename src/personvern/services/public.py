@@ -92,11 +92,11 @@ def _corrections(ctx: Context, changes: Mapping[str, str] | None) -> dict[str, s
     for name, value in (changes or {}).items():
         spec = ctx.policy.fields.get(name)
         if spec is None:
-            raise invalid(name, f"is not a field the register holds; fields: {', '.join(ctx.policy.fields)}")
+            raise invalid(f"set.{name}", f"is not a field the register holds; fields: {', '.join(ctx.policy.fields)}")
         try:
             checked[name] = normalise(spec.type, value, ctx.policy.default_region)
         except BadValue as exc:
-            raise invalid(name, str(exc)) from None
+            raise invalid(f"set.{name}", str(exc)) from None
     return checked
 
 

@@ -56,6 +56,8 @@ VERIFICATIONS = {
     "known_phone": N_("code sent to the phone number we hold"),
     "in_person": N_("in person"),
     "signed_letter": N_("signed letter"),
+    "otp_sms": N_("one-time code by SMS to the number given on the privacy page"),
+    "otp_email": N_("one-time code by e-mail to the address given on the privacy page"),
 }
 CONSENT_STATES = {
     "in_force": N_("in force"),

@@ -13,14 +13,19 @@ from personvern.web import (
     audit,
     breaches,
     console,
+    cookie_banner,
     customer_actions,
+    demo_messages,
     documents,
     exports,
     outbox,
+    public,
     retention,
     review,
     rights,
+    selfservice,
     sms,
+    statistics,
     subjects,
     users,
 )
@@ -41,8 +46,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     customer_actions.router,
     sms.router,
     outbox.router,
+    demo_messages.router,
     review.router,
+    statistics.router,
     audit.router,
+    cookie_banner.router,
+    selfservice.router,  # public: the consent page a marketing message's personal link opens
+    public.router,  # public: /personvern, /privacy and / leading there; requests by one-time code
 )
 
 # Last: any other address under /console/ is a 404 page in words, once signed in (no probing of what exists).
@@ -55,15 +65,10 @@ def not_found(request: Request, v: Seen, rest: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """The console's pages under /console/, its style sheet under /static/, and / leading to the console."""
+    """The console's pages under /console/, the public pages, and the style sheets and scripts under /static/."""
     for router in (*ROUTERS, fallback):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        # The public privacy page takes / later; until then it leads to the console.
-        return RedirectResponse(f"{PREFIX}/", status_code=307)
 
     @app.get(PREFIX, include_in_schema=False)
     def console_root() -> RedirectResponse:
