@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
 from personvern import __version__
+from personvern.bootstrap import demo_sink_on
 from personvern.domain.access import PHRASES, Permission
 from personvern.domain.errors import (
     ClockMoved,
@@ -73,6 +74,7 @@ def environment(lang: str) -> Environment:
         breach_clock=labels.breach_clock,
         cap=capitalised,
         languages_named=NAMES,
+        demo_sink=demo_sink_on,  # read at each page: the nav shows the demo sink's page only while it is on
     )
     env.filters["dict_without"] = lambda d, *keys: {k: x for k, x in d.items() if k not in keys}
     return env
