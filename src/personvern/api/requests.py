@@ -146,6 +146,15 @@ class ReceiptOut(BaseModel):
         return cls(id=receipt.id, erased_at=receipt.erased_at, held_until=receipt.held_until, details=receipt.details)
 
 
+class AnswerLinkOut(BaseModel):
+    """A single-use link to the answer, sent to where a request from the web came from."""
+
+    sent_at: datetime
+    expires_at: datetime
+    fetched_at: datetime | None = Field(description="When the person downloaded the answer; null until then.")
+    closed_at: datetime | None = Field(description="Fetched, or expired: the kept answer was deleted then.")
+
+
 class RequestDetailOut(RequestOut):
     identity: dict[str, str] | None = Field(description="How the person identified themselves; null once forgotten.")
     details: dict[str, Any] | None = Field(description="A rectification's corrections.")
@@ -154,6 +163,9 @@ class RequestDetailOut(RequestOut):
         default_factory=list,
         description="Once carried out: each recipient's action and confirmation (Art. 17(2), 19); the request "
         "completes when every one is in.",
+    )
+    answer_links: list[AnswerLinkOut] = Field(
+        default_factory=list, description="A request from the web: the links its answer was sent as, and their fate."
     )
 
 
@@ -218,6 +230,10 @@ def show_request(ctx: Ctx, request_id: Id) -> RequestDetailOut:
         details=view.details,
         erasure_receipt=ReceiptOut.of(view.receipt) if view.receipt else None,
         recipients=[RecipientOut.of(v) for v in view.recipients],
+        answer_links=[
+            AnswerLinkOut(sent_at=a.created_at, expires_at=a.expires_at, fetched_at=a.fetched_at, closed_at=a.closed_at)
+            for a in view.answer_links
+        ],
     )
 
 

@@ -62,6 +62,10 @@ class Verification(StrEnum):
     OTP_EMAIL = "otp_email"
 
 
+# Recorded by the privacy page itself when the code is typed back; staff cannot claim them for a request.
+ONLY_ON_THE_PAGE = frozenset({Verification.OTP_SMS, Verification.OTP_EMAIL})
+
+
 def add_months(day: date, months: int) -> date:
     """The same date `months` later, or that month's last day when it has no such date.
 

@@ -25,6 +25,7 @@ from personvern.domain.consent import (
 )
 from personvern.domain.erasure import ErasureCause, ErasureReceipt
 from personvern.domain.errors import Conflict, NotFound, invalid
+from personvern.domain.otp import AnswerLink
 from personvern.domain.requests import Channel, Request, RequestState, RequestType, Verification
 from personvern.domain.retention import Facts, counted_from, decide, local_day
 from personvern.domain.sealed import ANSWER_KEPT
@@ -264,6 +265,8 @@ def _step(
 def verify_request(ctx: Context, request_id: str, method: str) -> Request:
     """Record how the identity was checked (Art. 12(6)); nothing is disclosed or changed before this."""
     how: Verification = _choice(Verification, "method", method)
+    if how in rq.ONLY_ON_THE_PAGE:
+        raise invalid("method", "a one-time code is recorded by the privacy page itself, as the visitor types it")
     now = ctx.clock.now()
     return _step(
         ctx,
@@ -352,6 +355,8 @@ class RequestView:
     receipt: ErasureReceipt | None = None  # an erasure request's proof: which fields went, which are held
     # Each recipient's part once the request was carried out (Art. 17(2), 19): what it must do, how it confirms.
     recipients: tuple[confirmations.RecipientView, ...] = ()
+    # A request from the web is answered by single-use links: when each was sent, fetched, or closed unfetched.
+    answer_links: tuple[AnswerLink, ...] = ()
 
 
 def list_requests(
@@ -380,9 +385,10 @@ def show_request(ctx: Context, request_id: str) -> RequestView:
         receipt_id = request.outcome.get("receipt")
         receipt = uow.receipts.get(receipt_id) if receipt_id else None
         recipients = tuple(confirmations.views(ctx, uow, request))
+        links = tuple(uow.answer_links.for_request(request_id)) if request.channel is Channel.WEB else ()
         ctx.record(uow, AuditEvent("request.read", request.subject_id, None, {"request": request_id}))
         uow.commit()
-    return RequestView(request, identity, details, _today(ctx), receipt, recipients)
+    return RequestView(request, identity, details, _today(ctx), receipt, recipients, links)
 
 
 # ---------------------------------------------------------------- fulfilling

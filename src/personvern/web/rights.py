@@ -9,7 +9,14 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
 from personvern.domain.errors import InvalidInput
-from personvern.domain.requests import MAX_EXTENSION_MONTHS, Channel, RequestState, RequestType, Verification
+from personvern.domain.requests import (
+    MAX_EXTENSION_MONTHS,
+    ONLY_ON_THE_PAGE,
+    Channel,
+    RequestState,
+    RequestType,
+    Verification,
+)
 from personvern.policy.schema import LegalBasis
 from personvern.reports.package import answer_zip
 from personvern.services import confirmations, rights
@@ -112,7 +119,7 @@ def _page(request: Request, v: Visit, request_id: str, status: int = 200, **valu
         view=view,
         r=view.request,
         said=said,
-        methods=[m.value for m in Verification],
+        methods=[m.value for m in Verification if m not in ONLY_ON_THE_PAGE],
         months=list(range(1, MAX_EXTENSION_MONTHS + 1)),
         done=view.request.state in (RequestState.COMPLETED, RequestState.REJECTED),
         carried_out=datetime.fromisoformat(view.request.outcome["carried_out_at"])
