@@ -24,6 +24,7 @@ from personvern.api import (
     retention,
     review,
     sms,
+    statistics,
     subjects,
     tasks,
     users,
@@ -54,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     request_recipients.router,
     exports.router,
     processors.router,
+    statistics.router,
 )
 
 # Called by others, at the paths they were given (LINK Mobility's callbacks): not under /api/v1, not a bearer token.

@@ -23,6 +23,7 @@ from personvern.cli import requests as requests_cli
 from personvern.cli import retention as retention_cli
 from personvern.cli import review as review_cli
 from personvern.cli import sms as sms_cli
+from personvern.cli import statistics as statistics_cli
 from personvern.cli.audit import audit_app
 from personvern.cli.common import DbOption, Env, JsonOption, NowOption, RoleOption, command, err_console, report_error
 from personvern.cli.export import export_app
@@ -52,6 +53,7 @@ app.add_typer(sms_cli.sms_app, name="sms")
 app.add_typer(outbox_cli.outbox_app, name="outbox")
 app.add_typer(notice_cli.notice_app, name="notice")
 app.add_typer(record_cli.record_app, name="record")
+command(app, "statistics")(statistics_cli.statistics)
 app.add_typer(breach_cli.breach_app, name="breach")
 app.add_typer(requests_cli.request_app, name="request")
 app.add_typer(requests_cli.archive_app, name="archive")
