@@ -19,6 +19,7 @@ from personvern.domain.erasure import ErasureCause
 from personvern.domain.errors import Conflict, Forbidden, IntegrityBroken, NotFound, PersonvernError, invalid
 from personvern.domain.retention import Action, local_day
 from personvern.policy.schema import ExpiryAction, Policy
+from personvern.services import cookies, public
 from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_subject
 from personvern.services.ports import ArchivedEntry, ReviewRecord, Scheduled
@@ -296,6 +297,8 @@ def daily(ctx: Context) -> Daily:
     try:
         if not swept_today(ctx):
             swept = sweep_run(ctx, unattended=True)
+        cookies.forget_old_choices(ctx)  # records of website cookie choices past the policy's `[cookies] keep`
+        public.upkeep(ctx)  # codes never typed back, answer links past their time (and their answers), old limits
         note = reminder(ctx)
     except Forbidden as exc:
         return Daily(None, [f"retention sweep skipped: {exc}"])
