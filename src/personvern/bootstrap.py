@@ -300,6 +300,7 @@ class Runtime:
                 self.policy.sha256,
                 self.notice_sha256(),
                 public_url(),
+                self.uow.vault.link_key,
             )
         return Context(
             self.policy.policy,
@@ -309,6 +310,7 @@ class Runtime:
             policy_sha256=self.policy.sha256,
             notice_sha256=self.notice_sha256(),
             public_url=public_url(),
+            link_key=self.uow.vault.link_key,
         )
 
     @property
@@ -331,6 +333,7 @@ class Runtime:
             self.actor,
             policy_sha256=self.policy.sha256,
             notice_sha256=self.notice_sha256(),
+            link_key=self.uow.vault.link_key,
         )
 
     def notice_sha256(self) -> str:

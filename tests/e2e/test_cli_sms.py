@@ -151,9 +151,22 @@ def test_marketing_needs_consent_and_carries_the_opt_out_line(pv_ready, link):
         "sms", "send", sid, "--purpose", "marketing", "--text", "Tilbud!", "--role", "marketing", "--now", NOW
     )
     assert queued["opt_out_appended"] is True
-    assert queued["characters"] == len("Tilbud!\n" + OPT_OUT)
     assert pv_ready.json("worker", "--once", "--now", LATER)["delivered"] == 1
-    assert link.received[0]["userData"] == f"Tilbud!\n{OPT_OUT}"
+    # The person's own consent link (issue 14) on the line above the opt-out line, counted in the length.
+    text, url, stop = link.received[0]["userData"].split("\n")
+    assert (text, stop) == ("Tilbud!", OPT_OUT)
+    assert url.startswith("http://127.0.0.1:8000/personvern/samtykke/") and sid not in url
+    assert queued["characters"] == len(f"Tilbud!\n{url}\n{OPT_OUT}")
+    assert "GSM-7, 1 segment, " + str(queued["characters"]) + " characters" in preview.stderr  # as sent
+    from fastapi.testclient import TestClient
+
+    from personvern.api.app import create_app
+    from personvern.bootstrap import Settings, open_runtime
+
+    runtime = open_runtime(Settings.resolve(pv_ready.db_url, LATER, "ceo"))
+    with TestClient(create_app(runtime)) as client:  # the link opens the person's consent page
+        opened = client.get(url.removeprefix("http://127.0.0.1:8000"))
+    assert opened.status_code == 200 and "Markedsføring på SMS" in opened.text
 
 
 def test_refusals_name_the_rule_and_change_nothing(pv_ready, unchanged):

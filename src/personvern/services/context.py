@@ -27,6 +27,8 @@ class Context:
     # Where the public privacy page is reached from outside (PERSONVERN_PUBLIC_URL): links in messages to people
     # (an answer to fetch, consent to manage) point there.
     public_url: str = "http://127.0.0.1:8000"
+    # The self-service links' key (store/crypto.py Vault.link_key); None: no personal links are made.
+    link_key: bytes | None = None
 
     def default_purpose(self) -> str:
         return "bookkeeping" if self.actor.role == "auditor" else "service"

@@ -12,6 +12,7 @@ from personvern.domain.consent import MARKETING
 from personvern.domain.errors import Forbidden, InvalidInput, NotFound, invalid
 from personvern.domain.sms import (
     FINAL_STATUSES,
+    OPT_OUT_LINE,
     STOP_WORD,
     DeliveryReport,
     Encoding,
@@ -28,7 +29,7 @@ from personvern.domain.sms import (
 )
 from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType
-from personvern.services import consent, outbox
+from personvern.services import consent, outbox, selfservice
 from personvern.services.context import Context, new_id
 from personvern.services.ports import Lookup, UnitOfWork
 from personvern.services.register import require_subject
@@ -59,18 +60,42 @@ class QueuedSms:
     outbox_id: str
 
 
-def compose(purpose: str, text: str) -> tuple[str, SmsLength]:
-    """The text as sent and its encoding and segments, before any rule about the person is checked."""
+def compose(purpose: str, text: str, link: str | None = None) -> tuple[str, SmsLength]:
+    """The text as sent and its encoding and segments, before any rule about the person is checked.
+
+    A marketing text ends with the person's self-service `link` (or a stand-in of its length) on the line
+    before the opt-out line, so that its length and segments are those of the message that goes.
+    """
     if purpose not in PURPOSES:
         raise invalid("purpose", f"must be one of: {', '.join(PURPOSES)}")
     problems = text_problems(text)
     if problems:
         raise InvalidInput(problems)
     final = with_opt_out(text) if purpose == "marketing" else text
+    if purpose == "marketing" and link is not None:
+        final = _with_link(final, link)
     problems = text_problems(final)
     if problems:
         raise InvalidInput(problems)
     return final, measure(final)
+
+
+def _with_link(final: str, link: str) -> str:
+    """The link on a line of its own just above «Svar STOPP …», which stays the last line (markedsføringsloven § 15).
+
+    The link is where the person sees and changes their consent per channel and objects (Art. 7(3), 21(3)).
+    """
+    head = final[: -len(OPT_OUT_LINE)]
+    return f"{head}{link}\n{OPT_OUT_LINE}"
+
+
+def _link(ctx: Context, subject_id: str | None, purpose: str, preview: bool) -> str | None:
+    """The person's self-service link for a marketing text; a stand-in of its exact length in a preview."""
+    if purpose != "marketing":
+        return None
+    if preview or subject_id is None:
+        return selfservice.preview_link(ctx, subject_id)
+    return selfservice.link_for(ctx, subject_id)
 
 
 def _require_recipient(ctx: Context, purpose: str) -> None:
@@ -81,10 +106,15 @@ def _require_recipient(ctx: Context, purpose: str) -> None:
         raise Forbidden(f"the policy does not name {RECIPIENT} as a recipient of the phone number for {purpose}")
 
 
-def _check(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, text: str) -> tuple[SmsDraft, str]:
-    """Every rule a message must pass, each refusal naming its rule; returns the draft and the number to send to."""
+def _check(
+    ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, text: str, preview: bool = False
+) -> tuple[SmsDraft, str]:
+    """Every rule a message must pass, each refusal naming its rule; returns the draft and the number to send to.
+
+    `preview`: the person's link is a stand-in of its length (the link itself is made when the message goes).
+    """
     ctx.actor.require(Permission.SMS_MARKETING if purpose == "marketing" else Permission.SMS_SEND)
-    final, length = compose(purpose, text)
+    final, length = compose(purpose, text, _link(ctx, subject_id, purpose, preview))
     _require_recipient(ctx, purpose)
     subject = uow.subjects.get(subject_id)
     if subject is None:
@@ -113,7 +143,7 @@ def _check(ctx: Context, uow: UnitOfWork, subject_id: str, purpose: str, text: s
 def draft_sms(ctx: Context, subject_id: str, purpose: str, text: str) -> SmsDraft:
     """Check a message without sending it: what `sms send` shows before it asks."""
     with ctx.uow() as uow:
-        draft, _phone = _check(ctx, uow, subject_id, purpose, text)
+        draft, _phone = _check(ctx, uow, subject_id, purpose, text, preview=True)
     return draft
 
 
@@ -189,7 +219,7 @@ def _audience_rules(ctx: Context, text: str) -> tuple[str, SmsLength]:
     # Both: the audience is who may be reached (reading it), and each message is marketing (sending it).
     ctx.actor.require(Permission.SMS_MARKETING)
     ctx.actor.require(Permission.AUDIENCE_READ)
-    composed = compose("marketing", text)
+    composed = compose("marketing", text, _link(ctx, None, "marketing", preview=True))
     _require_recipient(ctx, "marketing")
     return composed
 

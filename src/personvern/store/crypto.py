@@ -65,6 +65,7 @@ class Vault:
         # the database but has no master key can neither rebuild the chain nor sign a head it never had.
         self.audit_key = _derive(master, b"audit-chain")
         self.checkpoint_key = _derive(master, b"audit-checkpoints")
+        self.link_key = _derive(master, b"self-service-links")  # the personal links of marketing messages
         self.key_id = hashlib.sha256(master).hexdigest()[:16]
 
     @staticmethod
