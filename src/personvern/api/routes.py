@@ -17,6 +17,7 @@ from personvern.api import (
     outbox,
     policy,
     processors,
+    public_cookies,
     record,
     relationships,
     request_recipients,
@@ -55,6 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     request_recipients.router,
     exports.router,
     processors.router,
+    public_cookies.router,
     statistics.router,
 )
 

@@ -6,6 +6,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from personvern.policy.schema import Policy, key_path
+from personvern.policy.schema import CONSENT_COOKIE, Cookies, Policy, key_path
 
 BUNDLED_NAME = "24center.toml"
 
@@ -162,6 +163,38 @@ def _references(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
     for name, purpose in policy.purposes.items():
         if purpose.legal_basis.value == "6(1)(a)" and not purpose.channels:
             found.append((("purposes", name, "channels"), "a purpose based on consent needs channels"))
+    if policy.cookies is not None:
+        found += _cookie_problems(policy.cookies)
+    return found
+
+
+def _cookie_problems(cookies: Cookies) -> list[tuple[tuple[str | int, ...], str]]:
+    """The `[cookies]` section's rules across its entries (ekomloven § 2-7b; the banner relies on each)."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    at: tuple[str | int, ...] = ("cookies", "categories")
+    if not any(c.necessary for c in cookies.categories.values()):
+        found.append((at, f"no category has necessary = true: one must list the consent cookie {CONSENT_COOKIE!r}"))
+    if all(c.necessary for c in cookies.categories.values()):
+        found.append((at, "no optional category (necessary = false): a site without one needs no banner"))
+    seen: set[str] = set()
+    listed = False
+    for name, category in cookies.categories.items():
+        for i, cookie in enumerate(category.cookies):
+            where = (*at, name, "cookies", i, "name")
+            if cookie.name in seen:
+                found.append((where, f"cookie {cookie.name!r} is listed twice"))
+            seen.add(cookie.name)
+            if cookie.name == CONSENT_COOKIE:
+                listed = True
+                if not category.necessary:
+                    # The choice itself is stored without asking: only a strictly necessary cookie may be.
+                    found.append((where, f"the consent cookie {CONSENT_COOKIE!r} belongs in a necessary category"))
+    if not listed:
+        found.append((at, f"the consent cookie {CONSENT_COOKIE!r} the banner sets is not listed (name it)"))
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    if cookies.keep.after(epoch) < cookies.remember.after(epoch):
+        # The record is the proof of a consent (GDPR Art. 7(1)): it must outlive the cookie that relies on it.
+        found.append((("cookies", "keep"), "must be at least as long as remember (the proof outlives the choice)"))
     return found
 
 
@@ -216,6 +249,8 @@ PATTERN_WORDS = {
     r"^(low|medium|high)$": "must be low, medium or high",
     r"^(nb|en)$": "must be nb or en",
     r"^[0-9A-Za-z._-]{1,40}$": "must be 1 to 40 letters, digits, '.', '_' or '-'",
+    r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$": "must be a cookie name: letters, digits and !#$%&'*+.^_`|~- only",
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$": "must be an origin: https://host or https://host:port, no path",
 }
 
 

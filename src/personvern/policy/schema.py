@@ -222,17 +222,11 @@ class Duration(Strict):
         return at + relativedelta(years=self.years, months=self.months, days=self.days)
 
 
-CONSENT_LINK_DAYS = 60  # the default life of a self-service link, also without a [messages] section
-
-
 class MessageRetention(Strict):
     """How long the text of a message sent to a subject is kept; its metadata stays with the subject."""
 
     keep_text: Duration
     description: Localised
-    # How long the personal link in a marketing message works (days): where the person sees and changes their
-    # consent and objects (Art. 7(3), 21(3)). Short enough that an old, forwarded message stops opening it.
-    consent_link_days: int = Field(default=CONSENT_LINK_DAYS, ge=1, le=366)
 
 
 class UndeliveredRetention(Strict):
@@ -349,6 +343,45 @@ class Accounting(Strict):
     phone: Annotated[str, StringConstraints(min_length=1, max_length=18, strip_whitespace=True)]
 
 
+class Cookie(Strict):
+    """One cookie (or other storage on the visitor's device) the website sets, as the banner and notice list it."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")]  # RFC 6265 token
+    provider: Text  # who sets it: the site itself, or a third party (an analytics or ad vendor)
+    purpose: Localised
+    expiry: Localised  # how long it stays on the device, in words ("12 months", "until the browser closes")
+
+
+class CookieCategory(Strict):
+    """A group of cookies the visitor accepts or refuses together (ekomloven § 2-7b: consent per purpose)."""
+
+    label: Localised
+    description: Localised
+    # Strictly necessary for the service the visitor asked for: set without consent (§ 2-7b second paragraph).
+    necessary: bool = False
+    cookies: list[Cookie] = Field(min_length=1)
+
+
+class Cookies(Strict):
+    """The company website's cookies and its consent banner (ekomloven § 2-7b, GDPR-level consent from 2025)."""
+
+    banner_text: Localised
+    # Origins of the company's own pages that embed the banner (scheme://host[:port]): they may call the public
+    # cookie endpoints from their pages (CORS). Pages served by personvern itself need not be listed.
+    origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")]] = Field(
+        default_factory=list
+    )
+    remember: Duration = Field(default_factory=lambda: Duration(months=12))  # the choice cookie's life
+    keep: Duration = Field(default_factory=lambda: Duration(months=15))  # the records of choices (proof)
+    categories: dict[Name, CookieCategory] = Field(min_length=1)
+
+    def optional(self) -> list[str]:
+        return [name for name, c in self.categories.items() if not c.necessary]
+
+
+CONSENT_COOKIE = "pv_consent"  # the cookie consent.js stores the visitor's choice in
+
+
 class Policy(Strict):
     version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,40}$")]
     languages: list[Annotated[str, StringConstraints(pattern=r"^(nb|en)$")]] = Field(min_length=1)
@@ -377,6 +410,7 @@ class Policy(Strict):
     automated_decisions: Localised | None = None
     security: Security | None = None
     accounting: Accounting | None = None  # None: `export saft` refuses (its header needs these)
+    cookies: Cookies | None = None  # the website's cookies and consent banner; None: no banner is served
 
     def fields_for(self, kind: str) -> dict[str, FieldSpec]:
         return {name: spec for name, spec in self.fields.items() if kind in spec.kinds}

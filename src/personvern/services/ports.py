@@ -13,6 +13,7 @@ from personvern.domain.audit import AuditEntry, AuditEvent, AuditQuery, ChainRep
 from personvern.domain.breaches import Breach, Notification
 from personvern.domain.confirmations import Confirmation, ConfirmationState
 from personvern.domain.consent import Block, ConsentEvent
+from personvern.domain.cookies import CookieChoice
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.outbox import OutboxRow
 from personvern.domain.reconcile import Reconciliation
@@ -740,6 +741,40 @@ class DemoMessageStore(Protocol):
     def delete_before(self, before: datetime) -> int: ...
 
 
+class CookieChoiceStore(Protocol):
+    """The website's cookie choices (ekomloven § 2-7b): each one kept as proof, counted by month."""
+
+    def add(self, choice: CookieChoice) -> None: ...
+    def for_visitor(self, visitor: str) -> list[CookieChoice]: ...
+    def count(self) -> int: ...
+    def tally(self, months: Sequence[tuple[str, datetime, datetime]]) -> dict[tuple[str, str], int]:
+        """Per month (label, start, end: half-open) and stored choices (canonical JSON), how many choices."""
+        ...
+
+    def delete_before(self, before: datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class DemoMessage:
+    """An SMS or e-mail the demo sink took instead of LINK Mobility or the mail server: shown, never sent."""
+
+    id: str
+    outbox_id: str
+    kind: str  # sms | email
+    at: datetime
+    destination: str
+    subject_line: str | None
+    body: str
+
+
+class DemoMessageStore(Protocol):
+    """The demo sink's messages (a demo only): kept once per outbox row, read newest first, dropped after a week."""
+
+    def add(self, message: DemoMessage) -> bool: ...
+    def newest(self, since: datetime, limit: int) -> list[DemoMessage]: ...
+    def delete_before(self, before: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it commits together, or not at all."""
 
@@ -789,6 +824,8 @@ class UnitOfWork(Protocol):
     def sessions(self) -> SessionStore: ...
     @property
     def throttles(self) -> ThrottleStore: ...
+    @property
+    def cookie_choices(self) -> CookieChoiceStore: ...
     @property
     def demo_messages(self) -> DemoMessageStore: ...
 

@@ -17,6 +17,7 @@ from personvern.policy.schema import Policy
 from personvern.store import tables as t
 from personvern.store.breach_repo import SqlBreaches
 from personvern.store.consent_repo import SqlBlocks, SqlConsents
+from personvern.store.cookies_repo import SqlCookieChoices
 from personvern.store.crypto import Vault
 from personvern.store.demo_repo import SqlDemoMessages
 from personvern.store.notice_repo import SqlNoticeVersions
@@ -92,6 +93,7 @@ class SqlUnitOfWork:
     users: SqlUsers
     sessions: SqlSessions
     throttles: SqlThrottles
+    cookie_choices: SqlCookieChoices
     demo_messages: SqlDemoMessages
 
     def __init__(
@@ -143,6 +145,7 @@ class SqlUnitOfWork:
         self.users = SqlUsers(self._conn)
         self.sessions = SqlSessions(self._conn)
         self.throttles = SqlThrottles(self._conn)
+        self.cookie_choices = SqlCookieChoices(self._conn)
         self.demo_messages = SqlDemoMessages(self._conn)
         return self
 
