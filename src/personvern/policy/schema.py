@@ -222,11 +222,17 @@ class Duration(Strict):
         return at + relativedelta(years=self.years, months=self.months, days=self.days)
 
 
+CONSENT_LINK_DAYS = 60  # the default life of a self-service link, also without a [messages] section
+
+
 class MessageRetention(Strict):
     """How long the text of a message sent to a subject is kept; its metadata stays with the subject."""
 
     keep_text: Duration
     description: Localised
+    # How long the personal link in a marketing message works (days): where the person sees and changes their
+    # consent and objects (Art. 7(3), 21(3)). Short enough that an old, forwarded message stops opening it.
+    consent_link_days: int = Field(default=CONSENT_LINK_DAYS, ge=1, le=366)
 
 
 class UndeliveredRetention(Strict):
@@ -257,6 +263,9 @@ class RequestRetention(Strict):
     # The answer as it was given (letter and data files), sealed under the request's key, for the CEO to fetch
     # and send (the API's download): an access answer is a copy of the person's data, so it has an end too.
     keep_answer: Duration = Field(default_factory=lambda: Duration(days=30))
+    # A request made on the public page is answered by a single-use link sent to the number or address it came
+    # from (never an attachment): how long that link works. The answer is deleted once fetched, or when it ends.
+    answer_link: Duration = Field(default_factory=lambda: Duration(days=7))
 
 
 class RetentionRule(Strict):
