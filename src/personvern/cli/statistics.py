@@ -20,7 +20,7 @@ TITLES = {
     "requests": "Requests per month of receipt and type",
     "answer_times": "Days to answer, per type (from the day of receipt)",
     "breaches": "Breaches per year of discovery",
-    "consents": "Consent given and withdrawn per month, channel and method",
+    "consents": "Consent given and withdrawn per month, purpose, channel and method",
     "cookie_choices": "Cookie choices per month and category",
 }
 
