@@ -7,6 +7,7 @@ pending request's id in the address is what ties the code form to the request.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,7 +25,7 @@ from personvern.reports.package import answer_zip
 from personvern.services import cookies, notices, public
 from personvern.services.context import Context
 from personvern.web.documents import body_of
-from personvern.web.i18n import gettext
+from personvern.web.i18n import N_, gettext
 from personvern.web.pages import problems_by_field, see_other
 from personvern.web.public_pages import HOME, render_public
 from personvern.web.visit import runtime
@@ -60,12 +61,61 @@ def _alternates(kind: str, tail: str = "") -> dict[str, str]:
     return {lang: paths[kind] + tail for lang, paths in PATHS.items()}
 
 
+# The services' refusals as a visitor reads them, in their language (the services word them for the API).
+WORDS = {
+    "this code is used up: ask for a new one on the privacy page": N_(
+        "This code is used up. Ask for a new one on the privacy page."
+    ),
+    "the code has expired: ask for a new one on the privacy page": N_(
+        "The code has expired. Ask for a new one on the privacy page."
+    ),
+    "there is no such request waiting for a code; ask again on the privacy page": N_(
+        "There is no request waiting for this code. Ask again on the privacy page."
+    ),
+    "that was the last try: ask for a new code on the privacy page": N_(
+        "That was the last try. Ask for a new code on the privacy page."
+    ),
+    "that was the last try: ask for a new code": N_("That was the last try. Ask for a new code."),
+    "the answer was already fetched with this link; it works once. Contact us for a new one": N_(
+        "The answer was already fetched with this link; it works once. Contact us for a new one."
+    ),
+    "this link has expired and the answer was deleted. Contact us for a new one": N_(
+        "This link has expired and the answer was deleted. Contact us for a new one."
+    ),
+    "we can no longer send a code for this answer. Contact us for a new one": N_(
+        "We can no longer send a code for this answer. Contact us for a new one."
+    ),
+    "ask for a code first: it goes to the number or address the request came from": N_(
+        "Ask for a code first: it goes to the number or address the request came from."
+    ),
+    "the answer is no longer kept. Contact us for a new one": N_(
+        "The answer is no longer kept. Contact us for a new one."
+    ),
+    "must be the 6 digits we sent you": N_("Type the six digits we sent you."),
+}
+BY_FIELD = {
+    "contact": N_("Type a mobile number (such as 912 34 567) or an e-mail address, one of them."),
+    "value": N_("That value does not fit the field you chose."),
+    "field": N_("Choose what is wrong, and write what it should be."),
+    "type": N_("Choose what you want."),
+}
+_TRIES = re.compile(r"^the code does not match; (\d+) tr")
+
+
+def _words(lang: str, message: str) -> str:
+    tries = _TRIES.match(message)
+    if tries:
+        return gettext(lang, "The code does not match. Tries left: %(left)s.", left=tries.group(1))
+    known = WORDS.get(message)
+    return gettext(lang, known) if known else message
+
+
 def _problem(lang: str, exc: PersonvernError) -> str:
-    """A refusal in the visitor's words (the services word them in English; the catalogue translates)."""
+    """A refusal in the visitor's words."""
     if isinstance(exc, Throttled):
         minutes = max(1, exc.retry_after // 60)
         return gettext(lang, "Too many requests. Try again in %(minutes)s minutes.", minutes=minutes)
-    return gettext(lang, str(exc))
+    return _words(lang, str(exc))
 
 
 # ---------------------------------------------------------------- the page
@@ -146,15 +196,10 @@ async def _ask(request: Request, lang: str) -> Response:
             )
         )
     except InvalidInput as exc:
-        shown = {
-            name: [gettext(lang, m) for m in messages]
-            for name, messages in problems_by_field(
-                exc, {"email": "contact", "phone": "contact", "set": "field"}
-            ).items()
-        }
-        for name in list(shown):
-            if name not in ("type", "contact", "field", "value"):
-                shown.setdefault("value", []).extend(shown.pop(name))
+        by_field = problems_by_field(exc, {"email": "contact", "phone": "contact", "set": "field"})
+        # One plain sentence per form field, whatever the rule behind it (the API names the rule).
+        named = {name if name in BY_FIELD else "value" for name in by_field}
+        shown = {name: [gettext(lang, BY_FIELD[name])] for name in sorted(named)}
         return _home(request, lang, status=422, errors=shown, given={**_blank(), **given})
     except Throttled as exc:
         return _home(request, lang, status=429, errors={"contact": [_problem(lang, exc)]}, given={**_blank(), **given})
@@ -211,7 +256,7 @@ async def _confirm(request: Request, lang: str, pending_id: str) -> Response:
             lambda: public.confirm(rt.context(), pending_id, given.get("code", ""), public_api.client_of(request))
         )
     except InvalidInput as exc:
-        messages = [gettext(lang, p.message) for p in exc.problems]
+        messages = [_words(lang, p.message) for p in exc.problems]
         return _code_page(request, lang, pending_id, status=422, error=" ".join(messages))
     except (Conflict, NotFound, Throttled) as exc:
         status = 429 if isinstance(exc, Throttled) else 409 if isinstance(exc, Conflict) else 404
@@ -302,7 +347,7 @@ async def _fetch(request: Request, lang: str, token: str) -> Response:
             lambda: public.fetch_answer(rt.context(), token, given.get("code", ""), public_api.client_of(request))
         )
     except InvalidInput as exc:
-        messages = [gettext(lang, p.message) for p in exc.problems]
+        messages = [_words(lang, p.message) for p in exc.problems]
         return _answer_page(request, lang, token, status=422, error=" ".join(messages))
     except (Conflict, NotFound, Throttled) as exc:
         status = 429 if isinstance(exc, Throttled) else 409 if isinstance(exc, Conflict) else 404
