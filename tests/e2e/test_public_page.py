@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from personvern.api import public as public_api
+from personvern.web import public_pages
 from tests.e2e.support import snapshot
 from tests.e2e.test_public_requests import PHONE, Outbox, code_in, customer
 
@@ -16,7 +16,7 @@ __all__ = ["Outbox"]
 
 @pytest.fixture(autouse=True)
 def _no_padding(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(public_api, "FLOOR", 0.0)
+    monkeypatch.setattr(public_pages, "FLOOR", 0.0)
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_the_answer_page_sends_a_code_and_serves_the_zip_once(api: Any, messages
     link = re.search(r"http://127\.0\.0\.1:8000(/personvern/svar/[\w-]+)", messages()[-1]["text"])
     assert link, messages()[-1]["text"]
     page = api.client.get(link.group(1))
-    assert page.status_code == 200 and "Send meg en kode" in page.text or "Send me a code" in page.text
+    assert (page.status_code == 200 and "Send meg en kode" in page.text) or "Send me a code" in page.text
     sent = api.client.post(f"{link.group(1)}/kode", follow_redirects=False)
     assert sent.status_code == 303
     code = code_in(messages()[-1]["text"])
@@ -87,7 +87,22 @@ def test_the_answer_page_sends_a_code_and_serves_the_zip_once(api: Any, messages
     assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
     assert got.content[:2] == b"PK"
     again = api.client.get(link.group(1))
-    assert again.status_code == 200 and "works once" in again.text or "én gang" in again.text
+    assert (again.status_code == 200 and "works once" in again.text) or "én gang" in again.text
     refused = api.client.post(f"{link.group(1)}/hent", data={"code": code})
     assert refused.status_code == 409
     assert api.client.get("/personvern/svar/not-a-real-token").status_code == 404
+
+
+def test_the_consent_link_goes_to_the_number_typed_and_the_page_reads_the_same(api: Any, messages: Outbox) -> None:
+    customer(api)
+    pages = []
+    for phone in (PHONE, "+4799887766"):
+        page = api.client.post("/privacy/consent", data={"contact": phone})
+        assert page.status_code == 200
+        pages.append(page.text)
+    assert pages[0] == pages[1]
+    texts = [m["text"] for m in messages()]
+    assert re.search(r"http://127\.0\.0\.1:8000/privacy/consent/[\w.-]+", texts[0])
+    assert "We hold none" in texts[1] and "http" not in texts[1]
+    refused = api.client.post("/personvern/samtykke", data={"contact": "not a number"})
+    assert refused.status_code == 422 and 'id="f-consent_contact-error"' in refused.text

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personvern.api import public as public_api
 from personvern.services import public
 from personvern.services import register as reg
+from personvern.web import public_pages
 from tests.e2e.conftest import error_of
 from tests.e2e.support import snapshot
 
@@ -22,7 +22,7 @@ STRANGER = "+4799887766"
 @pytest.fixture(autouse=True)
 def _no_padding(monkeypatch: pytest.MonkeyPatch) -> None:
     # The floor that hides customers from strangers in time is measured by the bench, not waited out here.
-    monkeypatch.setattr(public_api, "FLOOR", 0.0)
+    monkeypatch.setattr(public_pages, "FLOOR", 0.0)
 
 
 class Outbox:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from personvern.api.errors import ERRORS
 from personvern.api.fields import text
@@ -18,6 +14,7 @@ from personvern.api.security import Rt
 from personvern.bootstrap import Runtime
 from personvern.connectors.wake import wake
 from personvern.services import public
+from personvern.web.public_pages import client_of, padded
 
 router = APIRouter(
     prefix="/public",
@@ -25,11 +22,6 @@ router = APIRouter(
     responses={code: ERRORS[code] for code in (404, 409, 422, 429)},
 )
 
-# Every answer of the public requests takes at least this long, whatever the work behind it: confirming a
-# code opens a request that matches a customer or nobody, and the two take different paths in the database.
-# Padding both to the same floor keeps the time from telling who is a customer (measured: bench/public_timing.py).
-FLOOR = 0.3
-T = TypeVar("T")
 
 RequestType = Literal["access", "portability", "rectification", "erasure", "restriction", "objection"]
 PendingId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
@@ -78,22 +70,6 @@ class ReceiptOut(BaseModel):
     received_on: date
     due_on: date = Field(description="The answer is due by this day (GDPR Art. 12(3): one month from receipt).")
     message: str
-
-
-def client_of(request: Request) -> str:
-    """The client's address as the server sees it (the proxy's X-Forwarded-For only with --proxy-headers)."""
-    return request.client.host if request.client is not None else "unknown"
-
-
-async def padded(work: Callable[[], T]) -> T:
-    """Run the work off the event loop and answer no sooner than FLOOR after it started, failure or not."""
-    started = time.perf_counter()
-    try:
-        return await run_in_threadpool(work)
-    finally:
-        left = FLOOR - (time.perf_counter() - started)
-        if left > 0:
-            await asyncio.sleep(left)
 
 
 def woken(rt: Runtime) -> None:

@@ -20,11 +20,11 @@ from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import Conflict, NotFound, Throttled, invalid
 from personvern.domain.otp import AnswerLink, Challenge, Limit, PendingRequest, Via
 from personvern.domain.requests import Channel, RequestType, Verification
-from personvern.domain.values import BadValue, normalise
+from personvern.domain.values import BadValue, lookup_key, normalise
 from personvern.policy.schema import FieldType
-from personvern.services import answer_links, rights
+from personvern.services import answer_links, rights, selfservice
 from personvern.services.context import Context, new_id
-from personvern.services.ports import UnitOfWork
+from personvern.services.ports import Lookup, UnitOfWork
 from personvern.services.public_messages import TYPE_NAMES, day, send
 
 # Who acts on the public side: the person themself, once the code shows they hold the number or address.
@@ -151,6 +151,44 @@ def ask(
         )
         uow.commit()
     return Asked(pending.id, via, pending.challenge.expires_at)
+
+
+# ---------------------------------------------------------------- a consent link on request
+
+
+def send_consent_link(
+    ctx: Context,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    language: str | None = None,
+    client: str = "unknown",
+) -> Via:
+    """Send the person's own consent link to the number or address typed (Art. 7(3): withdrawing as easy as
+    giving). Only the holder of that number or address reads it; anyone else typing it learns nothing, and a
+    number or address we do not hold gets a message saying so, so the page answers the same either way."""
+    ctx = visitor(ctx)
+    lang = language if language in ctx.policy.languages else ctx.policy.languages[0]
+    via, destination = _contact(ctx, email, phone)
+    _limited(
+        ctx,
+        [
+            (otp.SEND_OVERALL, "all"),
+            (otp.SEND_PER_CLIENT, client),
+            (otp.SEND_PER_IDENTITY, f"{via.value}:{destination}"),
+        ],
+    )
+    name = "email" if via is Via.EMAIL else "phone"
+    with ctx.uow() as uow:
+        found = uow.subjects.find(Lookup(name, lookup_key(ctx.policy.fields[name].type, destination)))
+        link = selfservice.link_for(ctx, found[0], lang) if found else None
+        if link is not None:
+            send(ctx, uow, via, destination, lang, "consent_link", {"url": link}, "consent")
+        else:
+            send(ctx, uow, via, destination, lang, "consent_none", {}, "consent")
+        ctx.record(uow, AuditEvent("public.consent_link", found[0] if found else None, "marketing", {"via": via.value}))
+        uow.commit()
+    return via
 
 
 # ---------------------------------------------------------------- confirming it

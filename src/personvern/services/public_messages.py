@@ -54,6 +54,16 @@ TEXTS = {
             "{controller} har mottatt forespørselen din om {type} {received}. Du får svar senest {due}. "
             "Referanse: {ref}."
         ),
+        "consent_link_subject": "Samtykkene dine hos {controller}",
+        "consent_link": (
+            "Her ser og endrer du samtykkene dine til markedsføring fra {controller}: {url} "
+            "Lenken er personlig; ikke del den."
+        ),
+        "consent_none_subject": "Samtykkene dine hos {controller}",
+        "consent_none": (
+            "Du ba om å se samtykkene dine til markedsføring fra {controller}. Vi har ingen samtykker knyttet til "
+            "dette nummeret eller denne adressen. Har du ikke bedt om dette, kan du se bort fra meldingen."
+        ),
         "answer_subject": "Svaret på forespørselen din",
         "answer": (
             "Svaret på forespørselen din om {type} hos {controller} er klart: {url} "
@@ -74,6 +84,16 @@ TEXTS = {
         "receipt": (
             "{controller} has received your {type} request on {received}. You will have the answer by {due} at "
             "the latest. Reference: {ref}."
+        ),
+        "consent_link_subject": "Your choices at {controller}",
+        "consent_link": (
+            "Here you see and change your marketing choices at {controller}: {url} The link is personal; do not "
+            "share it."
+        ),
+        "consent_none_subject": "Your choices at {controller}",
+        "consent_none": (
+            "You asked to see your marketing choices at {controller}. We hold none for this number or address. "
+            "If you did not ask, ignore this message."
         ),
         "answer_subject": "The answer to your request",
         "answer": (

@@ -6,18 +6,14 @@ pending request's id in the address is what ties the code form to the request.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from personvern.api import public as public_api
 from personvern.connectors.wake import wake
 from personvern.domain.errors import Conflict, InvalidInput, NotFound, PersonvernError, Throttled
 from personvern.domain.requests import RequestType
@@ -27,16 +23,20 @@ from personvern.services.context import Context
 from personvern.web.documents import body_of
 from personvern.web.i18n import N_, gettext
 from personvern.web.pages import problems_by_field, see_other
-from personvern.web.public_pages import HOME, render_public
+from personvern.web.public_pages import HOME, client_of, padded, render_public
 from personvern.web.visit import runtime
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
 
 # Each page in each language: the Norwegian paths are the company's own words, the English ones the same pages.
 PATHS = {
-    "nb": {"home": "/personvern", "ask": "/personvern/foresporsel", "answer": "/personvern/svar"},
-    "en": {"home": "/privacy", "ask": "/privacy/request", "answer": "/privacy/answer"},
+    "nb": {
+        "home": "/personvern",
+        "ask": "/personvern/foresporsel",
+        "answer": "/personvern/svar",
+        "consent": "/personvern/samtykke",
+    },
+    "en": {"home": "/privacy", "ask": "/privacy/request", "answer": "/privacy/answer", "consent": "/privacy/consent"},
 }
 MAX_FORM = 20  # fields: a request form has at most a handful
 
@@ -44,17 +44,6 @@ MAX_FORM = 20  # fields: a request form has at most a handful
 async def _form(request: Request) -> dict[str, str]:
     data = await request.form(max_files=0, max_fields=MAX_FORM)
     return {k: v.strip() for k, v in data.items() if isinstance(v, str)}
-
-
-async def _padded(work: Callable[[], T]) -> T:
-    """As the API: no sooner than its floor, so the time taken tells nothing about who is a customer."""
-    started = time.perf_counter()
-    try:
-        return await run_in_threadpool(work)
-    finally:
-        left = public_api.FLOOR - (time.perf_counter() - started)
-        if left > 0:
-            await asyncio.sleep(left)
 
 
 def _alternates(kind: str, tail: str = "") -> dict[str, str]:
@@ -185,12 +174,12 @@ async def _ask(request: Request, lang: str) -> Response:
     if kind == "rectification" and changes is None:
         changes = {}
     try:
-        asked = await _padded(
+        asked = await padded(
             lambda: public.ask(
                 rt.context(),
                 kind,
                 language=lang,
-                client=public_api.client_of(request),
+                client=client_of(request),
                 changes=changes,
                 **_contact(given.get("contact", "")),
             )
@@ -252,9 +241,7 @@ async def _confirm(request: Request, lang: str, pending_id: str) -> Response:
     given = await _form(request)
     rt = runtime(request)
     try:
-        done = await _padded(
-            lambda: public.confirm(rt.context(), pending_id, given.get("code", ""), public_api.client_of(request))
-        )
+        done = await padded(lambda: public.confirm(rt.context(), pending_id, given.get("code", ""), client_of(request)))
     except InvalidInput as exc:
         messages = [_words(lang, p.message) for p in exc.problems]
         return _code_page(request, lang, pending_id, status=422, error=" ".join(messages))
@@ -280,6 +267,45 @@ async def confirm_nb(request: Request, pending_id: str) -> Response:
 @router.post("/privacy/request/{pending_id}")
 async def confirm_en(request: Request, pending_id: str) -> Response:
     return await _confirm(request, "en", pending_id)
+
+
+# ---------------------------------------------------------------- the consent link, sent on request
+
+
+async def _consent_link(request: Request, lang: str) -> Response:
+    given = await _form(request)
+    rt = runtime(request)
+    try:
+        via = await padded(
+            lambda: public.send_consent_link(
+                rt.context(), language=lang, client=client_of(request), **_contact(given.get("contact", ""))
+            )
+        )
+    except InvalidInput:
+        errors = {"consent_contact": [gettext(lang, BY_FIELD["contact"])]}
+        return _home(request, lang, status=422, errors=errors, given={**_blank(), **given, "consent": given})
+    except Throttled as exc:
+        errors = {"consent_contact": [_problem(lang, exc)]}
+        return _home(request, lang, status=429, errors=errors, given={**_blank(), **given, "consent": given})
+    wake(rt.settings)
+    return render_public(
+        request,
+        "public/consent_sent.html",
+        lang,
+        alternates=_alternates("home"),
+        paths=PATHS[lang],
+        via=via.value,
+    )
+
+
+@router.post("/personvern/samtykke")
+async def consent_link_nb(request: Request) -> Response:
+    return await _consent_link(request, "nb")
+
+
+@router.post("/privacy/consent")
+async def consent_link_en(request: Request) -> Response:
+    return await _consent_link(request, "en")
 
 
 # ---------------------------------------------------------------- fetching the answer
@@ -321,7 +347,7 @@ def answer_en(request: Request, token: str) -> Response:
 async def _send_code(request: Request, lang: str, token: str) -> Response:
     rt = runtime(request)
     try:
-        await run_in_threadpool(lambda: public.send_answer_code(rt.context(), token, public_api.client_of(request)))
+        await run_in_threadpool(lambda: public.send_answer_code(rt.context(), token, client_of(request)))
     except (Conflict, NotFound, Throttled) as exc:
         status = 429 if isinstance(exc, Throttled) else 409 if isinstance(exc, Conflict) else 404
         return _answer_page(request, lang, token, status=status, error=_problem(lang, exc))
@@ -344,7 +370,7 @@ async def _fetch(request: Request, lang: str, token: str) -> Response:
     rt = runtime(request)
     try:
         fetched = await run_in_threadpool(
-            lambda: public.fetch_answer(rt.context(), token, given.get("code", ""), public_api.client_of(request))
+            lambda: public.fetch_answer(rt.context(), token, given.get("code", ""), client_of(request))
         )
     except InvalidInput as exc:
         messages = [_words(lang, p.message) for p in exc.problems]
