@@ -77,6 +77,7 @@ def serve(
         )
     shown = f"[{host}]" if ":" in host else host
     print(f"personvern serves the console at http://{shown}:{port}/console/", flush=True)
+    print(f"  the public privacy page at http://{shown}:{port}/personvern (in English /privacy)", flush=True)
     print(
         f"  the API at http://{shown}:{port}/api/v1 (documented at /docs), health at /healthz and /readyz", flush=True
     )
