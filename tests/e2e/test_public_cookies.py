@@ -211,3 +211,17 @@ def test_no_body_gets_a_server_error_and_a_refused_body_stores_nothing(
     assert choices["necessary"] is True
     if gpc or body.get("method") == "gpc":
         assert choices == {"necessary": True, "statistics": False, "marketing": False}
+
+
+def test_one_client_address_is_limited_and_told_when_to_come_back(
+    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from personvern.domain.otp import Limit
+    from personvern.services import cookies
+
+    monkeypatch.setattr(cookies, "CHOICES_PER_CLIENT", Limit("cookie-choice", 2, cookies.CHOICES_PER_CLIENT.window))
+    assert [client.post(CONSENTS, json=_body(runtime)).status_code for _ in range(3)] == [201, 201, 429]
+    refused = client.post(CONSENTS, json=_body(runtime))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert refused.json()["error"]["code"] == "too_many_requests"
+    assert len(_stored(runtime)) == 2

@@ -163,3 +163,30 @@ def test_a_bad_section_is_refused_naming_the_path(change: tuple[str, str], path:
     problems = [p for p in caught.value.problems if p.path.startswith(path)]
     assert problems, [str(p) for p in caught.value.problems]
     assert words in problems[0].message and problems[0].line is not None
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_the_notice_and_the_record_list_the_categories_and_their_cookies(lang: str) -> None:
+    from datetime import UTC, datetime
+
+    from personvern.reports.notice import render_notice
+    from personvern.reports.record import build_record, render_record
+
+    policy = load_policy().policy
+    notice = render_notice(policy, lang).text
+    assert ("Informasjonskapsler på nettstedet" if lang == "nb" else "Cookies on the website") in notice
+    for name in ("pv_consent", "_ga", "_fbp"):
+        assert name in notice
+    assert "Global Privacy Control" in notice and "§ 2-7b" in notice
+    record = build_record(policy, "x" * 64, lang, datetime(2026, 11, 25, tzinfo=UTC), {}, [])
+    by_key = {c["key"]: c for c in record["website_cookies"]}
+    assert set(by_key) == {"necessary", "statistics", "marketing"}
+    assert "2-7b" in by_key["necessary"]["legal_basis"] and "6(1)(a)" not in by_key["necessary"]["legal_basis"]
+    assert ("6 nr. 1 bokstav a" if lang == "nb" else "6(1)(a)") in by_key["statistics"]["legal_basis"]
+    assert by_key["statistics"]["cookies"] == ["_ga"]
+    html = render_record(record, "html")
+    assert "_fbp" in html and "website_cookies" in render_record(record, "csv")
+    # A policy without the section: no cookie section at all, in either.
+    bare = policy.model_copy(update={"cookies": None})
+    assert "pv_consent" not in render_notice(bare, lang).text
+    assert build_record(bare, "x" * 64, lang, datetime(2026, 11, 25, tzinfo=UTC), {}, [])["website_cookies"] == []

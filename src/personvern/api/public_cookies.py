@@ -16,6 +16,7 @@ from personvern.domain.access import SUBJECT, Actor
 from personvern.domain.errors import PersonvernError
 from personvern.services import cookies
 from personvern.services.context import Context
+from personvern.web.public_pages import client_of
 
 router = APIRouter(prefix="/public", tags=["public"])
 
@@ -133,7 +134,13 @@ def record(
     _cors(request, response, rt)
     try:
         done = cookies.record_choice(
-            _visitor(rt), body.visitor, body.choices, body.method, body.banner_version, cookies.gpc_header(sec_gpc)
+            _visitor(rt),
+            body.visitor,
+            body.choices,
+            body.method,
+            body.banner_version,
+            cookies.gpc_header(sec_gpc),
+            client=client_of(request),
         )
     except PersonvernError as exc:
         # Answered here, not by the app's handler, so that the company's page can read a 409 and ask again.

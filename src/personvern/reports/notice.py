@@ -164,6 +164,7 @@ def build(policy: Policy, lang: str) -> Document:
         Section(w.t("h_mandatory"), (Block(w.loc(policy.mandatory) or w.t("mandatory")),)),
         Section(w.t("h_automated"), (Block(w.loc(policy.automated_decisions) or w.t("no_automated")),)),
         _security(w),
+        *_cookies(w),
     )
     kinds = w.kinds(list(policy.kinds), "or")
     return Document(
@@ -364,6 +365,24 @@ def _security(w: _Words) -> Section:
         blocks += [Block(w.loc(security.measures)), Block(w.loc(security.breach_handling))]
     blocks.append(Block(w.t("breaches", authority=w.policy.supervisory_authority.name)))
     return Section(w.t("h_security"), tuple(blocks))
+
+
+def _cookies(w: _Words) -> tuple[Section, ...]:
+    """The website's cookies by category (ekomloven § 2-7b); none when the policy declares no website."""
+    cookies = w.policy.cookies
+    if cookies is None:
+        return ()
+    blocks = [Block(w.t("cookies", controller=w.policy.controller.name))]
+    for category in cookies.categories.values():
+        basis = w.t("cookie_necessary") if category.necessary else w.t("cookie_consent")
+        blocks.append(Block(f"{capitalised(w.loc(category.label))}: {w.loc(category.description)} {basis}"))
+        items = tuple(
+            w.t("cookie_item", name=k.name, provider=k.provider, purpose=w.loc(k.purpose), expiry=w.loc(k.expiry))
+            for k in category.cookies
+        )
+        blocks.append(Block(items=items))
+    blocks.append(Block(w.t("cookies_change", keep=cookies.keep.describe(w.lang))))
+    return (Section(w.t("h_cookies"), tuple(blocks)),)
 
 
 def render(document: Document, fmt: str) -> str:

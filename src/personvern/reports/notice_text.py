@@ -273,6 +273,32 @@ PHRASES: dict[str, tuple[str, str]] = {
         "profilering (artikkel 22).",
         "We make no decision about you based solely on automated processing, and we do no profiling (Article 22).",
     ),
+    # -- the website's cookies (ekomloven § 2-7b, in force 1 January 2025)
+    "h_cookies": ("Informasjonskapsler på nettstedet", "Cookies on the website"),
+    "cookies": (
+        "Nettstedet til {controller} lagrer informasjonskapsler i nettleseren din. Bare de som er strengt nødvendige "
+        "for tjenesten du ber om, lagres uten samtykke; de andre bare med samtykke du gir i banneret "
+        "(ekomloven § 2-7b og personvernforordningen artikkel 6 nr. 1 bokstav a).",
+        "The website of {controller} stores cookies in your browser. Only those strictly necessary for the "
+        "service you ask for are stored without consent; the others only with the consent you give in the banner "
+        "(the Norwegian Electronic Communications Act § 2-7b and GDPR Article 6(1)(a)).",
+    ),
+    "cookie_necessary": ("Krever ikke samtykke.", "They need no consent."),
+    "cookie_consent": ("Bare med samtykke.", "Only with your consent."),
+    "cookie_item": (
+        "{name}, satt av {provider}: {purpose} Varighet: {expiry}.",
+        "{name}, set by {provider}: {purpose} Expires: {expiry}.",
+    ),
+    "cookies_change": (
+        "Du kan godta alle, avvise alle eller velge selv, like enkelt, og endre eller trekke tilbake valget når som "
+        "helst med lenken «Endre cookievalg» på nettstedet. Sender nettleseren din Global Privacy Control, regnes det "
+        "som et nei til alle valgfrie informasjonskapsler. Hvert valg lagres med tidspunkt, kategorier og en "
+        "tilfeldig besøks-ID, som bevis på samtykket, i {keep}.",
+        "You can accept all, reject all or choose yourself, as easily, and change or withdraw your choice at any "
+        "time with the link “Change cookie choices” on the website. If your browser sends Global Privacy Control, "
+        "it counts as a no to every optional cookie. Each choice is kept with its time, categories and a random "
+        "visitor id, as proof of the consent, for {keep}.",
+    ),
     # -- security and breaches (Art. 32-34)
     "h_security": ("Sikkerhet og sikkerhetsbrudd", "Security and breaches"),
     "breaches": (

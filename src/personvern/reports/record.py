@@ -208,6 +208,7 @@ def build_record(
             "measures": loc(policy.security.measures) if policy.security else None,
             "breach_handling": loc(policy.security.breach_handling) if policy.security else None,
         },
+        "website_cookies": _website_cookies(policy, lang),
         "roles": _roles(policy, lang),
         "risks": risks,
         "overall_risk": None if overall is None else LEVELS[overall],
@@ -226,6 +227,24 @@ def build_record(
             "processors_used": [policy.recipients[r].name for r in used],
         },
     }
+
+
+def _website_cookies(policy: Policy, lang: str) -> list[dict[str, Any]]:
+    """The website's cookie categories: necessary ones exempt from consent, the rest on consent (ekomloven § 2-7b)."""
+    if policy.cookies is None:
+        return []
+    return [
+        {
+            "key": key,
+            "label": c.label.get(lang),
+            "purpose": c.description.get(lang),
+            "legal_basis": phrase(lang, "cookie_exempt" if c.necessary else "cookie_consent"),
+            "cookies": [k.name for k in c.cookies],
+            "providers": sorted({k.provider for k in c.cookies}),
+            "choices_kept": policy.cookies.keep.describe(lang),
+        }
+        for key, c in policy.cookies.categories.items()
+    ]
 
 
 def _latest(rows: list[Delivered]) -> str | None:

@@ -4,6 +4,20 @@ from __future__ import annotations
 
 PHRASES: dict[str, tuple[str, str]] = {
     # (nb, en)
+    "h_cookies": (
+        "Informasjonskapsler på nettstedet (ekomloven § 2-7b)",
+        "Cookies on the website (Electronic Communications Act § 2-7b)",
+    ),
+    "cookie_exempt": (
+        "Strengt nødvendig: unntatt fra samtykke (ekomloven § 2-7b andre ledd)",
+        "Strictly necessary: exempt from consent (Electronic Communications Act § 2-7b second paragraph)",
+    ),
+    "cookie_consent": (
+        "Samtykke (ekomloven § 2-7b, personvernforordningen artikkel 6 nr. 1 bokstav a)",
+        "Consent (Electronic Communications Act § 2-7b, GDPR Article 6(1)(a))",
+    ),
+    "cookie_names": ("Informasjonskapsler", "Cookies"),
+    "choices_kept": ("Valgene lagres som bevis i", "Choices are kept as proof for"),
     "title": (
         "Protokoll over behandlingsaktiviteter for {controller}",
         "Record of processing activities of {controller}",
@@ -154,6 +168,7 @@ PHRASES: dict[str, tuple[str, str]] = {
         "record consents, objections and restrictions",
     ),
     "perm_audience.read": ("se hvem markedsføring kan nå", "see who marketing may reach"),
+    "perm_request.open": ("registrere en henvendelse om rettigheter", "register a request about rights"),
     "perm_request.handle": ("behandle henvendelser om rettigheter", "handle requests about rights"),
     "perm_archive.read": ("lese arkivet", "read the archive"),
     "perm_retention.run": ("arkivere og slette når lagringstiden er ute", "archive and erase when retention ends"),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.cookies import ChoiceCount, CookieChoice, banner_version, counts, decide
-from personvern.domain.errors import Conflict, NotFound, invalid
+from personvern.domain.errors import Conflict, NotFound, Throttled, invalid
+from personvern.domain.otp import Limit
 from personvern.policy.schema import Cookies
 from personvern.services.context import Context, new_id
 
@@ -69,6 +71,11 @@ def banner(ctx: Context, lang: str) -> Banner:
     return Banner(lang, banner_version(cookies), cookies.banner_text.get(lang), days, categories)
 
 
+# Per client address: a visitor chooses once, perhaps changes it; an office behind one address has many visitors.
+# 120 an hour lets them all, and stops one address filling the table (every choice is kept as proof).
+CHOICES_PER_CLIENT = Limit("cookie-choice", 120, timedelta(hours=1))
+
+
 def record_choice(
     ctx: Context,
     visitor: str,
@@ -76,6 +83,7 @@ def record_choice(
     method: str,
     version: str,
     gpc: bool = False,
+    client: str | None = None,
 ) -> CookieChoice:
     """Record one visitor's choice, as given on the banner in force; Global Privacy Control refuses all optional.
 
@@ -91,6 +99,13 @@ def record_choice(
         raise Conflict("the banner has changed since it was shown; ask again with banner_version " + current)
     choice = CookieChoice(new_id(), visitor, ctx.clock.now(), current, chosen, how, gpc or how.value == "gpc")
     with ctx.uow() as uow:
+        if client is not None:
+            now = choice.at
+            key = "cookie-choice:" + hashlib.sha256(f"personvern-rate\x00{client}".encode()).hexdigest()[:40]
+            if uow.rate_limits.hit(key, CHOICES_PER_CLIENT.window_start(now)) > CHOICES_PER_CLIENT.hits:
+                raise Throttled(
+                    "too many cookie choices from here; try again later", CHOICES_PER_CLIENT.retry_after(now)
+                )
         uow.cookie_choices.add(choice)
         # No visitor id in the log: the row is the proof; the log says that a choice was made, and how.
         given = sorted(name for name in cookies.optional() if chosen[name])
