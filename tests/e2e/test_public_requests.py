@@ -226,3 +226,25 @@ def test_answer_link_fetched_once_with_a_fresh_code(api: Any, messages: Outbox) 
 def test_any_body_gets_a_4xx_or_a_code_never_a_5xx(api: Any, messages: Outbox, body: dict[str, Any]) -> None:
     answer = ask(api, **body)
     assert answer.status_code in (202, 422, 429), answer.text
+
+
+def test_a_code_by_email_goes_over_smtp_and_opens_the_request(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from personvern.bootstrap import build_worker
+    from tests.fakes_smtp import FakeSmtp, pointed_at
+
+    with FakeSmtp() as smtp, pointed_at(smtp, monkeypatch), httpx.Client() as client:
+        asked = ask(api, type="erasure", email="Kari@Example.no", lang="en").json()
+        assert asked["via"] == "email"
+        tally = build_worker(api.runtime, client).run_once()
+        assert tally.delivered == 1, tally.errors
+        message = smtp.wait_for("Kari@example.no")
+        assert message["Subject"] == "Your code from 24 Center AS" and message["Message-ID"]
+        code = smtp.code_for("Kari@example.no")
+        done = api.client.post(f"/api/v1/public/requests/{asked['id']}/confirm", json={"code": code})
+        assert done.status_code == 200
+        shown = api.get(f"/api/v1/requests/{done.json()['request']}").json()
+        assert shown["verification_method"] == "otp_email" and shown["subject_id"] is None  # nobody we hold
+        build_worker(api.runtime, client).run_once()
+        assert "We have received your request" in smtp.wait_for("Kari@example.no", after=1)["Subject"]
