@@ -17,6 +17,7 @@ from personvern.api import (
     outbox,
     policy,
     processors,
+    public,
     public_cookies,
     record,
     relationships,
@@ -56,8 +57,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     request_recipients.router,
     exports.router,
     processors.router,
-    public_cookies.router,
     statistics.router,
+    public.router,
+    public_cookies.router,
 )
 
 # Called by others, at the paths they were given (LINK Mobility's callbacks): not under /api/v1, not a bearer token.

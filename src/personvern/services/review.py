@@ -20,7 +20,6 @@ from personvern.domain.errors import Conflict, Forbidden, IntegrityBroken, NotFo
 from personvern.domain.retention import Action, local_day
 from personvern.policy.schema import ExpiryAction, Policy
 from personvern.services import cookies, public
-from personvern.services import cookies
 from personvern.services.context import Context, new_id
 from personvern.services.erasure import erase_subject
 from personvern.services.ports import ArchivedEntry, ReviewRecord, Scheduled

@@ -66,6 +66,9 @@ class Vault:
         self.audit_key = _derive(master, b"audit-chain")
         self.checkpoint_key = _derive(master, b"audit-checkpoints")
         self.link_key = _derive(master, b"self-service-links")  # the personal links of marketing messages
+        # One-time codes of the public page are stored as HMACs under a key of their own: a copy of the database
+        # without the master key cannot try the million codes offline.
+        self.code_key = _derive(master, b"one-time-codes")
         self.key_id = hashlib.sha256(master).hexdigest()[:16]
 
     @staticmethod

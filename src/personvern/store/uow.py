@@ -25,6 +25,7 @@ from personvern.store.outbox_repo import SqlMessages, SqlOutbox
 from personvern.store.people import People
 from personvern.store.people import forget as forget_people
 from personvern.store.preview import PREVIEW
+from personvern.store.public_repo import SqlAnswerLinks, SqlPublicRequests, SqlRateLimits
 from personvern.store.recipients_repo import SqlConfirmations, SqlExports, SqlReconciliations
 from personvern.store.record_repo import SqlFigures
 from personvern.store.repositories import (
@@ -93,8 +94,11 @@ class SqlUnitOfWork:
     users: SqlUsers
     sessions: SqlSessions
     throttles: SqlThrottles
-    cookie_choices: SqlCookieChoices
     demo_messages: SqlDemoMessages
+    cookie_choices: SqlCookieChoices
+    public_requests: SqlPublicRequests
+    answer_links: SqlAnswerLinks
+    rate_limits: SqlRateLimits
 
     def __init__(
         self, engine: Engine, vault: Vault, policy: Policy, real_now: Callable[[], datetime] | None = None
@@ -145,8 +149,11 @@ class SqlUnitOfWork:
         self.users = SqlUsers(self._conn)
         self.sessions = SqlSessions(self._conn)
         self.throttles = SqlThrottles(self._conn)
-        self.cookie_choices = SqlCookieChoices(self._conn)
         self.demo_messages = SqlDemoMessages(self._conn)
+        self.cookie_choices = SqlCookieChoices(self._conn)
+        self.public_requests = SqlPublicRequests(self._conn, self._vault, keys)
+        self.answer_links = SqlAnswerLinks(self._conn, self._vault)
+        self.rate_limits = SqlRateLimits(self._conn)
         return self
 
     def __exit__(
