@@ -50,4 +50,4 @@ def test_a_window_holds_its_instant_and_ends_when_retry_after_says(now: datetime
 
 
 def test_the_code_lives_ten_minutes_as_nist_allows() -> None:
-    assert otp.VALID == timedelta(minutes=10) and otp.DIGITS == 6 and otp.TRIES == 5
+    assert timedelta(minutes=10) == otp.VALID and otp.DIGITS == 6 and otp.TRIES == 5
