@@ -83,7 +83,8 @@ def test_any_text_that_is_not_a_token_is_refused_calmly(text):
 
 def test_shortened_lengthened_and_foreign_tokens_are_refused():
     token = links.make_token(KEY, SID, NOW + timedelta(days=1))
-    for bad in (token[:-1], token + "A", "", "a" * 200, token.replace("-", "+"), token + "="):
+    # "+" is not in the URL-safe alphabet: the token with its first character spelled so is refused.
+    for bad in (token[:-1], token + "A", "", "a" * 200, "+" + token[1:], token + "="):
         with pytest.raises(LinkUnknown):
             links.read_token(KEY, bad, NOW)
     with pytest.raises(LinkUnknown):  # made with another register's master key
