@@ -215,7 +215,7 @@ def test_only_the_ceo_handles_requests(api):
     for role in ("staff", "marketing", "auditor"):
         assert api.get("/api/v1/requests", role=role).status_code == 403
         refused = api.post("/api/v1/requests", role=role, json={"type": "access", "subject_id": sid})
-        assert refused.status_code == 403 and "handle data subject requests" in error_of(refused)["message"]
+        assert refused.status_code == 403 and "open a data subject request" in error_of(refused)["message"]
         assert api.get(f"/api/v1/requests/{r['id']}/package", role=role).status_code == 403
     assert api.get("/api/v1/requests", role=None).status_code == 401
     assert count(api.pv.db_url, "requests") == 1

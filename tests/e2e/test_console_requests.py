@@ -107,7 +107,7 @@ def test_only_the_roles_that_handle_requests_see_them(console):
     staff = console.signed_in("staff")
     assert staff.get("/console/requests").status_code == 403
     refused = staff.post("/console/requests/new", {"type": "access", "email": "a@example.no"})
-    assert refused.status_code == 403 and "may not handle data subject requests" in refused.text
+    assert refused.status_code == 403 and "may not open a data subject request" in refused.text
     assert staff.get("/console/requests/0123456789abcdef0123456789abcdef").status_code == 403
     ceo = console.signed_in("ceo")
     assert ceo.get("/console/requests/0123456789abcdef0123456789abcdef").status_code == 404
