@@ -28,8 +28,19 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint audit
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+# Supply chain (README, 'Release build'): the release installs the exact versions and hashes of requirements.lock;
+# pyproject.toml keeps lower bounds. `make lock` remakes the lock (keeping pins; LOCK_ARGS=--upgrade for the
+# newest); `make audit` fails on a known vulnerability in it and says why when it is skipped (no network).
+.PHONY: lock audit
+lock: install
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links $(LOCK_ARGS) --output-file requirements.lock pyproject.toml
+
+audit: install
+	$(BIN)/python tools/audit_lock.py requirements.lock
 
 # Benchmarks (bench/README.md): BENCH_SUBJECTS=100000 for a quick run; PERSONVERN_BENCH_DATABASE_URL adds PostgreSQL.
 .PHONY: bench
