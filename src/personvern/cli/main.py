@@ -214,7 +214,8 @@ def _kind_of_register(simulation: bool) -> str:
 
 WELCOME = """
 personvern is ready: database {db}, with 24 Center's policy.
-The web UI and API are not built yet; everything works from the command line:
+`personvern serve` (what `make run` does next) serves the staff console at /console/, the public privacy page at
+/personvern and the API at /api/v1. Everything also works from the command line:
 
   personvern policy show                       what the policy allows, and why
   personvern subject list --kind contract_customer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 from types import FrameType
@@ -126,6 +127,9 @@ def _left(tally: Tally) -> str:
     return line
 
 
+_NEXT_DUE = re.compile(r", the next due at [^;\n]*")
+
+
 def _summary(tally: Tally) -> str:
     line = f"delivered {tally.delivered}, retrying {tally.retrying}, dead {tally.dead}, waiting {tally.waiting}"
     if tally.cancelled:
@@ -189,9 +193,11 @@ def worker(
                 # Rows that only wait (no credentials) are looked at on every pass: said once, not every time. So is
                 # a sweep waiting for the CEO: every pass finds it again, the output says it once per change.
                 worth = tally.handled or tally.audit_checkpoint or tally.retention_waiting or tally.reconciled
-                if worth and summary != said and not env.json:
+                # The next due time moves on every pass while rows only wait: it does not make a pass worth telling.
+                gist = _NEXT_DUE.sub("", summary)
+                if worth and gist != said and not env.json:
                     print(summary, flush=True)
-                    said = summary
+                    said = gist
                 if not tally.progressed:
                     # The one real sleep: rules never read the wall clock, only this loop waits on it.
                     alarm.wait(interval)
