@@ -38,6 +38,7 @@ from personvern.services.notices import DEFAULT_FORMAT, publish_notices
 from personvern.store.checkpoints import FileCheckpoints, checkpoint_file
 from personvern.store.crypto import Vault, create_master_key, read_master_key
 from personvern.store.engine import database_url, make_engine, make_private, require_current, sqlite_path, upgrade
+from personvern.store.erasure_journal import FileErasureJournal, journal_file
 from personvern.store.notice_repo import current_notice_sha256
 from personvern.store.uow import (
     SqlUnitOfWorkFactory,
@@ -301,6 +302,7 @@ class Runtime:
                 self.notice_sha256(),
                 public_url(),
                 self.uow.vault.link_key,
+                erasures=self.erasure_journal,
             )
         return Context(
             self.policy.policy,
@@ -311,12 +313,18 @@ class Runtime:
             notice_sha256=self.notice_sha256(),
             public_url=public_url(),
             link_key=self.uow.vault.link_key,
+            erasures=self.erasure_journal,
         )
 
     @property
     def checkpoints(self) -> FileCheckpoints:
         """The audit chain's signed checkpoints, in a file beside the master key."""
         return FileCheckpoints(checkpoint_file(self.settings.key_file()), self.uow.vault.checkpoint_key)
+
+    @property
+    def erasure_journal(self) -> FileErasureJournal:
+        """Every erasure's ids and time, in a file beside the master key: what a restore erases again."""
+        return FileErasureJournal(journal_file(self.settings.key_file()), self.uow.vault.backup_key)
 
     @property
     def clock_moved(self) -> bool:
@@ -334,6 +342,7 @@ class Runtime:
             policy_sha256=self.policy.sha256,
             notice_sha256=self.notice_sha256(),
             link_key=self.uow.vault.link_key,
+            erasures=self.erasure_journal,
         )
 
     def notice_sha256(self) -> str:

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from personvern import __version__
 from personvern.bootstrap import Runtime, initialise
+from personvern.cli import backup as backup_cli
 from personvern.cli import breach as breach_cli
 from personvern.cli import consent as consent_cli
 from personvern.cli import notice as notice_cli
@@ -65,6 +66,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(task_app, name="task")
 app.add_typer(export_app, name="export")
 app.add_typer(processors_cli.processors_app, name="processors")
+command(app, "backup")(backup_cli.backup)
+command(app, "restore")(backup_cli.restore)
 
 
 def _version(value: bool) -> None:

@@ -10,7 +10,7 @@ from personvern.domain.access import Actor
 from personvern.domain.audit import AuditEvent
 from personvern.domain.errors import invalid
 from personvern.policy.schema import Policy
-from personvern.services.ports import Clock, Mapper, UnitOfWork, UnitOfWorkFactory, serial_map
+from personvern.services.ports import Clock, ErasureJournal, Mapper, UnitOfWork, UnitOfWorkFactory, serial_map
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Context:
     public_url: str = "http://127.0.0.1:8000"
     # The self-service links' key (store/crypto.py Vault.link_key); None: no personal links are made.
     link_key: bytes | None = None
+    # Where every erasure is also written down outside the database (store/erasure_journal.py); None: nowhere.
+    erasures: ErasureJournal | None = None
 
     def default_purpose(self) -> str:
         return "bookkeeping" if self.actor.role == "auditor" else "service"

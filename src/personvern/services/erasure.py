@@ -124,6 +124,10 @@ def erase_many(
     if reschedule:
         retention.refresh(ctx, uow, held)  # what is held is due when its hold ends, no sooner
     ctx.record(uow, *events)
+    if ctx.erasures is not None:
+        # Outside the database, so that a backup restored later erases them again (Art. 17): written before the
+        # commit, marked committed after it (why both: store/erasure_journal.py).
+        uow.after_commit(ctx.erasures.intend(receipts))
     return receipts
 
 

@@ -858,6 +858,32 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
     def commit(self) -> None: ...
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this transaction has committed (never if it rolls back); its failure is not the
+        transaction's."""
+
+
+@dataclass(frozen=True)
+class JournaledErasure:
+    """One erasure as the erasure journal holds it: ids and time only; `confirmed`: marked committed."""
+
+    receipt_id: str
+    subject_id: str
+    erased_at: datetime
+    cause: str
+    request_id: str | None
+    confirmed: bool
+
+
+class ErasureJournal(Protocol):
+    """Every erasure written down outside the database, ids and times only: a restored backup erases them again."""
+
+    def intend(self, receipts: Sequence[ErasureReceipt]) -> Callable[[], None]:
+        """Append these erasures before their transaction commits; returns what marks them committed, once it has.
+
+        Raises NotReady when the journal cannot be written: the erasure must then not commit either.
+        """
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -69,6 +69,7 @@ class Vault:
         # One-time codes of the public page are stored as HMACs under a key of their own: a copy of the database
         # without the master key cannot try the million codes offline.
         self.code_key = _derive(master, b"one-time-codes")
+        self.backup_key = _derive(master, b"backups")  # backups' encryption and the erasure journal's signatures
         self.key_id = hashlib.sha256(master).hexdigest()[:16]
 
     @staticmethod

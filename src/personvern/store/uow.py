@@ -115,6 +115,7 @@ class SqlUnitOfWork:
             self._tx = self._conn.begin()
         except OperationalError as exc:
             raise NotReady(f"cannot open the database: {exc.orig}") from None
+        self._after_commit: list[Callable[[], None]] = []
         if self._real_now is not None:
             self._conn.info[PREVIEW] = True
         forget_people(self._conn)
@@ -179,6 +180,13 @@ class SqlUnitOfWork:
             self._tx.commit()
         except IntegrityError:
             raise Conflict("the change conflicts with data stored at the same time; nothing was stored") from None
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """`action` runs once the transaction has committed (the erasure journal's marks); never on a rollback."""
+        self._after_commit.append(action)
 
 
 class SqlUnitOfWorkFactory:

@@ -1,0 +1,234 @@
+"""`personvern backup` and `personvern restore`: an encrypted snapshot of the register, and putting one back.
+
+A restore replaces the database, brings its schema up to date, erases again everyone the erasure journal says
+was erased since the backup (Art. 17 outlives a restore), and walks the audit chain. Anything failing after the
+swap puts the replaced database back: nothing is left half restored.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from personvern import __version__
+from personvern.bootstrap import Settings, clock_for
+from personvern.cli.common import Env
+from personvern.domain.access import Actor
+from personvern.domain.errors import IntegrityBroken, NotReady, invalid
+from personvern.services.admin import verify_audit
+from personvern.services.backup import PERMISSION, may_back_up, record_backup, replay_erasures
+from personvern.store import backup as snap
+from personvern.store.crypto import Vault, read_master_key
+from personvern.store.engine import make_engine, sqlite_path, upgrade
+from personvern.store.erasure_journal import FileErasureJournal, journal_file
+
+
+def _kind(url: str) -> str:
+    return "sqlite" if sqlite_path(url) is not None else "postgresql"
+
+
+def backup(
+    env: Env,
+    out: Annotated[Path, typer.Option("--out", help="The backup file to write (mode 0600; replaced if it exists).")],
+) -> None:
+    """Write an encrypted, consistent snapshot of the register with its manifest (time, schema, audit head)."""
+    runtime = env.runtime()
+    ctx = runtime.context()
+    may_back_up(ctx)
+    url = runtime.settings.database_url
+    kind = _kind(url)
+    if out.is_dir():
+        raise invalid("out", f"{out} is a folder; name the backup file to write")
+    if not out.parent.is_dir():
+        raise invalid("out", f"the folder {out.parent} does not exist")
+    vault = runtime.uow.vault
+    folder = snap.prepare_folder(out.parent)
+    partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
+    try:
+        db = sqlite_path(url)
+        shot = snap.snapshot_sqlite(db, folder) if db is not None else snap.snapshot_postgresql(url, folder)
+        created = ctx.clock.now()
+        manifest: dict[str, Any] = {
+            "format": snap.FORMAT,
+            "created_at": created.isoformat(),
+            "personvern_version": __version__,
+            "database": kind,
+            "schema_revision": shot.revision,
+            "audit_head": shot.audit_head,
+            "master_key_id": vault.key_id,
+            "stores": [
+                {
+                    "name": "register",
+                    "file": shot.file.name,
+                    "bytes": shot.file.stat().st_size,
+                    "sha256": snap.sha256_of(shot.file),
+                }
+            ],
+        }
+        archive = folder / "backup.tar"
+        snap.pack(manifest, [shot.file], archive)
+        shot.file.unlink()  # the plain copy goes as soon as it is packed
+        size = snap.encrypt_file(archive, partial, vault.backup_key, vault.key_id)
+        archive.unlink()
+        os.replace(partial, out)
+    except OSError as exc:
+        raise invalid("out", f"the backup cannot be written ({exc.strerror})") from None
+    finally:
+        partial.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    head = shot.audit_head or {}
+    record_backup(
+        ctx,
+        {
+            "created_at": manifest["created_at"],
+            "database": kind,
+            "schema_revision": shot.revision,
+            "audit_seq": head.get("seq"),
+            "bytes": size,
+        },
+    )
+    data = {"file": str(out), "bytes": size, **{k: manifest[k] for k in ("created_at", "database", "schema_revision")}}
+    data["audit_head"] = shot.audit_head
+
+    def human(c: Console) -> None:
+        c.print(f"backup written: {out} ({size} bytes, encrypted)", markup=False)
+        c.print(
+            f"  made at {manifest['created_at']}, schema {shot.revision}, audit entry {head.get('seq')}", markup=False
+        )
+        c.print("  keep it with the master key's backup apart; the erasure journal stays beside the key", markup=False)
+
+    env.emit(data, human)
+
+
+def restore(
+    env: Env,
+    file: Annotated[Path, typer.Argument(help="The backup file `personvern backup` wrote.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the database without asking.")] = False,
+) -> None:
+    """Replace the database with a backup, erase again whoever was erased since, and verify the audit chain."""
+    settings = env.settings()
+    Actor(settings.actor, settings.role).require(PERMISSION)
+    url = settings.database_url
+    kind = _kind(url)
+    key_file = settings.key_file()
+    vault = Vault(read_master_key(key_file))
+    db = sqlite_path(url)
+    if db is not None and not db.parent.is_dir():
+        raise invalid("db", f"the folder {db.parent} does not exist")
+    folder = snap.prepare_folder(db.parent if db is not None else None)
+    try:
+        snap.decrypt_file(file, folder / "backup.tar", vault.backup_key, vault.key_id)
+        manifest, files = snap.unpack(folder / "backup.tar", folder)
+        (folder / "backup.tar").unlink()
+        _check(manifest, kind, vault, file)
+        # Read before anything changes: a journal that does not verify refuses the restore with nothing done.
+        entries = FileErasureJournal(journal_file(key_file), vault.backup_key).entries()
+        live = snap.live_receipts(url)
+        if not yes and not typer.confirm(
+            f"Replace the database at {url} with the backup made {manifest['created_at']}?", default=False, err=True
+        ):
+            raise NotReady("the restore was not confirmed; nothing was changed")
+        swap: snap.SqliteSwap | snap.PostgresSwap = (
+            snap.SqliteSwap(db, files["register"])
+            if db is not None
+            else snap.PostgresSwap(url, files["register"], folder, live is not None)
+        )
+        try:
+            data = _after_swap(env, settings, manifest, entries, live)
+        except BaseException:
+            env.close()
+            swap.undo()
+            raise
+        env.close()
+        swap.done()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    env.emit(data, lambda c: _print_restore(c, data))
+
+
+def _check(manifest: dict[str, Any], kind: str, vault: Vault, file: Path) -> None:
+    if manifest.get("format") != snap.FORMAT:
+        raise invalid("FILE", f"{file} has a manifest of format {manifest.get('format')!r}; this version reads 1")
+    if manifest.get("master_key_id") != vault.key_id:
+        raise snap.WrongKey(f"{file} was made under another master key (id {manifest.get('master_key_id')})")
+    if manifest.get("database") != kind:
+        raise invalid("FILE", f"{file} is a backup of a {manifest.get('database')} register; this one is {kind}")
+    revision = manifest.get("schema_revision")
+    if not isinstance(revision, str) or not snap.known_revision(revision):
+        raise invalid(
+            "FILE",
+            f"{file} was made by a newer personvern (schema {revision}, unknown here; this version's newest is "
+            f"{snap.newest_revision()}): upgrade personvern first",
+        )
+
+
+def _after_swap(
+    env: Env, settings: Settings, manifest: dict[str, Any], entries: Any, live: set[str] | None
+) -> dict[str, Any]:
+    engine = make_engine(settings.database_url)
+    try:
+        before, after = upgrade(engine)  # a backup of an older version: its migrations run now
+    finally:
+        engine.dispose()
+    runtime = env.runtime()
+    restored = snap.live_receipts(settings.database_url) or set()
+    head = manifest.get("audit_head") or {}
+    details = {
+        "backup_created_at": manifest["created_at"],
+        "backup_schema_revision": manifest["schema_revision"],
+        "backup_audit_seq": head.get("seq"),
+    }
+    replay = replay_erasures(runtime.context(), entries, restored, live, details)
+    chain = verify_audit(runtime.uow, runtime.actor, None, None, runtime.simulation)
+    if not chain.ok:
+        raise IntegrityBroken(f"the restored audit chain is broken at entry {chain.broken_at}: {chain.problem}")
+    checked = verify_audit(runtime.uow, runtime.actor, runtime.checkpoints, runtime.clock, runtime.simulation)
+    return {
+        "restored": settings.database_url,
+        "backup_created_at": manifest["created_at"],
+        "schema_revision": {"backup": before, "now": after},
+        "erased_again": replay.erased,
+        "journal": {
+            "entries": len(entries),
+            "in_backup": replay.in_backup,
+            "not_in_backup": replay.not_in_backup,
+            "rolled_back": replay.rolled_back,
+            "unconfirmed_replayed": replay.unconfirmed,
+        },
+        "audit": {
+            "ok": checked.ok,
+            "entries": checked.checked,
+            "problem": checked.problem,
+            "restored_at": clock_for(settings).now().isoformat(),
+        },
+    }
+
+
+def _print_restore(c: Console, data: dict[str, Any]) -> None:
+    j, audit = data["journal"], data["audit"]
+    c.print(f"restored {data['restored']} from the backup made {data['backup_created_at']}", markup=False)
+    revisions = data["schema_revision"]
+    if revisions["backup"] != revisions["now"]:
+        c.print(f"  schema upgraded from {revisions['backup']} to {revisions['now']}", markup=False)
+    c.print(
+        f"  erased again: {len(data['erased_again'])} (erasure journal: {j['entries']} entries, {j['in_backup']} "
+        f"already in the backup, {j['rolled_back']} rolled back and skipped, {j['unconfirmed_replayed']} "
+        "unconfirmed and replayed)",
+        markup=False,
+    )
+    if audit["ok"]:
+        c.print(f"  audit chain intact: {audit['entries']} entries verified", markup=False)
+    else:
+        c.print(
+            f"  audit chain intact to entry {audit['entries']}; against its checkpoints: {audit['problem']}",
+            markup=False,
+        )
+        c.print(
+            "  (expected after restoring an older backup: the checkpoints remember the chain it replaced)", markup=False
+        )
