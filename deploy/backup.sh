@@ -15,7 +15,7 @@ esac
 
 umask 077
 mkdir -p "$DIR"
-out="$DIR/personvern-$(date -u +%Y%m%dT%H%M%SZ).backup"
+out="$DIR/personvern-$(date -u +%Y%m%dT%H%M%SZ).pvbackup"
 partial="$out.partial"
 trap 'rm -f "$partial"' EXIT
 
@@ -26,5 +26,5 @@ mv "$partial" "$out"
 trap - EXIT
 echo "backup.sh: wrote $out"
 
-find "$DIR" -maxdepth 1 -type f -name 'personvern-*.backup' -mtime +"$KEEP_DAYS" -print -delete |
+find "$DIR" -maxdepth 1 -type f -name 'personvern-*.pvbackup' -mtime +"$KEEP_DAYS" -print -delete |
     sed 's/^/backup.sh: deleted (older than '"$KEEP_DAYS"' days) /'

@@ -44,12 +44,12 @@ def _aged(folder: Path, name: str, days: float) -> Path:
 def test_a_backup_is_written_private_and_backups_past_the_keep_days_go(tmp_path: Path) -> None:
     folder = tmp_path / "backups"
     folder.mkdir()
-    old = _aged(folder, "personvern-20260101T023000Z.backup", 20)
-    recent = _aged(folder, "personvern-20261201T023000Z.backup", 3)
+    old = _aged(folder, "personvern-20260101T023000Z.pvbackup", 20)
+    recent = _aged(folder, "personvern-20261201T023000Z.pvbackup", 3)
     other = _aged(folder, "notes.txt", 40)  # not a backup of ours: left alone
     done = _backup(tmp_path, _fake_personvern(tmp_path, 'echo backup > "$3"'))
     assert done.returncode == 0, done.stderr
-    made = sorted(set(folder.glob("personvern-*.backup")) - {recent})
+    made = sorted(set(folder.glob("personvern-*.pvbackup")) - {recent})
     assert len(made) == 1
     assert made[0].read_text() == "backup\n"
     assert stat.S_IMODE(made[0].stat().st_mode) == 0o600  # umask 077: the backup is its owner's only
@@ -62,7 +62,7 @@ def test_a_backup_is_written_private_and_backups_past_the_keep_days_go(tmp_path:
 def test_a_failed_backup_leaves_no_partial_file_and_prunes_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "backups"
     folder.mkdir()
-    old = _aged(folder, "personvern-20260101T023000Z.backup", 20)
+    old = _aged(folder, "personvern-20260101T023000Z.pvbackup", 20)
     # Half a file written, then a failure: neither it nor a pruned old backup may be left behind.
     done = _backup(tmp_path, _fake_personvern(tmp_path, 'echo half > "$3"; echo "error: disk full" >&2; exit 9'))
     assert done.returncode == 9
