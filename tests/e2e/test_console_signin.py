@@ -149,7 +149,7 @@ def test_every_page_carries_the_security_headers_and_is_not_cached(console):
     assert answer.headers["referrer-policy"] == "no-referrer"
     style = page.get("/static/console.css")
     assert style.status_code == 200 and "no-store" not in style.headers.get("cache-control", "")
-    assert console.page().get("/").headers["location"] == "/console/"
+    assert console.page().get("/").headers["location"] == "/personvern"  # / leads to the privacy page (DESIGN.md §4b)
 
 
 def test_the_language_is_the_users_own_choice(console):

@@ -650,6 +650,23 @@ class FakeBlocks:
         )
 
 
+class FakeEmptyPublicStores:
+    """The public page's stores (cookie choices, codes, answer links, rate limits) hold nothing in the unit
+    tests: the worker's daily upkeep finds nothing to do. Their behaviour is tested on both databases."""
+
+    def delete_before(self, before: datetime) -> int:
+        return 0
+
+    def expire(self, before: datetime) -> int:
+        return 0
+
+    def ended(self, before: datetime) -> list[Any]:
+        return []
+
+    def forget(self, before: datetime) -> int:
+        return 0
+
+
 class FakeUnitOfWork:
     """Copy-on-enter: the repositories work on a private copy that `commit` publishes; leaving discards it."""
 
@@ -672,6 +689,10 @@ class FakeUnitOfWork:
     confirmations: FakeConfirmations
     exports: FakeExports
     reconciliations: FakeReconciliations
+    cookie_choices: FakeEmptyPublicStores
+    public_requests: FakeEmptyPublicStores
+    answer_links: FakeEmptyPublicStores
+    rate_limits: FakeEmptyPublicStores
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -700,6 +721,8 @@ class FakeUnitOfWork:
         self.confirmations = FakeConfirmations(self._work.recipients)
         self.exports = FakeExports(self._work.recipients)
         self.reconciliations = FakeReconciliations(self._work.recipients)
+        empty = FakeEmptyPublicStores()
+        self.cookie_choices = self.public_requests = self.answer_links = self.rate_limits = empty
         return self
 
     def __exit__(

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from personvern.domain.access import PHRASES, ROLE_PERMISSIONS, Actor, Permission, check_role
+from personvern.domain.access import PHRASES, ROLE_PERMISSIONS, STAFF_ROLES, SUBJECT, Actor, Permission, check_role
 from personvern.domain.errors import Forbidden, InvalidInput
 from personvern.policy.schema import Policy
 
@@ -33,7 +33,8 @@ ALLOWED = {
 
 
 def test_the_roles_are_those_of_the_design(policy: Policy) -> None:
-    assert set(ROLE_PERMISSIONS) == set(ALLOWED) == set(policy.roles)
+    assert set(STAFF_ROLES) == set(ALLOWED) == set(policy.roles)
+    assert set(ROLE_PERMISSIONS) == {*STAFF_ROLES, SUBJECT}  # and the person themself on the public page
 
 
 @pytest.mark.parametrize("role", sorted(ALLOWED))
