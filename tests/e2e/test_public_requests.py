@@ -137,29 +137,28 @@ def test_an_expired_code_is_refused(api: Any, messages: Outbox, monkeypatch: pyt
     assert expired.status_code == 409 and "expired" in error_of(expired)["message"]
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"type": "access"}, "email"),
-        ({"type": "access", "phone": PHONE, "email": "kari@example.no"}, "email"),
-        ({"type": "access", "phone": "12"}, "phone"),
-        ({"type": "access", "email": "not-an-address"}, "email"),
-        ({"type": "party", "phone": PHONE}, "type"),
-        ({"type": "access", "phone": PHONE, "lang": "de"}, "lang"),
-        ({"type": "rectification", "phone": PHONE}, "set"),
-        ({"type": "rectification", "phone": PHONE, "set": {"shoe_size": "44"}}, "shoe_size"),
-        ({"type": "rectification", "phone": PHONE, "set": {"email": "nope"}}, "set.email"),
-        ({"type": "access", "phone": PHONE, "set": {"full_name": "X"}}, "set"),
-        ({"type": "access", "phone": PHONE, "extra": 1}, "extra"),
-    ],
-)
-def test_bad_input_names_the_field_and_stores_nothing(
-    api: Any, messages: Outbox, body: dict[str, Any], field: str
-) -> None:
+BAD_BODIES = [
+    ({"type": "access"}, "email"),
+    ({"type": "access", "phone": PHONE, "email": "kari@example.no"}, "email"),
+    ({"type": "access", "phone": "12"}, "phone"),
+    ({"type": "access", "email": "not-an-address"}, "email"),
+    ({"type": "party", "phone": PHONE}, "type"),
+    ({"type": "access", "phone": PHONE, "lang": "de"}, "lang"),
+    ({"type": "rectification", "phone": PHONE}, "set"),
+    ({"type": "rectification", "phone": PHONE, "set": {"shoe_size": "44"}}, "shoe_size"),
+    ({"type": "rectification", "phone": PHONE, "set": {"email": "nope"}}, "set.email"),
+    ({"type": "access", "phone": PHONE, "set": {"full_name": "X"}}, "set"),
+    ({"type": "access", "phone": PHONE, "extra": 1}, "extra"),
+]
+
+
+def test_bad_input_names_the_field_and_stores_nothing(api: Any) -> None:
+    # One register for every case (each case would otherwise pay for a fresh register on each database).
     before = snapshot(api.pv.db_url)
-    refused = ask(api, **body)
-    assert refused.status_code == 422, refused.text
-    assert error_of(refused)["field"] == field
+    for body, field in BAD_BODIES:
+        refused = ask(api, **body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert error_of(refused)["field"] == field, body
     assert snapshot(api.pv.db_url) == before
 
 
