@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,13 +80,23 @@ def test_keep_days_must_be_a_whole_number(tmp_path: Path, keep: str) -> None:
 
 
 def test_pv_refuses_without_root() -> None:
-    command = [str(DEPLOY / "pv"), "init"]
-    if os.geteuid() == 0:
+    if os.geteuid() != 0:
+        done = subprocess.run([str(DEPLOY / "pv"), "init"], capture_output=True, text=True, timeout=10, check=False)
+    else:
         runuser = shutil.which("runuser")
         if runuser is None:
             pytest.skip("runs as root here, and runuser (to be someone else) is not installed")
-        command = [runuser, "-u", "nobody", "--", *command]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+        # A copy in a folder anyone may enter: the checkout may sit under a home that `nobody` cannot reach.
+        shared = Path(tempfile.mkdtemp(prefix="pv-"))
+        try:
+            shared.chmod(0o755)
+            pv = shared / "pv"
+            shutil.copy(DEPLOY / "pv", pv)
+            pv.chmod(0o755)
+            command = [runuser, "-u", "nobody", "--", str(pv), "init"]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+        finally:
+            shutil.rmtree(shared)
     assert done.returncode == 2, done.stderr
     assert "pv: run it with sudo" in done.stderr
 
