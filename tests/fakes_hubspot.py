@@ -78,6 +78,7 @@ class FakeHubSpot:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every authorised request
     bodies: list[Any] = field(default_factory=list)  # their JSON bodies
     script: list[Reply] = field(default_factory=list)  # answers for the next authorised requests
+    custom_properties: set[str] = field(default_factory=set)  # properties the account created itself
     headers: dict[str, str] = field(default_factory=dict)  # added to every answer (rate-limit headers)
     search_lag: bool = False  # contacts created from now on are not found by search (its index lags)
     unindexed: set[str] = field(default_factory=set)
@@ -160,7 +161,7 @@ class FakeHubSpot:
     def _check(self, props: Any) -> Reply | None:
         if not isinstance(props, dict) or not all(isinstance(v, str) for v in props.values()):
             return _error(400, "VALIDATION_ERROR", "properties must be an object of strings")
-        unknown = sorted(set(props) - PROPERTIES)
+        unknown = sorted(set(props) - PROPERTIES - self.custom_properties)
         if unknown:
             return _error(
                 400,

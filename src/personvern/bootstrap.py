@@ -31,7 +31,7 @@ from personvern.domain.errors import Forbidden, NotReady, PolicyRejected, invali
 from personvern.domain.outbox import Draw, RetryPolicy
 from personvern.policy.lint import check_file, check_text
 from personvern.policy.loader import LoadedPolicy, PolicyInvalid, Problem, load_policy, parse_policy
-from personvern.services import reconcile
+from personvern.services import reconcile, selfservice
 from personvern.services.admin import PolicyLoad, checkpoint_audit, load_policy_version, start_audit_chain
 from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
@@ -170,6 +170,13 @@ SETTINGS = (
         None,
         "set to 1 for a demo (make run does): SMS and e-mail whose vendor has no credentials go to the console's "
         "Demo messages page instead of waiting; never used where credentials are set",
+    ),
+    Setting(
+        "PERSONVERN_HUBSPOT_CONSENT_PROPERTY",
+        None,
+        None,
+        "a contact property created in HubSpot (e.g. personvern_consent_url) that receives each person's consent "
+        "link for the marketing e-mail templates; unset: no link is sent",
     ),
     Setting(
         "PERSONVERN_OUTBOX_MAX_ATTEMPTS",
@@ -564,6 +571,7 @@ def hubspot_config(environ: Mapping[str, str] | None = None) -> HubSpotConfig:
     return HubSpotConfig(
         url=env.get("PERSONVERN_HUBSPOT_URL") or DEFAULT_HUBSPOT_URL,
         token=env.get("PERSONVERN_HUBSPOT_TOKEN") or None,
+        consent_property=env.get("PERSONVERN_HUBSPOT_CONSENT_PROPERTY") or None,
     )
 
 
@@ -616,7 +624,8 @@ def build_connectors(
     }
     for kind in demo_sink_kinds(environ):
         connectors[kind] = DemoSink(runtime.context(), kind)
-    hubspot = HubSpot(client, hubspot_config(environ), runtime.clock)
+    ctx = runtime.context()
+    hubspot = HubSpot(client, hubspot_config(environ), runtime.clock, lambda sid: selfservice.link_for(ctx, sid))
     for kind in hubspot.kinds:  # one client for the three kinds: they share HubSpot's rate-limit windows
         connectors[kind] = hubspot
     return connectors

@@ -137,3 +137,18 @@ def test_a_real_worker_process_reaches_the_local_fake(tmp_path):
         run("consent", "give", "--method", "web", sid, "--channel", "email")
         assert json.loads(run("worker", "--once", "--json"))["delivered"] == 1
     assert [c["email"] for c in fake.contacts.values()] == ["person1@example.no"]
+
+
+def test_with_the_consent_property_named_hubspot_gets_the_persons_own_link(pv_ready, hubspot, monkeypatch):
+    hubspot.custom_properties.add("personvern_consent_url")
+    monkeypatch.setenv("PERSONVERN_HUBSPOT_CONSENT_PROPERTY", "personvern_consent_url")
+    monkeypatch.setenv("PERSONVERN_PUBLIC_URL", "https://24center.no")
+    sid = add(pv_ready, 1)
+    assert_ok(pv_ready("relationship", "start", sid, "--type", "order", "--now", NOW))
+    assert_ok(pv_ready("consent", "give", "--method", "web", sid, "--channel", "email", "--now", NOW))
+    assert worker(pv_ready, T1)["delivered"] == 1
+    [contact] = hubspot.contacts.values()
+    link = contact["personvern_consent_url"]
+    assert link.startswith("https://24center.no/personvern/samtykke/") and sid not in link
+    [row] = pv_ready.json("outbox", "list", "--all")["rows"]
+    assert link not in json.dumps(row)  # made at delivery, never stored in the row

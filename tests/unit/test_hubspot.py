@@ -341,3 +341,26 @@ def test_network_failures_are_temporary(exc: Exception, reason: str) -> None:
 def test_an_answer_without_a_contact_id_is_refused() -> None:
     with pytest.raises(PermanentFailure, match="names no contact id"):
         connector(FakeHubSpot().then(Reply(200, {"results": []}), Reply(201, {"ok": True}))).deliver(row())
+
+
+def test_a_share_for_email_marketing_carries_the_consent_link_when_the_account_has_the_property() -> None:
+    fake = FakeHubSpot(custom_properties={"personvern_consent_url"})
+    config = HubSpotConfig("http://127.0.0.1:9", TOKEN, consent_property="personvern_consent_url")
+    links = {"s1": "https://24center.no/personvern/samtykke/TOKEN"}
+    hub = HubSpot(fake.client(), config, FixedClock(NOW), links.get)
+    cid = hub.deliver(row(reason="share"))["hubspot_id"]
+    assert fake.contacts[cid]["personvern_consent_url"] == links["s1"]
+    # A correction (not a share for marketing) leaves the link as it is; so does an account without the property.
+    fake.contacts[cid]["personvern_consent_url"] = "kept"
+    hub.deliver(row(reason="update", update_only=True, hubspot_id=cid))
+    assert fake.contacts[cid]["personvern_consent_url"] == "kept"
+    plain = FakeHubSpot()
+    created = HubSpot(plain.client(), CONFIG, FixedClock(NOW), links.get).deliver(row(reason="share"))
+    assert "personvern_consent_url" not in plain.contacts[created["hubspot_id"]]
+
+
+def test_a_consent_property_that_is_not_a_property_name_makes_rows_wait_saying_why() -> None:
+    bad = HubSpotConfig("http://127.0.0.1:9", TOKEN, consent_property="Consent URL")
+    with pytest.raises(WaitingForCredentials) as waiting:
+        HubSpot(FakeHubSpot().client(), bad, FixedClock(NOW), lambda _sid: "x").deliver(row(reason="share"))
+    assert "PERSONVERN_HUBSPOT_CONSENT_PROPERTY" in waiting.value.reason

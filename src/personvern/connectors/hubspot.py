@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
@@ -52,6 +53,7 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
     "postal_address": ("address",),
 }
 NAME = "full_name"
+PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
 
 # Art. 6(1) points -> the options of HubSpot's multi-select `hs_legal_basis` (values separated by ";").
 LEGAL_BASIS = {
@@ -80,12 +82,17 @@ class HubSpotConfig:
 
     url: str = DEFAULT_URL
     token: str | None = None
+    # The contact property (created in the HubSpot account) that holds the person's own consent link, for the
+    # marketing e-mail templates to show (Art. 7(3): withdrawing as easy as giving). None: no link is sent.
+    consent_property: str | None = None
 
     def missing(self) -> list[str]:
         if not self.token:
             return ["PERSONVERN_HUBSPOT_TOKEN"]
         if any(ch.isspace() or not ch.isprintable() for ch in self.token):
             return ["PERSONVERN_HUBSPOT_TOKEN to the private app's access token (this one holds spaces)"]
+        if self.consent_property is not None and not PROPERTY_NAME.fullmatch(self.consent_property):
+            return ["PERSONVERN_HUBSPOT_CONSENT_PROPERTY to a HubSpot property's internal name (a-z, 0-9, _)"]
         return []
 
 
@@ -147,11 +154,19 @@ class HubSpot:
     kind = "hubspot"
     kinds = KINDS
 
-    def __init__(self, client: httpx.Client, config: HubSpotConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        config: HubSpotConfig,
+        clock: Clock,
+        consent_link: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._client = client
         self._config = config
         self._clock = clock
         self._paused_until: datetime | None = None  # a rate-limit window HubSpot said is used up
+        # The person's own consent link, made fresh at delivery (never stored in the outbox row).
+        self._consent_link = consent_link
 
     def deliver(self, row: OutboxRow) -> dict[str, Any]:
         missing = self._config.missing()
@@ -173,6 +188,9 @@ class HubSpot:
         if not email:
             raise PermanentFailure("the row holds no email address to find the HubSpot contact by")
         props = properties_for(personal)
+        link = self._link_for(row)
+        if link is not None and self._config.consent_property is not None:
+            props[self._config.consent_property] = link
         basis = legal_basis(row.public.get("legal_basis"))
         contact = None
         known = str(row.public.get("hubspot_id") or "")
@@ -206,6 +224,13 @@ class HubSpot:
                 "another HubSpot contact already has this email address: merge the two in HubSpot (HTTP 409)"
             )
         return {"hubspot_id": contact.id, "created": False}
+
+    def _link_for(self, row: OutboxRow) -> str | None:
+        """A share for email marketing carries the person's consent link, when the account has the property."""
+        shared = row.public.get("reason") == "share" and row.public.get("purpose") == "marketing"
+        if not shared or self._consent_link is None or self._config.consent_property is None or not row.subject_id:
+            return None
+        return self._consent_link(row.subject_id)
 
     def _unsubscribe(self, personal: dict[str, Any]) -> dict[str, Any]:
         email = personal.get("email")
