@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 
 from personvern.bootstrap import Settings
 from personvern.store.checkpoints import checkpoint_file
+from personvern.store.erasure_journal import journal_file
 
 BENCH_DIR = Path(__file__).resolve().parent
 # Where the cached registers and the results go; the test suite's smoke run points both elsewhere.
@@ -60,7 +61,7 @@ class Backend:
         return found is not None
 
     def drop(self, database: str) -> None:
-        """Remove the database, its master key file and the audit checkpoints beside it, if there are any."""
+        """Remove the database, its master key file and the audit checkpoints and erasure journal beside it."""
         if self.name == "sqlite":
             for suffix in (".db", ".db-wal", ".db-shm"):
                 (DATA_DIR / (database + suffix)).unlink(missing_ok=True)
@@ -69,6 +70,7 @@ class Backend:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         self.key_file(database).unlink(missing_ok=True)
         checkpoint_file(self.key_file(database)).unlink(missing_ok=True)
+        journal_file(self.key_file(database)).unlink(missing_ok=True)
 
     def create(self, database: str) -> None:
         """An empty database (dropping any old one); `personvern init` / `initialise` gives it its schema."""

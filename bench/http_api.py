@@ -291,7 +291,9 @@ def http_figures(bench: Bench, meta: dict[str, Any]) -> list[Figure]:
     access_single = others[flows_n : flows_n + single["flows"]]
     access_floor = others[flows_n + single["flows"] : flows_n + single["flows"] + floor_n]
     access_count = others[-1]
-    read_ids = bench.sample_ids(reads_n + single["reads"], supply.not_erased())
+    # Not one the erasure flows take: the floor reads its samples after the flows have erased theirs.
+    read_ids = bench.sample_ids(reads_n + single["reads"] + len(reps), supply.not_erased())
+    read_ids = [sid for sid in read_ids if sid not in set(reps)][: reads_n + single["reads"]]
     erased_all = erase_load + erase_single + erase_floor + [erase_count]
 
     ctx = rt.context()

@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -79,6 +80,7 @@ def run_backend(backend: Backend, subjects: int, ops: set[str]) -> dict[str, Any
         except (SystemExit, Exception) as exc:  # one broken operation must not hide the others' figures
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             log(f"{backend.name}: {name} FAILED: {reason}")
+            traceback.print_exc()  # to stderr: the engineer who reads the failure needs where it happened
             figures.append(Figure(name, "", failed=f"{type(exc).__name__}: {str(exc)[-1500:]}"))
 
     if "import" in ops:
