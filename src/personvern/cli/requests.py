@@ -152,12 +152,31 @@ def show(env: Env, request_id: Annotated[str, typer.Argument(help="The request's
     if view.receipt is not None:
         data["erasure_receipt"] = receipt_json(view.receipt)
     data["recipients"] = [recipient_json(v) for v in view.recipients]
+    data["answer_links"] = [
+        {"sent_at": a.created_at, "expires_at": a.expires_at, "fetched_at": a.fetched_at, "closed_at": a.closed_at}
+        for a in view.answer_links
+    ]
 
     def human(c: Console) -> None:
         c.print(f"request {r.id}: {RIGHTS[r.type.value]}, {r.state.value.replace('_', ' ')}", markup=False)
-        print_fields(c, [*_request_lines(view), *_outcome_lines(r, view.receipt), *_recipient_lines(view)])
+        lines = [*_request_lines(view), *_outcome_lines(r, view.receipt), *_recipient_lines(view)]
+        print_fields(c, [*lines, *_link_lines(view)])
 
     env.emit(data, human)
+
+
+def _link_lines(view: rights.RequestView) -> list[tuple[str, str | None]]:
+    """A request from the privacy page is answered by a single-use link: when it went, and whether it was used."""
+    lines: list[tuple[str, str | None]] = []
+    for a in view.answer_links:
+        if a.fetched_at is not None:
+            fate = f"fetched {_at(a.fetched_at)}"
+        elif a.closed_at is not None:
+            fate = f"not fetched; closed and the answer deleted {_at(a.closed_at)}"
+        else:
+            fate = f"not fetched yet; works until {_at(a.expires_at)}"
+        lines.append(("answer link", f"sent {_at(a.created_at)}, {fate}"))
+    return lines
 
 
 def receipt_json(receipt: ErasureReceipt) -> dict[str, Any]:
