@@ -14,7 +14,8 @@ from sqlalchemy import text
 
 from personvern import __version__
 from personvern.api import errors
-from personvern.api.routes import include_all
+from personvern.api.bodies import BodyLimit
+from personvern.api.routes import API_PREFIX, include_all
 from personvern.bootstrap import Runtime, Settings, open_runtime
 from personvern.store.engine import current_revision, head_revision
 from personvern.web.routes import install as install_console
@@ -55,6 +56,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    # Every body bounded as it arrives (issue 17: a 10 MB JSON body is refused, not read); the import reads its
+    # larger upload with its own bound. Added before `headers`, so that its refusals carry them too.
+    app.add_middleware(BodyLimit, own=frozenset({f"{API_PREFIX}/subjects/import"}))
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -66,6 +66,10 @@ async def body(request: Request) -> Any:
         raise Malformed([FieldProblem("body", "is not UTF-8 text")]) from None
     except json.JSONDecodeError as exc:
         raise Malformed([FieldProblem("body", f"is not JSON (line {exc.lineno}: {exc.msg})")]) from None
+    except ValueError:  # valid JSON, but a number longer than Python reads (4 300 digits)
+        raise Malformed([FieldProblem("body", "holds a number too long to read")]) from None
+    except RecursionError:
+        raise Malformed([FieldProblem("body", "is nested too deeply")]) from None
 
 
 def _parsed(parse: Any, data: Any) -> Any:

@@ -25,6 +25,10 @@ def _read_json(path: Path) -> Any:
             return json.loads(path.read_text("utf-8"))
         except json.JSONDecodeError as exc:
             raise invalid("file", f"{path} is not JSON (line {exc.lineno}: {exc.msg})") from None
+        except ValueError:  # valid JSON, but a number longer than Python reads (4 300 digits)
+            raise invalid("file", f"{path} holds a number too long to read") from None
+        except RecursionError:
+            raise invalid("file", f"{path} is nested too deeply") from None
 
 
 @command(sms_app, "send")

@@ -26,7 +26,7 @@ def retry_after(header: str | None, now: datetime) -> float | None:
     if not header:
         return None
     value = header.strip()
-    if value.isdigit():
+    if value.isdecimal() and len(value) < 10:  # a longer one is no number of seconds anyone means
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -17,7 +17,6 @@ on certain 429s (HubSpot counts error answers against an app).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -372,7 +371,7 @@ class HubSpot:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.strip().isdigit() else None
+    return int(value) if value is not None and value.strip().isdecimal() and len(value.strip()) < 16 else None
 
 
 def window_seconds(headers: httpx.Headers, *, only_if_used_up: bool) -> float | None:
@@ -392,7 +391,7 @@ def window_seconds(headers: httpx.Headers, *, only_if_used_up: bool) -> float | 
 def body_of(response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a number of over 4 300 digits, too deep
         return {}
     return data if isinstance(data, dict) else {}
 

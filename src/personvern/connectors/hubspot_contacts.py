@@ -86,7 +86,7 @@ class HubSpotContacts:
             nxt = following.get("after") if isinstance(following, dict) else None
             if nxt is None or not contacts:
                 return
-            if str(nxt).isdigit() and int(str(nxt)) + self._page > self._cap:
+            if str(nxt).isdecimal() and len(str(nxt)) < 16 and int(str(nxt)) + self._page > self._cap:
                 floor, after = contacts[-1].id, None
             else:
                 after = str(nxt)

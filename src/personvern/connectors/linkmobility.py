@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,7 +149,7 @@ class LinkMobility:
 def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a number of over 4 300 digits, too deep
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -161,6 +160,6 @@ def _code(body: dict[str, Any]) -> int | None:
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
+    if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) < 10:
         return int(raw)
     return None

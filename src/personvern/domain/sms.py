@@ -216,7 +216,7 @@ def _report(raw: Any, where: str) -> tuple[DeliveryReport | None, list[FieldProb
     ref_id, code, vendor, segments = raw.get("refId"), raw.get("resultCode"), raw.get("id"), raw.get("segments")
     if not isinstance(ref_id, str) or not ref_id.strip() or len(ref_id) > 64:
         problems.append(FieldProblem(f"{where}refId", "must be the refId the message was sent with"))
-    if isinstance(code, str) and code.strip().isdigit():
+    if isinstance(code, str) and code.strip().isdecimal() and len(code.strip()) < 10:
         code = int(code)
     if not isinstance(code, int) or isinstance(code, bool):
         problems.append(FieldProblem(f"{where}resultCode", "must be a number"))

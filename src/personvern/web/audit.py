@@ -19,7 +19,7 @@ FILTERS = ("subject", "actor", "action", "since", "before")
 
 def _query(v: Visit, given: dict[str, str]) -> AuditQuery:
     before = given["before"]
-    if before and (not before.isdigit() or len(before) > 12):
+    if before and (not before.isdecimal() or len(before) > 12):
         raise invalid_field("before", v._("must be an entry number"))
     return AuditQuery(
         subject_id=given["subject"] or None,

@@ -52,7 +52,7 @@ _IDS = re.compile(r"[\s,;]+")
 def _count(v: Visit, name: str, raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise invalid_field(name, v._("must be a whole number"))
     return int(raw)
 

@@ -30,7 +30,7 @@ def _listing(request: Request, v: Visit, *, status: int = 200, problem: str | No
     shown = q.get("show", "open")
     shown = shown if shown in SHOWN else "open"
     raw = q.get("offset", "0")
-    offset = int(raw) if raw.isdigit() and len(raw) < 9 else 0
+    offset = int(raw) if raw.isdecimal() and len(raw) < 9 else 0
     found = outbox.list_outbox(v.ctx, dead_only=shown == "dead", everything=shown == "all", limit=PAGE, offset=offset)
     values: dict[str, Any] = {"found": found, "shown": shown, "choices": SHOWN, "offset": offset, "page": PAGE}
     said = SAID.get(q.get("said", "")) if status == 200 else None

@@ -62,7 +62,7 @@ def run(request: Request, v: Posted, data: Form) -> Response:
 @router.get("/archive")
 def archive(request: Request, v: Seen) -> Response:
     raw = request.query_params.get("offset", "0")
-    offset = int(raw) if raw.isdigit() and len(raw) < 9 else 0
+    offset = int(raw) if raw.isdecimal() and len(raw) < 9 else 0
     total, records = erasure.list_archive(v.ctx, ARCHIVE_PAGE, offset)
     return render(request, "archive.html", v, total=total, records=records, offset=offset, page=ARCHIVE_PAGE)
 

@@ -23,7 +23,7 @@ FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8"}
 def _year(v: Visit, raw: str | None) -> int:
     """The year asked for; by default the latest unsigned one, else last year."""
     if raw:
-        if not raw.isdigit() or len(raw) != 4:
+        if not raw.isdecimal() or len(raw) != 4:
             raise invalid_field("year", v._("must be a year, e.g. 2025"))
         return int(raw)
     return review.unsigned_year(v.ctx) or today(v.ctx).year - 1

@@ -155,7 +155,7 @@ def start(request: Request, v: Posted, request_id: str) -> Response:
 def extend(request: Request, v: Posted, data: Form, request_id: str) -> Response:
     months = text(data, "months")
     try:
-        if not months.isdigit():
+        if not months.isdecimal():
             raise invalid_field("months", v._("choose 1 or 2 months"))
         rights.extend_request(v.ctx, request_id, text(data, "reason"), int(months))
     except InvalidInput as exc:

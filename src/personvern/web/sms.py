@@ -140,7 +140,7 @@ def marketing_form(request: Request, v: Seen) -> Response:
     sent = None
     if request.query_params.get("said") == "sent":
         counts = [request.query_params.get(k, "") for k in ("queued", "skipped")]
-        if all(c.isdigit() and len(c) < 10 for c in counts):
+        if all(c.isdecimal() and len(c) < 10 for c in counts):
             sent = {"queued": int(counts[0]), "skipped": int(counts[1])}
     return _marketing_form(request, v, {"text": ""}, sent=sent)
 
@@ -172,7 +172,7 @@ def marketing_send(request: Request, v: Posted, data: Form) -> Response:
 
 
 def _offset(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 9 else 0
+    return int(raw) if raw and raw.isdecimal() and len(raw) < 9 else 0
 
 
 @router.get("/sms")

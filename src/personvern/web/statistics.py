@@ -19,7 +19,7 @@ def _year(v: Visit, raw: str) -> int | None:
     """The year asked for; None (this year) when none is."""
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) != 4:
+    if not raw.isdecimal() or len(raw) != 4:
         raise invalid_field("year", v._("must be a year, e.g. 2025"))
     if not FIRST_YEAR <= int(raw) <= today(v.ctx).year:
         raise invalid_field("year", v._("must be a year from %(first)s to this year", first=FIRST_YEAR))

@@ -88,7 +88,7 @@ def find(request: Request, v: Seen) -> Response:
 
 
 def _offset(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and int(raw) < 10_000_000 else 0
+    return int(raw) if raw and raw.isdecimal() and len(raw) < 8 else 0
 
 
 # ---------------------------------------------------------------- the subject page
