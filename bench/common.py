@@ -63,7 +63,7 @@ class Backend:
     def drop(self, database: str) -> None:
         """Remove the database, its master key file and the audit checkpoints and erasure journal beside it."""
         if self.name == "sqlite":
-            for suffix in (".db", ".db-wal", ".db-shm"):
+            for suffix in (".db", ".db-wal", ".db-shm", ".db.keys", ".db.keys-wal", ".db.keys-shm"):  # + key store
                 (DATA_DIR / (database + suffix)).unlink(missing_ok=True)
         else:
             with self._admin() as conn:
@@ -83,7 +83,7 @@ class Backend:
     def size(self, database: str) -> int:
         """Bytes on disk: the SQLite file with its WAL, or pg_database_size."""
         if self.name == "sqlite":
-            files = [DATA_DIR / (database + suffix) for suffix in (".db", ".db-wal")]
+            files = [DATA_DIR / (database + suffix) for suffix in (".db", ".db-wal", ".db.keys", ".db.keys-wal")]
             return sum(f.stat().st_size for f in files if f.exists())
         with self._admin() as conn:
             return int(conn.execute(text("SELECT pg_database_size(:n)"), {"n": database}).scalar() or 0)

@@ -60,6 +60,7 @@ def _reset_pg(url: str) -> None:
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("DROP SCHEMA IF EXISTS keystore CASCADE"))  # the key store apart (store/engine.py)
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
 
@@ -159,6 +160,7 @@ class ReadyRegisters:
             target = make_url(url).database
             assert target is not None
             shutil.copyfile(home / "pv.db", target)
+            shutil.copyfile(home / "pv.db.keys", f"{target}.keys")  # the key store beside it (store/engine.py)
             return
         target, template = make_url(url).database, make_url(self.made[backend]).database
         _on_server(

@@ -37,7 +37,15 @@ from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
 from personvern.store.checkpoints import FileCheckpoints, checkpoint_file
 from personvern.store.crypto import Vault, create_master_key, read_master_key
-from personvern.store.engine import database_url, make_engine, make_private, require_current, sqlite_path, upgrade
+from personvern.store.engine import (
+    database_url,
+    make_engine,
+    make_private,
+    require_current,
+    require_keystore,
+    sqlite_path,
+    upgrade,
+)
 from personvern.store.erasure_journal import FileErasureJournal, journal_file
 from personvern.store.notice_repo import current_notice_sha256
 from personvern.store.uow import (
@@ -471,6 +479,7 @@ def initialise(settings: Settings, policy_file: str | None = None, demo: bool = 
     try:
         key_file = settings.key_file()
         before, after = upgrade(engine)
+        require_keystore(engine, settings.database_url)  # at the head already, but FILE.keys lost: say so
         installed = installed_master_key(engine)
         created = not key_file.exists()
         if created and installed is not None:

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 
 NOW = "2026-11-25T12:00:00+00:00"
 ONE_TIME = "one_time_customer"
@@ -97,6 +97,17 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def raw_engine(url: str) -> Engine:
+    """An engine straight on the database; on SQLite with the key store FILE.keys attached as `keystore`, as the
+    register's own connections have it (store/engine.py), when that file exists."""
+    engine = create_engine(url)
+    path = sqlite_file(url)
+    keys = path.with_name(path.name + ".keys") if path is not None else None
+    if keys is not None and keys.exists():
+        event.listen(engine, "connect", lambda dbapi, _r: dbapi.execute("ATTACH DATABASE ? AS keystore", (str(keys),)))
+    return engine
+
+
 def snapshot(url: str) -> dict[str, list[str]]:
     """Every row of every table, in a comparable form; {} for a database that does not exist or has no tables.
 
@@ -105,12 +116,16 @@ def snapshot(url: str) -> dict[str, list[str]]:
     path = sqlite_file(url)
     if path is not None and not path.exists():
         return {}
-    engine = create_engine(url)
+    engine = raw_engine(url)
     try:
         with engine.connect() as conn:
+            found = inspect(conn)
+            names = [f'"{n}"' for n in found.get_table_names()]
+            if "keystore" in found.get_schema_names():
+                names += [f'keystore."{n}"' for n in found.get_table_names(schema="keystore")]
             return {
-                name: sorted(repr(tuple(row)) for row in conn.execute(text(f'SELECT * FROM "{name}"')))
-                for name in sorted(inspect(conn).get_table_names())
+                name.replace('"', ""): sorted(repr(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {name}")))
+                for name in sorted(names)
             }
     finally:
         engine.dispose()
@@ -118,7 +133,7 @@ def snapshot(url: str) -> dict[str, list[str]]:
 
 def sql(url: str, statement: str, **params: Any) -> Any:
     """Run one statement straight on the database (to count rows, or to tamper with it); return the rows."""
-    engine = create_engine(url)
+    engine = raw_engine(url)
     try:
         with engine.begin() as conn:
             result = conn.execute(text(statement), params)

@@ -119,7 +119,7 @@ def test_people_erased_after_a_backup_stay_erased_when_it_is_restored(pv_ready, 
     for sid in gone:
         assert_refused(pv("subject", "show", sid, "--now", RESTORED), 4, sid)
     for sid in gone:
-        assert sql(pv.db_url, "SELECT count(*) FROM data_keys WHERE owner_id = :o", o=sid)[0][0] == 0
+        assert sql(pv.db_url, "SELECT count(*) FROM keystore.data_keys WHERE owner_id = :o", o=sid)[0][0] == 0
     assert pv.json("archive", "list", "--now", RESTORED)["records"] == []
     outputs = [
         listed,

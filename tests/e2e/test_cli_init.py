@@ -38,7 +38,7 @@ def test_init_creates_the_database_and_a_private_master_key(pv, tmp_path, backen
     if backend == "sqlite":
         assert (tmp_path / "pv.db").exists()
     assert count(pv.db_url, "policy_versions") == 1
-    assert {"subjects", "subject_values", "audit_log", "data_keys"} <= set(snapshot(pv.db_url))
+    assert {"subjects", "subject_values", "audit_log", "keystore.data_keys"} <= set(snapshot(pv.db_url))
     assert pv.json("audit", "verify")["entries"] == 1  # the policy load
 
 

@@ -165,7 +165,7 @@ def test_erasure_without_a_hold_deletes_the_subject_and_its_key(pv_ready, tmp_pa
     opened = verified(pv_ready, "erasure", "--subject", sid)
     fulfil(pv_ready, opened["id"], tmp_path / "e")
     assert count(pv_ready.db_url, "subjects") == 0
-    assert sql(pv_ready.db_url, "SELECT count(*) FROM data_keys WHERE owner_id = :o", o=sid)[0][0] == 0
+    assert sql(pv_ready.db_url, "SELECT count(*) FROM keystore.data_keys WHERE owner_id = :o", o=sid)[0][0] == 0
     assert_refused(pv_ready("subject", "show", sid), 4, sid)
 
 

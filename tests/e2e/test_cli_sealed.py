@@ -29,7 +29,7 @@ def at(day: str) -> tuple[str, str]:
 def sealed_of(db_url: str, row_id: str) -> tuple[bool, bool]:
     """(the row still holds a sealed part, its key is still stored)."""
     [(payload,)] = sql(db_url, f"SELECT payload FROM outbox WHERE id = '{row_id}'")
-    keys = sql(db_url, f"SELECT owner_id FROM data_keys WHERE owner_id = '{row_id}'")
+    keys = sql(db_url, f"SELECT owner_id FROM keystore.data_keys WHERE owner_id = '{row_id}'")
     return "sealed" in json.loads(payload), bool(keys)
 
 
@@ -91,7 +91,7 @@ def test_a_strangers_identity_goes_three_months_after_the_answer(pv_ready, tmp_p
     assert shown["identity"] is None and shown["state"] == "completed"
     [(identity, key)] = sql(
         pv_ready.db_url,
-        f"SELECT r.identity_ct, k.owner_id FROM requests r LEFT JOIN data_keys k ON k.owner_id = r.id "
+        f"SELECT r.identity_ct, k.owner_id FROM requests r LEFT JOIN keystore.data_keys k ON k.owner_id = r.id "
         f"WHERE r.id = '{opened['id']}'",
     )
     assert (identity, key) == (None, None)

@@ -21,11 +21,12 @@ from personvern.bootstrap import Settings, clock_for
 from personvern.cli.common import Env
 from personvern.domain.access import Actor
 from personvern.domain.errors import IntegrityBroken, NotReady, invalid
+from personvern.services import keys
 from personvern.services.admin import verify_audit
 from personvern.services.backup import PERMISSION, may_back_up, record_backup, replay_erasures
 from personvern.store import backup as snap
 from personvern.store.crypto import Vault, read_master_key
-from personvern.store.engine import make_engine, sqlite_path, upgrade
+from personvern.store.engine import keystore_path, make_engine, sqlite_path, upgrade
 from personvern.store.erasure_journal import FileErasureJournal, journal_file
 
 
@@ -36,8 +37,18 @@ def _kind(url: str) -> str:
 def backup(
     env: Env,
     out: Annotated[Path, typer.Option("--out", help="The backup file to write (mode 0600; replaced if it exists).")],
+    data_only: Annotated[
+        bool, typer.Option("--data-only", help="The register without its key store (a backup to keep long).")
+    ] = False,
+    keys_only: Annotated[
+        bool, typer.Option("--keys-only", help="The key store alone (a backup to keep short: README, Backups).")
+    ] = False,
 ) -> None:
-    """Write an encrypted, consistent snapshot of the register with its manifest (time, schema, audit head)."""
+    """Write an encrypted, consistent snapshot of the register and its key store, with its manifest (time, schema,
+    audit head); or of one of the two."""
+    if data_only and keys_only:
+        raise invalid("keys-only", "cannot be given with --data-only; leave both out for a backup of both stores")
+    parts = ("register",) if data_only else ("keys",) if keys_only else snap.PARTS
     runtime = env.runtime()
     ctx = runtime.context()
     may_back_up(ctx)
@@ -52,7 +63,14 @@ def backup(
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     try:
         db = sqlite_path(url)
-        shot = snap.snapshot_sqlite(db, folder) if db is not None else snap.snapshot_postgresql(url, folder)
+        if db is not None:
+            # The register first, the keys after: a key is written before its data and deleted before it, so the
+            # later copy of the keys holds a key for everything in the earlier copy of the data.
+            ours = {"register": db, "keys": keystore_path(db)}
+            shots = [snap.snapshot_sqlite(ours[part], folder, part) for part in parts]
+        else:
+            shots = snap.snapshot_postgresql(url, folder, parts)
+        shot = shots[0] if shots[0].revision is not None else _register_head(url, folder)
         created = ctx.clock.now()
         manifest: dict[str, Any] = {
             "format": snap.FORMAT,
@@ -64,16 +82,18 @@ def backup(
             "master_key_id": vault.key_id,
             "stores": [
                 {
-                    "name": "register",
-                    "file": shot.file.name,
-                    "bytes": shot.file.stat().st_size,
-                    "sha256": snap.sha256_of(shot.file),
+                    "name": part,
+                    "file": taken.file.name,
+                    "bytes": taken.file.stat().st_size,
+                    "sha256": snap.sha256_of(taken.file),
                 }
+                for part, taken in zip(parts, shots, strict=True)
             ],
         }
         archive = folder / "backup.tar"
-        snap.pack(manifest, [shot.file], archive)
-        shot.file.unlink()  # the plain copy goes as soon as it is packed
+        snap.pack(manifest, [taken.file for taken in shots], archive)
+        for taken in shots:
+            taken.file.unlink()  # the plain copies go as soon as they are packed
         size = snap.encrypt_file(archive, partial, vault.backup_key, vault.key_id)
         archive.unlink()
         os.replace(partial, out)
@@ -91,19 +111,35 @@ def backup(
             "schema_revision": shot.revision,
             "audit_seq": head.get("seq"),
             "bytes": size,
+            "stores": list(parts),
         },
     )
     data = {"file": str(out), "bytes": size, **{k: manifest[k] for k in ("created_at", "database", "schema_revision")}}
+    data["stores"] = list(parts)
     data["audit_head"] = shot.audit_head
 
     def human(c: Console) -> None:
+        what = {"register": "the register", "keys": "the key store"}
         c.print(f"backup written: {out} ({size} bytes, encrypted)", markup=False)
+        c.print(f"  holds {' and '.join(what[part] for part in parts)}", markup=False)
         c.print(
             f"  made at {manifest['created_at']}, schema {shot.revision}, audit entry {head.get('seq')}", markup=False
         )
         c.print("  keep it with the master key's backup apart; the erasure journal stays beside the key", markup=False)
 
     env.emit(data, human)
+
+
+def _register_head(url: str, folder: Path) -> snap.Snapshot:
+    """A keys-only backup still names the register's schema revision and audit head, read from the live register
+    (what the key store belongs to)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            revision, head = snap._head_of(conn)
+    finally:
+        engine.dispose()
+    return snap.Snapshot(folder, revision, head)
 
 
 def restore(
@@ -134,19 +170,25 @@ def restore(
             f"Replace the database at {url} with the backup made {manifest['created_at']}?", default=False, err=True
         ):
             raise NotReady("the restore was not confirmed; nothing was changed")
-        swap: snap.SqliteSwap | snap.PostgresSwap = (
-            snap.SqliteSwap(db, files["register"])
-            if db is not None
-            else snap.PostgresSwap(url, files["register"], folder, live is not None)
-        )
+        # The parts the backup holds replace theirs; a part it does not hold stays as it is (a data backup kept
+        # long restored with the newest key-store backup, each by its own `restore`).
+        swaps: list[snap.SqliteSwap | snap.PostgresSwap] = []
         try:
+            for part in (p for p in snap.PARTS if p in files):
+                if db is not None:
+                    swaps.append(snap.SqliteSwap(db if part == "register" else keystore_path(db), files[part]))
+                else:
+                    swaps.append(snap.PostgresSwap(url, files[part], folder, live is not None, part))
             data = _after_swap(env, settings, manifest, entries, live)
         except BaseException:
             env.close()
-            swap.undo()
+            for swap in reversed(swaps):
+                swap.undo()
             raise
         env.close()
-        swap.done()
+        for swap in swaps:
+            swap.done()
+        data["stores"] = [p for p in snap.PARTS if p in files]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     env.emit(data, lambda c: _print_restore(c, data))
@@ -185,6 +227,8 @@ def _after_swap(
         "backup_audit_seq": head.get("seq"),
     }
     replay = replay_erasures(runtime.context(), entries, restored, live, details)
+    # Keys of owners the restored register does not hold (a key store newer than its data) open nothing: gone.
+    swept = keys.sweep(runtime.context())
     chain = verify_audit(runtime.uow, runtime.actor, None, None, runtime.simulation)
     if not chain.ok:
         raise IntegrityBroken(f"the restored audit chain is broken at entry {chain.broken_at}: {chain.problem}")
@@ -194,6 +238,7 @@ def _after_swap(
         "backup_created_at": manifest["created_at"],
         "schema_revision": {"backup": before, "now": after},
         "erased_again": replay.erased,
+        "keys": {"orphans_deleted": swept.orphans, "subjects_without_key": swept.keyless},
         "journal": {
             "entries": len(entries),
             "in_backup": replay.in_backup,
@@ -222,6 +267,12 @@ def _print_restore(c: Console, data: dict[str, Any]) -> None:
         "unconfirmed and replayed)",
         markup=False,
     )
+    if data["keys"]["orphans_deleted"] or data["keys"]["subjects_without_key"]:
+        c.print(
+            f"  key store: {data['keys']['orphans_deleted']} keys of owners not in the register deleted, "
+            f"{data['keys']['subjects_without_key']} subjects without a key (their values no longer open)",
+            markup=False,
+        )
     if audit["ok"]:
         c.print(f"  audit chain intact: {audit['entries']} entries verified", markup=False)
     else:

@@ -14,6 +14,7 @@ from personvern.bootstrap import Runtime, initialise
 from personvern.cli import backup as backup_cli
 from personvern.cli import breach as breach_cli
 from personvern.cli import consent as consent_cli
+from personvern.cli import keys as keys_cli
 from personvern.cli import notice as notice_cli
 from personvern.cli import outbox as outbox_cli
 from personvern.cli import policy as policy_cli
@@ -68,6 +69,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(processors_cli.processors_app, name="processors")
 command(app, "backup")(backup_cli.backup)
 command(app, "restore")(backup_cli.restore)
+app.add_typer(keys_cli.keys_app, name="keys")
 
 
 def _version(value: bool) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from personvern.connectors import Connector
 from personvern.connectors.errors import PermanentFailure, TemporaryFailure, WaitingForCredentials
 from personvern.domain.outbox import Draw, OutboxRow, RetryPolicy
-from personvern.services import admin, agreements, confirmations, messaging, outbox, review
+from personvern.services import admin, agreements, confirmations, keys, messaging, outbox, review
 from personvern.services.context import Context
 from personvern.services.ports import AuditCheckpoints
 from personvern.services.sweep import Unattended
@@ -126,6 +126,10 @@ class Worker:
         if self._retention:
             duty = review.daily(self._ctx)
             tally.swept = duty.swept.done if duty.swept is not None else 0
+            if duty.swept is not None and duty.swept.waiting is None:
+                # The day's sweep ran: the keys whose owner is gone go too (the key store is apart: a crash
+                # between its commit and the register's can leave one behind).
+                keys.sweep(self._ctx)
             waiting = duty.waiting
             tally.reminders = duty.reminders
             # Art. 19 and 28(3): a recipient's confirmation overdue, a processor agreement missing or due.

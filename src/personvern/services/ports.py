@@ -793,8 +793,23 @@ class CookieChoiceStore(Protocol):
     def delete_before(self, before: datetime) -> int: ...
 
 
+class KeyMaintenance(Protocol):
+    """The key store's upkeep: keys whose owner is gone, and subjects whose key is gone."""
+
+    def sweep_orphans(self) -> int:
+        """Delete every data key whose owner is nowhere in the register; how many went."""
+        ...
+
+    def keyless_subjects(self) -> int:
+        """How many subjects have no data key (their values open no more)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it commits together, or not at all."""
+
+    @property
+    def keys(self) -> KeyMaintenance: ...
 
     @property
     def subjects(self) -> SubjectRepository: ...

@@ -6,8 +6,10 @@ under a key derived from the master key and the file id, with the chunk's index 
 associated data: a chunk changed, reordered, dropped or added, or a file cut short, fails to open. Nothing is
 used from a backup before all of it has opened, so memory stays at one chunk whatever the register's size.
 
-Today there is one store, the register's database (which also holds the data keys); the manifest lists stores,
-so the key store apart (issue 17, item 1) becomes a second entry with a retention of its own.
+The manifest lists the stores the backup holds: the register (the data) and the key store (the data keys, apart
+since migration 0014), both by default, or one of them (`backup --data-only`, `--keys-only`): data backups may
+be kept long and key-store backups short, so that an erased person's data in an old data backup has no key left
+anywhere once the short-lived key backups have gone (README, "Backups").
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ _LENGTH = struct.Struct(">I")
 NONCE = 12
 MANIFEST = "manifest.json"
 STORE_FILES = {"sqlite": "register.sqlite", "postgresql": "register.pgdump"}
+KEY_FILES = {"sqlite": "keys.sqlite", "postgresql": "keys.pgdump"}
+PARTS = ("register", "keys")  # the stores' names in a manifest, in the order they are snapshot
+KEYSTORE = t.KEYSTORE
 
 
 class WrongKey(NotReady):
@@ -165,9 +170,14 @@ def _head_of(conn: Any) -> tuple[str | None, dict[str, Any] | None]:
     return revision, head
 
 
-def snapshot_sqlite(db: Path, folder: Path) -> Snapshot:
-    """SQLite's online backup API: a consistent copy while the register stays in use; read from the copy itself."""
-    copy = folder / STORE_FILES["sqlite"]
+def snapshot_sqlite(db: Path, folder: Path, part: str = "register") -> Snapshot:
+    """SQLite's online backup API: a consistent copy while the register stays in use; read from the copy itself.
+
+    `part` "keys": the key store's file (FILE.keys) instead. Each file is consistent in itself; the caller takes
+    the register first and the keys after, so that the keys hold every key of the data backed up (a key is
+    written before its data and deleted before it).
+    """
+    copy = folder / (STORE_FILES if part == "register" else KEY_FILES)["sqlite"]
     source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     target = sqlite3.connect(copy)
     try:
@@ -175,6 +185,8 @@ def snapshot_sqlite(db: Path, folder: Path) -> Snapshot:
     finally:
         target.close()
         source.close()
+    if part != "register":
+        return Snapshot(copy, None, None)
     engine = create_engine(f"sqlite:///{copy}")
     try:
         with engine.connect() as conn:
@@ -208,9 +220,9 @@ def _run(argv: list[str], env: dict[str, str], what: str) -> None:
         raise NotReady(f"{what} failed: {detail[-1] if detail else f'exit {done.returncode}'}")
 
 
-def snapshot_postgresql(url: str, folder: Path) -> Snapshot:
-    """pg_dump of the register's database, in the very snapshot in which its revision and audit head are read."""
-    dump = folder / STORE_FILES["postgresql"]
+def snapshot_postgresql(url: str, folder: Path, parts: tuple[str, ...] = PARTS) -> list[Snapshot]:
+    """pg_dump of the register's schema and of the key store's (`keystore`), each to a file of its own, both in the
+    very snapshot in which the revision and audit head are read: the two parts are of one instant."""
     conninfo, env = libpq(url)
     pg_dump = tool("pg_dump")
     engine = create_engine(url)
@@ -219,23 +231,29 @@ def snapshot_postgresql(url: str, folder: Path) -> Snapshot:
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             exported = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
             revision, head = _head_of(conn)
-            _run(
-                [
-                    pg_dump,
-                    "--format=custom",
-                    f"--snapshot={exported}",
-                    "--no-owner",
-                    "--no-privileges",
-                    f"--file={dump}",
-                    f"--dbname={conninfo}",
-                ],
-                env,
-                "pg_dump",
-            )
+            shots = []
+            for part in parts:
+                dump = folder / (STORE_FILES if part == "register" else KEY_FILES)["postgresql"]
+                which = f"--exclude-schema={KEYSTORE}" if part == "register" else f"--schema={KEYSTORE}"
+                _run(
+                    [
+                        pg_dump,
+                        "--format=custom",
+                        f"--snapshot={exported}",
+                        "--no-owner",
+                        "--no-privileges",
+                        which,
+                        f"--file={dump}",
+                        f"--dbname={conninfo}",
+                    ],
+                    env,
+                    "pg_dump",
+                )
+                shots.append(Snapshot(dump, revision, head))
             conn.rollback()
     finally:
         engine.dispose()
-    return Snapshot(dump, revision, head)
+    return shots
 
 
 # ---------------------------------------------------------------- packing
@@ -279,7 +297,8 @@ def unpack(archive: Path, folder: Path) -> tuple[dict[str, Any], dict[str, Path]
         for store in manifest["stores"]:
             name = str(store.get("file", ""))
             member = members.get(name)
-            if name not in STORE_FILES.values() or member is None or not member.isfile():
+            known = (*STORE_FILES.values(), *KEY_FILES.values())
+            if name not in known or store.get("name") not in PARTS or member is None or not member.isfile():
                 raise IntegrityBroken(f"the backup's manifest names a store file it does not hold ({name!r})")
             target = folder / name
             source = tar.extractfile(member)
@@ -382,7 +401,8 @@ class SqliteSwap:
 
 
 def _restore_script(dump: Path, folder: Path, name: str) -> Path:
-    """The dump as one SQL script, without the `public` schema itself (it is dropped and made afresh)."""
+    """The dump as one SQL script, without the `public` schema itself (it is dropped and made afresh); a dump of
+    the key store keeps its CREATE SCHEMA (the schema is dropped before the script makes it again)."""
     pg_restore = tool("pg_restore")
     listing = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True, check=False)
     if listing.returncode != 0:
@@ -399,9 +419,11 @@ def _restore_script(dump: Path, folder: Path, name: str) -> Path:
     return script
 
 
-def _load_script(url: str, script: Path) -> None:
-    """Drop everything in `public` and load the script, in ONE transaction: it is all there, or nothing changed."""
+def _load_script(url: str, script: Path, schema: str = "public") -> None:
+    """Drop everything in `schema` and load the script, in ONE transaction: it is all there, or nothing changed."""
     conninfo, env = libpq(url)
+    fresh = [f"--command=DROP SCHEMA IF EXISTS {schema} CASCADE"]
+    fresh += ["--command=CREATE SCHEMA public"] if schema == "public" else []
     _run(
         [
             tool("psql"),
@@ -409,8 +431,7 @@ def _load_script(url: str, script: Path) -> None:
             "--quiet",
             "--single-transaction",
             "--set=ON_ERROR_STOP=1",
-            "--command=DROP SCHEMA IF EXISTS public CASCADE",
-            "--command=CREATE SCHEMA public",
+            *fresh,
             f"--file={script}",
             f"--dbname={conninfo}",
         ],
@@ -423,19 +444,20 @@ class PostgresSwap:
     """The dump loaded in place of the database's contents; the contents it replaced dumped first, loaded back
     on `undo` (the same privileges as the restore itself: no database is created or renamed)."""
 
-    def __init__(self, url: str, dump: Path, folder: Path, live_readable: bool) -> None:
+    def __init__(self, url: str, dump: Path, folder: Path, live_readable: bool, part: str = "register") -> None:
         self.url = url
         self.folder = folder
+        self.schema = "public" if part == "register" else KEYSTORE
         self._before: Path | None = None
-        script = _restore_script(dump, folder, "restore")  # read before anything changes
+        script = _restore_script(dump, folder, f"restore-{part}")  # read before anything changes
         if live_readable:
-            before = snapshot_postgresql(url, folder / "before")
-            self._before = _restore_script(before.file, folder, "before")
-        _load_script(url, script)
+            (before,) = snapshot_postgresql(url, folder / "before", (part,))
+            self._before = _restore_script(before.file, folder, f"before-{part}")
+        _load_script(url, script, self.schema)
 
     def undo(self) -> None:
         if self._before is not None:
-            _load_script(self.url, self._before)
+            _load_script(self.url, self._before, self.schema)
 
     def done(self) -> None:
         pass

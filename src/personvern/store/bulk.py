@@ -54,13 +54,13 @@ class BulkInsert:
         if self._sqlite or len(rows) < COPY_FROM:
             marker = "?" if self._sqlite else "%s"
             self._conn.exec_driver_sql(
-                f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([marker] * len(columns))})", rows
+                f"INSERT INTO {table.fullname} ({names}) VALUES ({', '.join([marker] * len(columns))})", rows
             )
             return
         # PostgreSQL: COPY streams the rows in one statement, several times faster than batched INSERTs.
-        sql = f"COPY {table.name} ({names}) FROM STDIN"
+        sql = f"COPY {table.fullname} ({names}) FROM STDIN"
         # COPY goes past SQLAlchemy's statement events: a preview's guard is asked here, as an insert.
-        preview.check(self._conn, f"INSERT INTO {table.name}")
+        preview.check(self._conn, f"INSERT INTO {table.fullname}")
         people.forget(self._conn)  # what was read of a person may no longer be all there is
         dbapi = self._conn.dialect.loaded_dbapi
         try:

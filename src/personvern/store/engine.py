@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 
@@ -46,6 +46,11 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def keystore_path(db: Path) -> Path:
+    """The key store's file beside an SQLite register: FILE.keys (backed up, and kept, apart from FILE)."""
+    return db.with_name(db.name + ".keys")
+
+
 def make_engine(url: str, *, must_exist: bool = True) -> Engine:
     try:
         parsed = make_url(url)
@@ -61,10 +66,15 @@ def make_engine(url: str, *, must_exist: bool = True) -> Engine:
         raise invalid("db", f"the folder {path.parent} does not exist")
     if path is not None and not path.exists():
         _create_private(path)
+    if path is not None and not keystore_path(path).exists():
+        # Made private before SQLite's ATTACH would make it with the umask's mode. An initialised register whose
+        # key file went missing is told apart by `require_keystore`, not here.
+        _create_private(keystore_path(path))
     try:
         if backend == "sqlite":
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT})
-            event.listen(engine, "connect", _sqlite_connect)
+            keys = str(keystore_path(path)) if path is not None else ":memory:"
+            event.listen(engine, "connect", functools.partial(_sqlite_connect, keys))
             _WriterTurns().watch(engine)
         else:
             engine = create_engine(url)
@@ -121,8 +131,12 @@ def _create_private(path: Path) -> None:
 
 
 def make_private(path: Path) -> None:
-    """Tighten an SQLite database made before its files were created private (and its -wal, -shm) to 0600."""
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+    """Tighten an SQLite database made before its files were created private (and its -wal, -shm, and the key
+    store's) to 0600."""
+    keys = keystore_path(path)
+    files = [path, keys]
+    files += [f.with_name(f.name + suffix) for f in (path, keys) for suffix in ("-wal", "-shm")]
+    for file in files:
         try:
             if not file.is_symlink() and file.exists() and file.stat().st_uid == os.geteuid():
                 file.chmod(0o600)
@@ -130,10 +144,18 @@ def make_private(path: Path) -> None:
             continue  # not ours to change: opening it will say what is wrong
 
 
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(keys: str, dbapi_conn: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _sqlite_begin).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    # The key store, a file of its own, seen as the schema `keystore` (tables.KEYSTORE): one statement still
+    # joins a person's rows and key, one transaction still writes both. In WAL mode a commit is atomic per file,
+    # not across the two (SQLite commits the register's file first, then the key store's), so a crash in between
+    # leaves at worst a key without its data (an orphan: `personvern keys sweep`) or data without its key
+    # (unreadable: erased in effect, the safe side; the sweep counts them).
+    cur.execute("ATTACH DATABASE ? AS keystore", (keys,))
+    cur.execute("PRAGMA keystore.journal_mode=WAL")
+    cur.execute("PRAGMA keystore.synchronous=NORMAL")
     cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cur.execute("PRAGMA foreign_keys=ON")  # erasure cascades to a subject's values and relationships
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
@@ -241,4 +263,19 @@ def require_current(engine: Engine, url: str) -> None:
     if current != head_revision(engine):
         raise NotReady(
             f"the database schema is at {current}, this version needs {head_revision(engine)}; run `personvern init`"
+        )
+    require_keystore(engine, url)
+
+
+def require_keystore(engine: Engine, url: str) -> None:
+    """An upgraded register whose key store is missing (FILE.keys deleted, or not restored) is refused by name:
+    without it nobody's values open, and a new empty one would hide the loss."""
+    with engine.connect() as conn:
+        found = inspect(conn).has_table("data_keys", schema="keystore")
+    if not found:
+        path = sqlite_path(url)
+        where = f"the file {keystore_path(path)}" if path is not None else "the schema keystore"
+        raise NotReady(
+            f"the register's key store ({where}) is missing: restore it from the key-store backup "
+            "(`personvern restore` of a backup holding its keys part)"
         )

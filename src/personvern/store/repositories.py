@@ -119,6 +119,28 @@ class KeyStore:
         for chunk in _chunks(list(owners)):
             self._conn.execute(delete(t.data_keys).where(among(self._conn, t.data_keys.c.owner_id, chunk)))
 
+    def sweep_orphans(self) -> int:
+        """Delete every key whose owner is nowhere in the register any more; how many went.
+
+        A key is written before its owner's rows and deleted before them; on SQLite the key store is a file of
+        its own, and a crash between the two files' commits can leave a key behind (store/engine.py). Owners:
+        every kind that KeyStore's callers create a key for (OWNER_IDS).
+        """
+        k = t.data_keys
+        owned = [select(column).where(column == k.c.owner_id).exists() for column in OWNER_IDS]
+        return int(self._conn.execute(delete(k).where(~or_(*owned))).rowcount or 0)
+
+    def keyless_subjects(self) -> int:
+        """Subjects whose key is missing: their values open no more (erased in effect); counted, never guessed at."""
+        k = t.data_keys
+        has_key = select(k.c.owner_id).where(k.c.owner_id == t.subjects.c.id).exists()
+        return int(self._conn.execute(select(func.count()).select_from(t.subjects).where(~has_key)).scalar_one())
+
+
+# Every owner kind of a data key (grep KeyStore's callers): subjects; outbox rows with a personal part; requests
+# with sealed parts; requests made on the public page; archived records.
+OWNER_IDS = (t.subjects.c.id, t.outbox.c.id, t.requests.c.id, t.public_requests.c.id, t.archive_records.c.id)
+
 
 class SqlSubjects:
     def __init__(self, conn: Connection, vault: Vault, keys: KeyStore, policy: Policy, people: People) -> None:
@@ -299,13 +321,14 @@ class SqlSubjects:
             self._erase_one(one, organisations)
             return
         for chunk in chunks:
+            # The data keys first: without them nothing of these people can be decrypted again (crypto-shredding),
+            # and a key is deleted before its rows (the key store is apart: store/engine.py).
+            self._keys.delete_many(chunk)
             # Belt and braces where a database ignores ON DELETE CASCADE: the values go explicitly too.
             # (Consent events, blocks and messages go by the cascade, as they always did.)
             for table in (t.subject_values, t.lookups, t.relationships):
                 self._conn.execute(delete(table).where(among(self._conn, table.c.subject_id, chunk)))
             self._conn.execute(delete(t.subjects).where(among(self._conn, t.subjects.c.id, chunk)))
-            # The data keys last: without them nothing of these people can be decrypted again (crypto-shredding).
-            self._keys.delete_many(chunk)
         self._drop_orphans(organisations)
 
     def _erase_one(self, subject_id: str, organisations: set[str]) -> None:

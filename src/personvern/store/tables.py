@@ -82,8 +82,13 @@ installation = Table(
     Column("first_data_at", UTCDateTime, nullable=True),
 )
 
-# The key store: one wrapped data key per owner (a subject, or an undelivered outbox row). Kept apart from
-# the data it protects, without a foreign key, so that it can move to its own database or a KMS.
+# The key store: one wrapped data key per owner (a subject, an outbox row with a personal part, a request with
+# sealed parts, a web request, an archived record). It lives apart from the data it protects (issue 17): on
+# SQLite in the file FILE.keys beside the register, ATTACHed to every connection as `keystore`; on PostgreSQL in
+# the schema `keystore` (store/engine.py). Joins across the two still run in one statement, and the two are
+# backed up apart: data backups kept long, key-store backups kept short. No foreign key, by design.
+KEYSTORE = "keystore"
+
 data_keys = Table(
     "data_keys",
     metadata,
@@ -91,6 +96,7 @@ data_keys = Table(
     Column("wrapped", LargeBinary, nullable=False),
     Column("master_key_id", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    schema=KEYSTORE,
 )
 
 organisations = Table(

@@ -1,0 +1,30 @@
+"""The key store's upkeep as a use case: the orphan-key sweep (`personvern keys sweep`, and the worker's day)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from personvern.domain.access import Permission
+from personvern.domain.audit import AuditEvent
+from personvern.services.context import Context
+
+# Deleting keys whose data is gone is storage limitation's upkeep (Art. 5(1)(e)), as the retention sweep is.
+PERMISSION = Permission.RETENTION_RUN
+
+
+@dataclass(frozen=True)
+class KeySweep:
+    orphans: int  # keys deleted: their owner (subject, outbox row, request, web request, archive record) was gone
+    keyless: int  # subjects without a key: unreadable, erased in effect (a crash between the two stores' commits)
+
+
+def sweep(ctx: Context) -> KeySweep:
+    """Delete every key no owner holds any more, count the subjects left without one; audited (`keys.sweep`,
+    counts only), in one transaction."""
+    ctx.actor.require(PERMISSION)
+    with ctx.uow() as uow:
+        result = KeySweep(uow.keys.sweep_orphans(), uow.keys.keyless_subjects())
+        details = {"orphans_deleted": result.orphans, "subjects_without_key": result.keyless}
+        ctx.record(uow, AuditEvent("keys.sweep", None, None, details))
+        uow.commit()
+    return result
