@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import delete, func, insert, inspect, select, text
 
-from personvern.bootstrap import Runtime, Settings, initialise, open_runtime
+from personvern.bootstrap import FixedClock, Runtime, Settings, initialise, open_runtime
+from personvern.connectors.worker import Worker
 from personvern.domain.errors import NotReady
+from personvern.domain.outbox import RetryPolicy
 from personvern.services import keys, register, rights
+from personvern.services import sweep as sweep_service
 from personvern.store import tables as t
 from personvern.store.engine import _alembic_config, keystore_path, sqlite_path
 from tests.conftest import NOW
@@ -133,3 +137,15 @@ def test_a_register_whose_key_store_is_missing_is_refused_by_name(runtime: Runti
     with pytest.raises(NotReady, match="key store") as refused:
         open_runtime(Settings.resolve(runtime.settings.database_url, None, "ceo"))
     assert where in str(refused.value)
+
+
+def test_the_worker_sweeps_orphan_keys_after_the_days_retention_sweep(runtime: Runtime) -> None:
+    people = _people(runtime, 2)
+    sweep_service.run(runtime.context())  # the CEO's first run confirms the unattended sweeps
+    with runtime.engine.begin() as conn:
+        conn.execute(insert(t.data_keys).values(owner_id="gone", wrapped=b"w", master_key_id="k", created_at=AT))
+    tomorrow = dataclasses.replace(runtime.context(), clock=FixedClock(AT + timedelta(days=1)))
+    Worker(tomorrow, {}, RetryPolicy(), retention=True).run_once()
+    with runtime.engine.connect() as conn:
+        assert set(conn.scalars(select(t.data_keys.c.owner_id))) == set(people)
+        assert conn.scalar(select(func.count()).where(t.audit_log.c.action == "keys.sweep")) == 1
