@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from personvern.connectors import Connector
 from personvern.connectors.hubspot import DEFAULT_URL as DEFAULT_HUBSPOT_URL
@@ -38,7 +38,9 @@ from personvern.services.notices import DEFAULT_FORMAT, publish_notices
 from personvern.store.checkpoints import FileCheckpoints, checkpoint_file
 from personvern.store.crypto import Vault, create_master_key, read_master_key
 from personvern.store.engine import (
+    current_revision,
     database_url,
+    head_revision,
     make_engine,
     make_private,
     require_current,
@@ -478,7 +480,18 @@ def initialise(settings: Settings, policy_file: str | None = None, demo: bool = 
     engine = make_engine(settings.database_url, must_exist=False)
     try:
         key_file = settings.key_file()
-        before, after = upgrade(engine)
+        try:
+            before, after = upgrade(engine)
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError):
+                raise
+            # A migration that fails (a table already there, a constraint the data breaks) is rolled back
+            # whole on PostgreSQL: say where the database stands instead of an internal error.
+            raise NotReady(
+                f"upgrading the database to migration {head_revision(engine)} failed and was rolled back; it "
+                f"stays at {current_revision(engine)}: {exc.orig}. Restore the last backup or fix the cause, "
+                "then run `personvern init` again (README: Upgrading)"
+            ) from None
         require_keystore(engine, settings.database_url)  # at the head already, but FILE.keys lost: say so
         installed = installed_master_key(engine)
         created = not key_file.exists()
