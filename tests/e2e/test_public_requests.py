@@ -208,7 +208,7 @@ def test_answer_link_fetched_once_with_a_fresh_code(api: Any, messages: Outbox) 
     with api.runtime.uow() as uow:
         assert uow.requests.answer(rid) is None  # deleted once fetched
     shown = api.pv("request", "show", rid)
-    assert shown.exit_code == 0 and re.search(r"answer link\s+sent \S+, fetched \S+", shown.output), shown.output
+    assert shown.exit_code == 0 and re.search(r"answer link:\s+sent \S+, fetched \S+", shown.output), shown.output
     assert api.pv.json("request", "show", rid)["answer_links"][0]["fetched_at"] is not None
 
 
