@@ -1,4 +1,5 @@
-"""deploy/: the nightly backup script keeps whole backups only and prunes by age; the units and nginx's file parse."""
+"""deploy/: the nightly backups (data kept long, keys kept short, apart) are whole or absent and pruned by age;
+the units and nginx's file parse."""
 
 from __future__ import annotations
 
@@ -19,17 +20,21 @@ DAY = 24 * 3600
 def _fake_personvern(tmp_path: Path, body: str) -> Path:
     """A stand-in for `personvern backup --out FILE` (the script only needs its exit code and the file)."""
     fake = tmp_path / "personvern"
-    fake.write_text(f'#!/bin/sh\n[ "$1" = backup ] && [ "$2" = --out ] || exit 64\n{body}\n')
+    fake.write_text(f'#!/bin/sh\n[ "$1" = backup ] && [ "$2" = --out ] || exit 64\n{body}\n')  # $4: the part
     fake.chmod(0o755)
     return fake
 
 
-def _backup(tmp_path: Path, fake: Path, keep_days: str = "14") -> subprocess.CompletedProcess[str]:
+def _backup(
+    tmp_path: Path, fake: Path, keep_days: str = "14", keys_keep_days: str = "7"
+) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ["PATH"],
         "PERSONVERN": str(fake),
         "PERSONVERN_BACKUP_DIR": str(tmp_path / "backups"),
         "PERSONVERN_BACKUP_KEEP_DAYS": keep_days,
+        "PERSONVERN_KEYS_BACKUP_DIR": str(tmp_path / "keys"),
+        "PERSONVERN_KEYS_BACKUP_KEEP_DAYS": keys_keep_days,
     }
     return subprocess.run([str(DEPLOY / "backup.sh")], env=env, capture_output=True, text=True, timeout=30, check=False)
 
@@ -42,28 +47,33 @@ def _aged(folder: Path, name: str, days: float) -> Path:
     return path
 
 
-def test_a_backup_is_written_private_and_backups_past_the_keep_days_go(tmp_path: Path) -> None:
-    folder = tmp_path / "backups"
+def test_data_and_keys_are_backed_up_apart_private_and_pruned_each_by_its_own_days(tmp_path: Path) -> None:
+    folder, keys = tmp_path / "backups", tmp_path / "keys"
     folder.mkdir()
-    old = _aged(folder, "personvern-20260101T023000Z.pvbackup", 20)
-    recent = _aged(folder, "personvern-20261201T023000Z.pvbackup", 3)
+    keys.mkdir()
+    old = _aged(folder, "personvern-data-20260101T023000Z.pvbackup", 20)
+    recent = _aged(folder, "personvern-data-20261201T023000Z.pvbackup", 3)
+    old_keys = _aged(keys, "personvern-keys-20261120T023000Z.pvbackup", 9)
     other = _aged(folder, "notes.txt", 40)  # not a backup of ours: left alone
-    done = _backup(tmp_path, _fake_personvern(tmp_path, 'echo backup > "$3"'))
+    done = _backup(tmp_path, _fake_personvern(tmp_path, 'echo "$4" > "$3"'))
     assert done.returncode == 0, done.stderr
-    made = sorted(set(folder.glob("personvern-*.pvbackup")) - {recent})
-    assert len(made) == 1
-    assert made[0].read_text() == "backup\n"
-    assert stat.S_IMODE(made[0].stat().st_mode) == 0o600  # umask 077: the backup is its owner's only
-    assert not old.exists()
+    made = sorted(set(folder.glob("personvern-data-*.pvbackup")) - {recent})
+    made_keys = sorted(keys.glob("personvern-keys-*.pvbackup"))
+    assert len(made) == 1 and len(made_keys) == 1
+    assert made[0].read_text() == "--data-only\n" and made_keys[0].read_text() == "--keys-only\n"
+    for backup in (made[0], made_keys[0]):
+        assert stat.S_IMODE(backup.stat().st_mode) == 0o600  # umask 077: the backup is its owner's only
+        assert f"wrote {backup}" in done.stdout
+    assert not old.exists() and not old_keys.exists()  # 20 > 14 days of data; 9 > 7 days of keys
     assert recent.exists() and other.exists()
-    assert f"wrote {made[0]}" in done.stdout
     assert f"deleted (older than 14 days) {old}" in done.stdout
+    assert f"deleted (older than 7 days) {old_keys}" in done.stdout
 
 
 def test_a_failed_backup_leaves_no_partial_file_and_prunes_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "backups"
     folder.mkdir()
-    old = _aged(folder, "personvern-20260101T023000Z.pvbackup", 20)
+    old = _aged(folder, "personvern-data-20260101T023000Z.pvbackup", 20)
     # Half a file written, then a failure: neither it nor a pruned old backup may be left behind.
     done = _backup(tmp_path, _fake_personvern(tmp_path, 'echo half > "$3"; echo "error: disk full" >&2; exit 9'))
     assert done.returncode == 9
