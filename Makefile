@@ -47,5 +47,11 @@ audit: install
 bench: install
 	$(BIN)/python -m bench.run
 
+# The soak (README, 'Hardening'): two servers and two workers on one PostgreSQL database under a mixed load,
+# LINK Mobility flaky; SOAK_SECONDS (60), SOAK_CLIENTS (8), SOAK_DATABASE_URL (CI's server). Not in `make test`.
+.PHONY: soak
+soak: install
+	$(BIN)/python -m bench.soak
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
