@@ -96,7 +96,10 @@ def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_
     assert actions["subject.archive"] == one_time_rows and actions["subject.erase"] == representative_rows
     # Only the archive's own keys are left: every subject's data key went with it.
     assert (
-        sql(url, "SELECT count(*) FROM keystore.data_keys WHERE owner_id IN (SELECT subject_id FROM archive_records)")[0][0] == 0
+        sql(url, "SELECT count(*) FROM keystore.data_keys WHERE owner_id IN (SELECT subject_id FROM archive_records)")[
+            0
+        ][0]
+        == 0
     )
     assert pv_ready.json("retention", "plan", "--now", SWEEP)["due"] == 0
     assert_ok(pv_ready("audit", "verify"))
