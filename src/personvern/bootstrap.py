@@ -599,7 +599,8 @@ def hubspot_config(environ: Mapping[str, str] | None = None) -> HubSpotConfig:
 
 def retry_policy(environ: Mapping[str, str] | None = None) -> RetryPolicy:
     raw = _env(environ).get("PERSONVERN_OUTBOX_MAX_ATTEMPTS") or str(DEFAULT_MAX_ATTEMPTS)
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= 100:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if not raw.strip().isdecimal() or len(raw.strip()) > 3 or not 1 <= int(raw) <= 100:
         raise invalid("PERSONVERN_OUTBOX_MAX_ATTEMPTS", "must be a whole number from 1 to 100")
     return RetryPolicy(max_attempts=int(raw))
 
@@ -612,7 +613,8 @@ def http_client() -> httpx.Client:
 def smtp_config(environ: Mapping[str, str] | None = None) -> SmtpConfig:
     env = _env(environ)
     raw = (env.get("PERSONVERN_SMTP_PORT") or str(DEFAULT_SMTP_PORT)).strip()
-    port = int(raw) if raw.isdigit() and 1 <= int(raw) <= 65535 else None  # None: the rows wait and say why
+    # None: the rows wait and say why.
+    port = int(raw) if raw.isdecimal() and len(raw) <= 5 and 1 <= int(raw) <= 65535 else None
     return SmtpConfig(
         host=env.get("PERSONVERN_SMTP_HOST") or None,
         port=port,

@@ -368,3 +368,14 @@ def test_any_link_mobility_answer_is_a_result_or_a_connector_error(data: st.Data
         assert isinstance(link.deliver(outbox_row("sms", {"destination": "+4741234567", "text": "Hei"})), dict)
     except ConnectorError as exc:
         assert exc.reason and "4741234567" not in exc.reason
+
+
+@pytest.mark.parametrize("raw", ["²", "0", "100000", "1e2", "9" * 5000, " "])
+def test_a_setting_of_digits_that_int_refuses_is_a_clear_refusal(raw: str) -> None:
+    # "²".isdigit() is true but int("²") fails: settings are read with isdecimal and a length bound.
+    from personvern.bootstrap import retry_policy, smtp_config
+    from personvern.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="PERSONVERN_OUTBOX_MAX_ATTEMPTS"):
+        retry_policy({"PERSONVERN_OUTBOX_MAX_ATTEMPTS": raw})
+    assert smtp_config({"PERSONVERN_SMTP_PORT": raw}).port is None
