@@ -262,7 +262,7 @@ class RawOutbox(RawReads):
                     f" lease_until = NULL, last_error = NULL WHERE id = {p} AND state = 'pending'",
                     (public, result, self.at, row_id),
                 )
-                cur.execute(f"DELETE FROM data_keys WHERE owner_id = {p}", (row_id,))
+                cur.execute(f"DELETE FROM keystore.data_keys WHERE owner_id = {p}", (row_id,))
                 cur.execute(
                     f"UPDATE messages SET status = {p}, vendor_message_id = {p}, result_code = {p}, status_text = {p},"
                     f" updated_at = {p} WHERE outbox_id = {p}",

@@ -205,7 +205,7 @@ class RawFlow(RawRights):
         for table in ERASE_DELETES:
             cur.execute(f"DELETE FROM {table} WHERE subject_id = {p}", (sid,))
         cur.execute(f"DELETE FROM subjects WHERE id = {p}", (sid,))
-        cur.execute(f"DELETE FROM data_keys WHERE owner_id = {p}", (sid,))
+        cur.execute(f"DELETE FROM keystore.data_keys WHERE owner_id = {p}", (sid,))
         cur.execute(
             "INSERT INTO erasure_receipts (id, subject_id, request_id, erased_at, cause, held_until, details)"
             f" VALUES ({p}, {p}, {p}, {p}, 'request', NULL, {p})",

@@ -96,7 +96,8 @@ def _bare_delete(rt: Runtime, day: date) -> float:
     with rt.engine.connect() as conn:
         tx = conn.begin()
         started = time.perf_counter()
-        for table, column in (("subject_values", "subject_id"), ("lookups", "subject_id"), ("data_keys", "owner_id")):
+        doomed = (("subject_values", "subject_id"), ("lookups", "subject_id"), ("keystore.data_keys", "owner_id"))
+        for table, column in doomed:
             conn.execute(text(f"DELETE FROM {table} WHERE {column} IN ({DOOMED})"), {"d": day})
         conn.execute(text("DELETE FROM subjects WHERE retain_until <= :d"), {"d": day})
         seconds = time.perf_counter() - started

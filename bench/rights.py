@@ -57,7 +57,7 @@ class RawRights(RawReads):
         found = cur.fetchall()
         cur.execute(f"SELECT field, ciphertext FROM subject_values WHERE subject_id = {p}", (sid,))
         values = cur.fetchall()
-        cur.execute(f"SELECT wrapped FROM data_keys WHERE owner_id = {p}", (sid,))
+        cur.execute(f"SELECT wrapped FROM keystore.data_keys WHERE owner_id = {p}", (sid,))
         wrapped = cur.fetchone()[0]
         rows: dict[str, list[Any]] = {}
         for table in ACCESS_READS:
@@ -91,7 +91,7 @@ class RawRights(RawReads):
         for table in ERASE_DELETES:
             cur.execute(f"DELETE FROM {table} WHERE subject_id = {p}", (sid,))
         cur.execute(f"DELETE FROM subjects WHERE id = {p}", (sid,))
-        cur.execute(f"DELETE FROM data_keys WHERE owner_id = {p}", (sid,))
+        cur.execute(f"DELETE FROM keystore.data_keys WHERE owner_id = {p}", (sid,))
         receipt = new_id()
         details = json.dumps({"fields_erased": ["bench-floor"]})
         cur.execute(
