@@ -106,3 +106,25 @@ def test_the_consent_link_goes_to_the_number_typed_and_the_page_reads_the_same(a
     assert "We hold none" in texts[1] and "http" not in texts[1]
     refused = api.client.post("/personvern/samtykke", data={"contact": "not a number"})
     assert refused.status_code == 422 and 'id="f-consent_contact-error"' in refused.text
+
+
+def test_the_console_shows_the_answer_links_fate(api: Any, messages: Outbox, console: Any) -> None:
+    customer(api)
+    posted = api.client.post("/privacy/request", data={"type": "access", "contact": PHONE}, follow_redirects=False)
+    api.client.post(posted.headers["location"].split("?")[0], data={"code": code_in(messages()[-1]["text"])})
+    from personvern.services import rights
+
+    _today, found = rights.list_requests(api.runtime.context())
+    rid = found[0].id
+    page = console.signed_in("ceo")  # the console's own CEO (the API's token user is not needed here)
+    assert page.post(f"/console/requests/{rid}/fulfil").status_code == 200
+    shown = page.get(f"/console/requests/{rid}").text
+    assert "The answer&#39;s link" in shown or "The answer's link" in shown
+    assert "not yet" in shown
+    token = re.search(r"/privacy/answer/([\w-]+)", messages()[-1]["text"])
+    assert token
+    link = f"/privacy/answer/{token.group(1)}"
+    api.client.post(f"{link}/code")
+    got = api.client.post(f"{link}/fetch", data={"code": code_in(messages()[-1]["text"])})
+    assert got.status_code == 200
+    assert "not yet" not in page.get(f"/console/requests/{rid}").text

@@ -12,8 +12,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from personvern.api.fields import Id, key_of, text
 from personvern.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, encode
-from personvern.api.security import Ctx
+from personvern.api.security import Ctx, Rt
 from personvern.api.tasks import RecipientOut
+from personvern.connectors.wake import wake
 from personvern.domain.erasure import ErasureReceipt
 from personvern.domain.requests import Request
 from personvern.reports.package import answer_zip
@@ -253,13 +254,17 @@ def extend_request(ctx: Ctx, request_id: Id, body: ExtendIn) -> RequestOut:
 
 
 @router.post("/{request_id}/fulfil", summary="Carry out a verified request; the answer is then at `package`")
-def fulfil_request(ctx: Ctx, request_id: Id) -> AnsweredOut:
-    return _answered(ctx, rights.fulfil_request(ctx, request_id))
+def fulfil_request(ctx: Ctx, rt: Rt, request_id: Id) -> AnsweredOut:
+    answered = _answered(ctx, rights.fulfil_request(ctx, request_id))
+    wake(rt.settings)  # a request from the privacy page: its answer's link goes out now, not at the next poll
+    return answered
 
 
 @router.post("/{request_id}/reject", summary="Refuse a request, with a letter giving the reason (Art. 12(4))")
-def reject_request(ctx: Ctx, request_id: Id, body: RejectIn) -> AnsweredOut:
-    return _answered(ctx, rights.reject_request(ctx, request_id, body.reason))
+def reject_request(ctx: Ctx, rt: Rt, request_id: Id, body: RejectIn) -> AnsweredOut:
+    answered = _answered(ctx, rights.reject_request(ctx, request_id, body.reason))
+    wake(rt.settings)
+    return answered
 
 
 ZIP = {

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
+from personvern.connectors.wake import wake
 from personvern.domain.errors import InvalidInput
 from personvern.domain.requests import (
     MAX_EXTENSION_MONTHS,
@@ -22,7 +23,7 @@ from personvern.reports.package import answer_zip
 from personvern.services import confirmations, rights
 from personvern.web.i18n import N_
 from personvern.web.pages import ConsoleRoute, instant, invalid_field, problems_by_field, render, see_other
-from personvern.web.visit import PREFIX, Form, Posted, Seen, Visit, optional, text
+from personvern.web.visit import PREFIX, Form, Posted, Seen, Visit, optional, runtime, text
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -186,7 +187,9 @@ def fulfil(request: Request, v: Posted, data: Form, request_id: str) -> Response
         # An erasure cannot be undone (Art. 17): one click on the wrong request must not be enough.
         errors = {"confirm": [v._("Tick the box to confirm the erasure; nothing was erased.")]}
         return _page(request, v, request_id, 422, errors=errors)
-    return _download(request_id, rights.fulfil_request(v.ctx, request_id))
+    done = rights.fulfil_request(v.ctx, request_id)
+    wake(runtime(request).settings)  # a request from the privacy page: its answer's link goes out now
+    return _download(request_id, done)
 
 
 @router.get("/tasks")
@@ -214,4 +217,5 @@ def reject(request: Request, v: Posted, data: Form, request_id: str) -> Response
         done = rights.reject_request(v.ctx, request_id, text(data, "rejection"))
     except InvalidInput as exc:
         return _page(request, v, request_id, 422, errors=problems_by_field(exc, {"reason": "rejection"}))
+    wake(runtime(request).settings)
     return _download(request_id, done)
