@@ -56,6 +56,11 @@ def _limited(ctx: Context, hits: list[tuple[Limit, str]]) -> None:
         )
 
 
+def _limited_sending(ctx: Context, client: str, identity: str) -> None:
+    """The limits on sending a message to a visitor: in all, from this client address, to this identity."""
+    _limited(ctx, [(otp.SEND_OVERALL, "all"), (otp.SEND_PER_CLIENT, client), (otp.SEND_PER_IDENTITY, identity)])
+
+
 def _pseudonym(value: str) -> str:
     """A rate limit's key without the address or number in it (kept an hour; the window is all it needs)."""
     return hashlib.sha256(f"personvern-rate\x00{value}".encode()).hexdigest()[:40]
@@ -121,14 +126,7 @@ def ask(
     if details is not None:
         details = {**details, "set": _corrections(ctx, details["set"])}
     via, destination = _contact(ctx, email, phone)
-    _limited(
-        ctx,
-        [
-            (otp.SEND_OVERALL, "all"),
-            (otp.SEND_PER_CLIENT, client),
-            (otp.SEND_PER_IDENTITY, f"{via.value}:{destination}"),
-        ],
-    )
+    _limited_sending(ctx, client, f"{via.value}:{destination}")
     now = ctx.clock.now()
     code = otp.new_code()
     pending = PendingRequest(
@@ -170,14 +168,7 @@ def send_consent_link(
     ctx = visitor(ctx)
     lang = language if language in ctx.policy.languages else ctx.policy.languages[0]
     via, destination = _contact(ctx, email, phone)
-    _limited(
-        ctx,
-        [
-            (otp.SEND_OVERALL, "all"),
-            (otp.SEND_PER_CLIENT, client),
-            (otp.SEND_PER_IDENTITY, f"{via.value}:{destination}"),
-        ],
-    )
+    _limited_sending(ctx, client, f"{via.value}:{destination}")
     name = "email" if via is Via.EMAIL else "phone"
     with ctx.uow() as uow:
         found = uow.subjects.find(Lookup(name, lookup_key(ctx.policy.fields[name].type, destination)))
@@ -286,7 +277,6 @@ class LinkView:
     type: str
     expires_at: datetime
     code_sent: bool
-    via: Via | None
 
 
 def _link(uow: UnitOfWork, token: str, lock: bool = False) -> AnswerLink:
@@ -303,16 +293,8 @@ def answer_link(ctx: Context, token: str) -> LinkView:
         request = uow.requests.get(link.request_id)
         if request is None:
             raise NotFound("this link does not work")
-        contact = answer_links.web_contact(uow, request)
     sent = link.challenge is not None and link.challenge.state(now) == "open"
-    return LinkView(
-        link.state(now),
-        request.language,
-        request.type.value,
-        link.expires_at,
-        sent,
-        None if contact is None else contact[0],
-    )
+    return LinkView(link.state(now), request.language, request.type.value, link.expires_at, sent)
 
 
 def _open_link(link: AnswerLink, now: datetime) -> None:
@@ -326,7 +308,7 @@ def _open_link(link: AnswerLink, now: datetime) -> None:
 def send_answer_code(ctx: Context, token: str, client: str = "unknown") -> Via:
     """A fresh one-time code to the number or address the request came from, before the answer is served."""
     ctx = visitor(ctx)
-    _limited(ctx, [(otp.SEND_OVERALL, "all"), (otp.SEND_PER_CLIENT, client), (otp.SEND_PER_IDENTITY, f"link:{token}")])
+    _limited_sending(ctx, client, f"link:{token}")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         link = _link(uow, token, lock=True)

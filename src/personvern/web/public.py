@@ -246,8 +246,7 @@ async def _confirm(request: Request, lang: str, pending_id: str) -> Response:
         messages = [_words(lang, p.message) for p in exc.problems]
         return _code_page(request, lang, pending_id, status=422, error=" ".join(messages))
     except (Conflict, NotFound, Throttled) as exc:
-        status = 429 if isinstance(exc, Throttled) else 409 if isinstance(exc, Conflict) else 404
-        return _code_page(request, lang, pending_id, status=status, error=_problem(lang, exc))
+        return _code_page(request, lang, pending_id, status=exc.http_status, error=_problem(lang, exc))
     wake(rt.settings)
     return render_public(
         request,
@@ -311,9 +310,7 @@ async def consent_link_en(request: Request) -> Response:
 # ---------------------------------------------------------------- fetching the answer
 
 
-def _answer_page(
-    request: Request, lang: str, token: str, *, status: int = 200, error: str | None = None, sent: bool = False
-) -> Response:
+def _answer_page(request: Request, lang: str, token: str, *, status: int = 200, error: str | None = None) -> Response:
     rt = runtime(request)
     try:
         view = public.answer_link(rt.context(), token)
@@ -330,7 +327,7 @@ def _answer_page(
         view=view,
         action=f"{PATHS[lang]['answer']}/{token}",
         error=error,
-        sent=sent or (view is not None and view.code_sent),
+        sent=view is not None and view.code_sent,
     )
 
 
@@ -349,8 +346,7 @@ async def _send_code(request: Request, lang: str, token: str) -> Response:
     try:
         await run_in_threadpool(lambda: public.send_answer_code(rt.context(), token, client_of(request)))
     except (Conflict, NotFound, Throttled) as exc:
-        status = 429 if isinstance(exc, Throttled) else 409 if isinstance(exc, Conflict) else 404
-        return _answer_page(request, lang, token, status=status, error=_problem(lang, exc))
+        return _answer_page(request, lang, token, status=exc.http_status, error=_problem(lang, exc))
     wake(rt.settings)
     return see_other(f"{PATHS[lang]['answer']}/{token}")
 
@@ -376,8 +372,7 @@ async def _fetch(request: Request, lang: str, token: str) -> Response:
         messages = [_words(lang, p.message) for p in exc.problems]
         return _answer_page(request, lang, token, status=422, error=" ".join(messages))
     except (Conflict, NotFound, Throttled) as exc:
-        status = 429 if isinstance(exc, Throttled) else 409 if isinstance(exc, Conflict) else 404
-        return _answer_page(request, lang, token, status=status, error=_problem(lang, exc))
+        return _answer_page(request, lang, token, status=exc.http_status, error=_problem(lang, exc))
     blob = answer_zip(fetched.files)
     name = f"answer-{fetched.request_id[-8:]}.zip"
     return Response(
