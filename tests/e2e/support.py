@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -188,3 +189,10 @@ class Cases:
 
     def check(self) -> None:
         assert not self.failures, "\n\n".join(self.failures)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for a server a test starts (never any other address)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

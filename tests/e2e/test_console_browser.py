@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import threading
 import time
 import zipfile
@@ -20,22 +19,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import NOW
-from tests.e2e.support import ONE_TIME, values
+from tests.e2e.conftest import needs_chromium
+from tests.e2e.support import ONE_TIME, free_port, values
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NEW_PASSWORD = "correct horse battery staple"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 @dataclass
@@ -48,12 +37,6 @@ class Site:
     ceo: tuple[str, str]  # name, first password (to be changed at the first sign-in)
     boss: tuple[str, str]  # another CEO, password changed already
     staff: tuple[str, str]  # name, password (changed already)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for name, role in (("boss", "ceo"), ("clerk", "staff")):
             issued = users.add_user(ctx, name, role, "en")
             users.change_password(runtime.uow, runtime.clock, issued.user, issued.password or "", NEW_PASSWORD)
-        port = _free_port()
+        port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False)
         )
@@ -108,18 +91,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         finally:
             server.should_exit = True
             thread.join(15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _sign_in(page: Any, site: Site, who: tuple[str, str], name_label: str, password_label: str, button: str) -> None:

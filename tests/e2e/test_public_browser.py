@@ -9,7 +9,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_console_browser import ARGS, CHROMIUM
+from tests.e2e.conftest import needs_chromium
+from tests.e2e.support import free_port
 from tests.fakes_linkmobility import ENV, FakeLink
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 KARI = "+4741234567"
 STRANGER = "+4799887766"
@@ -58,12 +56,6 @@ class Site:
         return httpx.request(method, f"{self.base}{path}", headers=headers, timeout=30, **kw)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "personvern", *args], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -76,7 +68,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("public")
     db = f"sqlite:///{folder / 'pv.db'}"
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     fake = FakeLink()
     with fake.serve() as link_url:
@@ -125,18 +117,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 server.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _code(text: str) -> str:

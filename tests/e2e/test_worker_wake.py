@@ -23,20 +23,13 @@ from personvern.bootstrap import Settings, open_runtime
 from personvern.connectors.wake import wake
 from personvern.services import outbox
 from tests.conftest import NOW
+from tests.e2e.support import free_port
 from tests.fakes_linkmobility import ENV as LINK_ENV
 from tests.fakes_linkmobility import FakeLink
 
 SCRIPT = Path(sys.executable).with_name("personvern")
 ROUNDS = 5
 WITHIN = 2.0  # seconds from wake to LINK Mobility's answer; the poll alone would take up to 5
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def delivered(fake: FakeLink, ref: str, timeout: float) -> float:
