@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.e2e.conftest import needs_chromium
-from tests.e2e.support import ONE_TIME, free_port, values
+from tests.e2e.support import ONE_TIME, app_on_loopback, values
 
 NEW_PASSWORD = "correct horse battery staple"
 
@@ -41,9 +39,6 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
-
-    from personvern.api.app import create_app
     from personvern.bootstrap import Settings, initialise
     from personvern.services import exports, register, review, rights, users
     from tests.e2e.conftest import cheap_passwords
@@ -67,19 +62,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for name, role in (("boss", "ceo"), ("clerk", "staff")):
             issued = users.add_user(ctx, name, role, "en")
             users.change_password(runtime.uow, runtime.clock, issued.user, issued.password or "", NEW_PASSWORD)
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        try:
+        with app_on_loopback(runtime) as base:
             yield Site(
-                f"http://127.0.0.1:{port}",
+                base,
                 kari,
                 request,
                 waiting,
@@ -88,9 +73,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 ("boss", NEW_PASSWORD),
                 ("clerk", NEW_PASSWORD),
             )
-        finally:
-            server.should_exit = True
-            thread.join(15)
 
 
 def _sign_in(page: Any, site: Site, who: tuple[str, str], name_label: str, password_label: str, button: str) -> None:

@@ -8,7 +8,6 @@ the visitor's choice is what the website stored on the device.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.e2e.conftest import needs_chromium
-from tests.e2e.support import free_port
+from tests.e2e.support import app_on_loopback
 
 PAGE = "/personvern/nettsted-eksempel"
 
@@ -27,28 +26,12 @@ pytestmark = needs_chromium
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     """The base address, and the runtime (to read what was recorded)."""
-    import uvicorn
-
-    from personvern.api.app import create_app
     from personvern.bootstrap import Settings, initialise
 
     folder = tmp_path_factory.mktemp("cookies")
     runtime, _ = initialise(Settings.resolve(f"sqlite:///{folder / 'pv.db'}", NOW, "ceo", environ={}))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", runtime
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with app_on_loopback(runtime) as base:
+        yield base, runtime
 
 
 def _page(browser: Any, base: str, **options: Any) -> tuple[Any, Any, list[str]]:
