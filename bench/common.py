@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine, create_engine, event, make_url, text
 
 from personvern.bootstrap import Settings
@@ -234,3 +236,29 @@ def load_average() -> list[float]:
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").replace("_", "").replace(" ", "")
     return int(raw) if raw else default
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server the benchmark starts (never any other address)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(
+    popen: subprocess.Popen[Any], url: str, name: str, said: Callable[[], str] = lambda: "", seconds: int = 60
+) -> None:
+    """Until `personvern serve` at `url` answers /readyz with 200; SystemExit naming `name` if the process ends
+    first (with the end of what it `said`) or is not ready within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if popen.poll() is not None:
+            raise SystemExit(f"{name} ended at once: {said()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name} was not ready within {seconds} s")
+        time.sleep(0.2)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,18 @@ import httpx
 from sqlalchemy import func, select
 
 from bench import supply
-from bench.common import BENCH_DIR, NOW, env_int, median, p99, statement_summary, statements, timed
+from bench.common import (
+    BENCH_DIR,
+    NOW,
+    env_int,
+    free_port,
+    median,
+    p99,
+    statement_summary,
+    statements,
+    timed,
+    wait_ready,
+)
 from bench.load import note_erasures, oracle_audience
 from bench.ops import Bench, Figure
 from bench.rights import ERASE_DELETES, RawRights
@@ -58,16 +68,10 @@ PATHS = {
 FLOOR_RUNS = 50  # floor calls of each kind (the erasure floor erases that many subjects)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(bench: Bench, workers: int) -> Iterator[str]:
     """`personvern serve --no-worker` on the register, on a free loopback port; yields its base URL once ready."""
-    port = _free_port()
+    port = free_port()
     database = bench.database
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_")},
@@ -86,19 +90,12 @@ def serve(bench: Bench, workers: int) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    errors.seek(0)
-                    raise SystemExit(f"http: personvern serve ended at once: {errors.read()[-1500:]}")
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("http: personvern serve was not ready within 60 s")
-                time.sleep(0.2)
+
+            def said() -> str:
+                errors.seek(0)
+                return errors.read()
+
+            wait_ready(proc, url, "http: personvern serve", said)
             yield url
         finally:
             proc.terminate()  # SIGTERM: uvicorn finishes what is in flight, then stops

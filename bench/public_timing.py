@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from bench.common import env_int
+from bench.common import env_int, free_port, wait_ready
 from personvern.bootstrap import Settings, initialise
 from personvern.services import outbox, public, register
 
@@ -79,7 +79,7 @@ def main() -> int:
             service[who].append(time.perf_counter() - started)
 
     # Over HTTP, as a visitor sees it.
-    port = 8700 + os.getpid() % 200
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "personvern", "serve", "--no-worker", "--port", str(port), "--db", url],
         env=env,
@@ -89,16 +89,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     http: dict[str, list[float]] = {"customer": [], "stranger": []}
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("personvern serve did not start")
-            time.sleep(0.1)
+        wait_ready(server, base, "public timing: personvern serve")
         with httpx.Client(base_url=base, timeout=30) as client:
             for i in range(samples):
                 for who, phone in (("customer", phones[samples + i]), ("stranger", strangers[samples + i])):

@@ -49,7 +49,7 @@ from sqlalchemy import select, update
 from tests.fakes_linkmobility import ENV as LINK_ENV
 from tests.fakes_linkmobility import FakeLink
 
-from bench.common import BENCH_DIR, DATA_DIR, Backend, db_name, env_int
+from bench.common import BENCH_DIR, DATA_DIR, Backend, db_name, env_int, free_port, wait_ready
 from personvern.bootstrap import Settings, initialise
 from personvern.services import users
 from personvern.store import tables as t
@@ -246,12 +246,6 @@ def flaky_link(seen: Seen, healthy: threading.Event, rng: random.Random) -> Iter
 # ---------------------------------------------------------------- the processes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Proc:
     name: str
@@ -279,20 +273,6 @@ def started(name: str, args: list[str], env: dict[str, str]) -> Iterator[Proc]:
             except subprocess.TimeoutExpired:
                 popen.kill()
                 popen.wait()
-
-
-def ready(proc: Proc, url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise SystemExit(f"soak: {proc.name} ended at once:\n{proc.output()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"soak: {proc.name} was not ready within 60 s")
 
 
 def sample(procs: list[Proc], seen: Seen, stop: threading.Event) -> None:
@@ -522,10 +502,10 @@ def main() -> int:
             worker_env = {**env, **LINK_ENV, "PERSONVERN_LINKMOBILITY_URL": link}
             urls, procs = [], []
             for n in (1, 2):
-                port = _free_port()
+                port = free_port()
                 server = stack.enter_context(started(f"serve {n}", ["serve", "--no-worker", "--port", str(port)], env))
                 urls.append(f"http://127.0.0.1:{port}")
-                ready(server, urls[-1])
+                wait_ready(server.popen, urls[-1], f"soak: {server.name}", server.output)
                 procs.append(server)
             workers = [
                 stack.enter_context(started(f"worker {n}", ["worker", "--interval", "1"], worker_env)) for n in (1, 2)
