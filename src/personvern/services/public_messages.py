@@ -12,11 +12,10 @@ from babel.dates import format_date
 
 from personvern.domain import otp
 from personvern.domain.otp import Via
+from personvern.reports.environment import locale
 from personvern.services import outbox
 from personvern.services.context import Context
 from personvern.services.ports import UnitOfWork
-
-LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 
 TYPE_NAMES = {
     "nb": {
@@ -105,7 +104,7 @@ TEXTS = {
 
 
 def day(lang: str, day: date) -> str:
-    return format_date(day, "long", locale=LOCALES.get(lang, "en_GB"))
+    return format_date(day, "long", locale=locale(lang))
 
 
 def send(
