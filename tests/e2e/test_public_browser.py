@@ -5,10 +5,12 @@ the answer once with a fresh code; a stranger's flow reads the same; axe finds n
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -99,6 +101,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # serve and the worker it starts: one group, stopped together below
         )
         try:
             deadline = time.monotonic() + 30
@@ -117,6 +120,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 server.kill()
+                server.wait()
+            # A serve killed before it stopped its worker leaves the worker running: nothing of the group may
+            # outlive the test.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 def _code(text: str) -> str:
