@@ -36,7 +36,7 @@ from personvern.services.admin import PolicyLoad, checkpoint_audit, load_policy_
 from personvern.services.context import Context
 from personvern.services.notices import DEFAULT_FORMAT, publish_notices
 from personvern.store.checkpoints import FileCheckpoints, checkpoint_file
-from personvern.store.crypto import Vault, create_master_key, read_master_key
+from personvern.store.crypto import Vault, create_master_key, new_secret, read_master_key
 from personvern.store.engine import (
     current_revision,
     database_url,
@@ -50,6 +50,7 @@ from personvern.store.engine import (
 )
 from personvern.store.erasure_journal import FileErasureJournal, journal_file
 from personvern.store.notice_repo import current_notice_sha256
+from personvern.store.rotation import opening_refusal, store_seed, stored_seed
 from personvern.store.uow import (
     SqlUnitOfWorkFactory,
     installed_master_key,
@@ -408,13 +409,18 @@ def _vault(settings: Settings, engine: Engine) -> Vault:
     installed = installed_master_key(engine)
     if installed is None:
         raise NotReady(f"the database at {settings.database_url} is not initialised; run `personvern init`")
-    vault = Vault(read_master_key(settings.key_file()))
+    key_file = settings.key_file()
+    vault = Vault(read_master_key(key_file))
+    refusal = opening_refusal(engine, key_file, vault)  # a master-key rotation under way or not finished
+    if refusal is not None:
+        raise refusal
     if vault.key_id != installed:
         raise NotReady(
             f"the master key in {settings.master_key_file} (id {vault.key_id}) is not the one this database "
             f"was initialised with (id {installed}); use that key file"
         )
-    return vault
+    seed = stored_seed(engine, vault)
+    return vault if seed is None else vault.with_seed(seed)
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -504,8 +510,12 @@ def initialise(settings: Settings, policy_file: str | None = None, demo: bool = 
         if created:
             create_master_key(key_file)
         if installed is None:
-            key_id = Vault(read_master_key(key_file)).key_id
-            record_master_key(engine, key_id, _clock(settings).now(), demo or settings.now is not None)
+            master = Vault(read_master_key(key_file))
+            record_master_key(engine, master.key_id, _clock(settings).now(), demo or settings.now is not None)
+            # A derivation secret of its own from the first day: a master key rotated away and leaked later
+            # then opens no blind index, chain or link of this register (store/rotation.py).
+            with engine.begin() as conn:
+                store_seed(conn, master, new_secret(), _clock(settings).now())
         elif demo:
             make_simulation_if_empty(engine)
         db_file = sqlite_path(settings.database_url)

@@ -22,12 +22,13 @@ from personvern.cli.common import Env
 from personvern.domain.access import Actor
 from personvern.domain.errors import IntegrityBroken, NotReady, invalid
 from personvern.services import keys
-from personvern.services.admin import verify_audit
+from personvern.services.admin import mark_restored, verify_audit
 from personvern.services.backup import PERMISSION, may_back_up, record_backup, replay_erasures
 from personvern.store import backup as snap
 from personvern.store.crypto import Vault, read_master_key
 from personvern.store.engine import keystore_path, make_engine, sqlite_path, upgrade
 from personvern.store.erasure_journal import FileErasureJournal, journal_file
+from personvern.store.rotation import rewrap
 
 
 def _kind(url: str) -> str:
@@ -146,6 +147,14 @@ def restore(
     env: Env,
     file: Annotated[Path, typer.Argument(help="The backup file `personvern backup` wrote.")],
     yes: Annotated[bool, typer.Option("--yes", help="Replace the database without asking.")] = False,
+    made_with: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="The master key the backup was made under, when a rotation has replaced it since "
+            "(KEYFILE.retired-ID); the restored key store is re-wrapped under the current key.",
+        ),
+    ] = None,
 ) -> None:
     """Replace the database with a backup, erase again whoever was erased since, and verify the audit chain."""
     settings = env.settings()
@@ -154,15 +163,18 @@ def restore(
     kind = _kind(url)
     key_file = settings.key_file()
     vault = Vault(read_master_key(key_file))
+    if made_with is not None and not made_with.is_file():
+        raise invalid("key-file", f"no key file at {made_with}")
+    then = Vault(read_master_key(made_with)) if made_with is not None else vault
     db = sqlite_path(url)
     if db is not None and not db.parent.is_dir():
         raise invalid("db", f"the folder {db.parent} does not exist")
     folder = snap.prepare_folder(db.parent if db is not None else None)
     try:
-        snap.decrypt_file(file, folder / "backup.tar", vault.backup_key, vault.key_id)
+        snap.decrypt_file(file, folder / "backup.tar", then.backup_key, then.key_id)
         manifest, files = snap.unpack(folder / "backup.tar", folder)
         (folder / "backup.tar").unlink()
-        _check(manifest, kind, vault, file)
+        _check(manifest, kind, then, file)
         # Read before anything changes: a journal that does not verify refuses the restore with nothing done.
         entries = FileErasureJournal(journal_file(key_file), vault.backup_key).entries()
         live = snap.live_receipts(url)
@@ -179,7 +191,7 @@ def restore(
                     swaps.append(snap.SqliteSwap(db if part == "register" else keystore_path(db), files[part]))
                 else:
                     swaps.append(snap.PostgresSwap(url, files[part], folder, live is not None, part))
-            data = _after_swap(env, settings, manifest, entries, live)
+            data = _after_swap(env, settings, manifest, entries, live, (then, vault))
         except BaseException:
             env.close()
             for swap in reversed(swaps):
@@ -211,11 +223,22 @@ def _check(manifest: dict[str, Any], kind: str, vault: Vault, file: Path) -> Non
 
 
 def _after_swap(
-    env: Env, settings: Settings, manifest: dict[str, Any], entries: Any, live: set[str] | None
+    env: Env,
+    settings: Settings,
+    manifest: dict[str, Any],
+    entries: Any,
+    live: set[str] | None,
+    keys_then_now: tuple[Vault, Vault],
 ) -> dict[str, Any]:
+    then, now = keys_then_now
     engine = make_engine(settings.database_url)
+    rewrapped = 0
     try:
         before, after = upgrade(engine)  # a backup of an older version: its migrations run now
+        if then.key_id != now.key_id:
+            # Made before a master-key rotation: its key store is wrapped under the old key. Re-wrapped now,
+            # before the register is opened, so it opens with the current key file (and a failure undoes the swap).
+            rewrapped = rewrap(engine, then, now, clock_for(settings).now())
     finally:
         engine.dispose()
     runtime = env.runtime()
@@ -232,13 +255,15 @@ def _after_swap(
     chain = verify_audit(runtime.uow, runtime.actor, None, None, runtime.simulation)
     if not chain.ok:
         raise IntegrityBroken(f"the restored audit chain is broken at entry {chain.broken_at}: {chain.problem}")
+    # What the checkpoints said before was true of the database replaced; this one was put back on purpose.
+    mark_restored(runtime.uow, runtime.checkpoints, runtime.clock, runtime.actor)
     checked = verify_audit(runtime.uow, runtime.actor, runtime.checkpoints, runtime.clock, runtime.simulation)
     return {
         "restored": settings.database_url,
         "backup_created_at": manifest["created_at"],
         "schema_revision": {"backup": before, "now": after},
         "erased_again": replay.erased,
-        "keys": {"orphans_deleted": swept.orphans, "subjects_without_key": swept.keyless},
+        "keys": {"orphans_deleted": swept.orphans, "subjects_without_key": swept.keyless, "rewrapped": rewrapped},
         "journal": {
             "entries": len(entries),
             "in_backup": replay.in_backup,
@@ -267,6 +292,12 @@ def _print_restore(c: Console, data: dict[str, Any]) -> None:
         "unconfirmed and replayed)",
         markup=False,
     )
+    if data["keys"]["rewrapped"]:
+        c.print(
+            f"  key store made under an earlier master key: {data['keys']['rewrapped']} data keys re-wrapped under "
+            "the current one",
+            markup=False,
+        )
     if data["keys"]["orphans_deleted"] or data["keys"]["subjects_without_key"]:
         c.print(
             f"  key store: {data['keys']['orphans_deleted']} keys of owners not in the register deleted, "
@@ -279,7 +310,4 @@ def _print_restore(c: Console, data: dict[str, Any]) -> None:
         c.print(
             f"  audit chain intact to entry {audit['entries']}; against its checkpoints: {audit['problem']}",
             markup=False,
-        )
-        c.print(
-            "  (expected after restoring an older backup: the checkpoints remember the chain it replaced)", markup=False
         )

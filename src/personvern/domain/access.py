@@ -31,6 +31,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"  # add and disable staff users, issue their tokens
     ACCOUNTING_EXPORT = "accounting.export"  # customers' master data for the accounts (SAF-T, CSV)
     PROCESSORS_RECONCILE = "processors.reconcile"  # compare what a processor holds with the register, and fix it
+    KEYS_MANAGE = "keys.manage"  # back up and restore the register, rotate its master key (Art. 32(1)(b)-(c))
 
     @property
     def phrase(self) -> str:
@@ -62,6 +63,7 @@ PHRASES: dict[Permission, str] = {
     Permission.USERS_MANAGE: "manage staff users and their sign-in",
     Permission.ACCOUNTING_EXPORT: "export customers' master data for the accounts",
     Permission.PROCESSORS_RECONCILE: "reconcile what a processor holds with the register",
+    Permission.KEYS_MANAGE: "back up or restore the register, or rotate its master key",
 }
 
 

@@ -190,6 +190,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "avstemme det en databehandler har, mot registeret",
         "reconcile what a processor holds with the register",
     ),
+    "perm_keys.manage": (
+        "ta sikkerhetskopi av registeret, gjenopprette det og bytte hovednøkkelen",
+        "back up and restore the register, and rotate its master key",
+    ),
     "agreement": ("Databehandleravtale (artikkel 28)", "Processor agreement (Article 28)"),
     "agreement_none": ("ingen registrert", "none recorded"),
     "agreement_text": (

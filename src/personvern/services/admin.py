@@ -157,6 +157,26 @@ def checkpoint_audit(
     return checkpoints.add(Checkpoint(chain_id, seq, digest, now))
 
 
+def mark_restored(
+    uow_factory: UnitOfWorkFactory, checkpoints: AuditCheckpoints, clock: Clock, actor: Actor
+) -> Checkpoint | None:
+    """After `personvern restore` put a database back on purpose: its chain's head becomes the checkpoints' new
+    reference (a restore mark), so `audit verify` no longer reports the entries the restore removed as cut.
+
+    Only after the restored chain verified whole; the mark is signed apart, and only the master key's holder (who
+    restores) can write one, so a copy restored behind the CEO's back still shows.
+    """
+    actor.require(Permission.KEYS_MANAGE)
+    with uow_factory() as uow:
+        head = uow.audit.head()
+    if head is None:
+        return None
+    chain_id, seq, digest = head
+    mark = Checkpoint(chain_id, seq, digest, clock.now())
+    checkpoints.restored(mark)
+    return mark
+
+
 @dataclass(frozen=True)
 class AuditPage:
     entries: list[AuditEntry]

@@ -19,8 +19,8 @@ from personvern.services.context import Context
 from personvern.services.erasure import erase_many
 from personvern.services.ports import JournaledErasure
 
-# Backups hold the whole register and a restore replaces it: the CEO's, as loading the policy (init) is.
-PERMISSION = Permission.POLICY_MANAGE
+# Backups hold the whole register and a restore replaces it: the CEO's alone, as rotating the master key is.
+PERMISSION = Permission.KEYS_MANAGE
 
 
 def may_back_up(ctx: Context) -> None:

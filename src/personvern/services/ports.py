@@ -158,11 +158,17 @@ class AuditCheckpoints(Protocol):
     """Signed heads of the audit chain kept outside the database (a file beside the master key)."""
 
     def last(self, chain_id: str) -> Checkpoint | None:
-        """The checkpoint of `chain_id` with the highest seq; IntegrityBroken when a line's signature fails."""
+        """The checkpoint of `chain_id` with the highest seq since its last restore mark; IntegrityBroken when a
+        line's signature fails."""
         ...
 
     def add(self, checkpoint: Checkpoint) -> str:
         """Append the checkpoint; returns its signed line."""
+        ...
+
+    def restored(self, checkpoint: Checkpoint) -> str:
+        """Append a restore mark: the chain was put back to this head on purpose (`personvern restore`), so the
+        checkpoints before it no longer count; returns its signed line."""
         ...
 
 

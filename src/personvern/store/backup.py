@@ -116,9 +116,11 @@ def decrypt_file(sealed: Path, out: Path, backup_key: bytes, key_id: str) -> Non
         if version != FORMAT:
             raise invalid("FILE", f"{sealed} is a backup of format {version}; this version reads format {FORMAT}")
         if made_with.decode("ascii", "replace") != key_id:
+            made = made_with.decode("ascii", "replace")
             raise WrongKey(
-                f"{sealed} was made under master key id {made_with.decode('ascii', 'replace')}, but this register's "
-                f"key is id {key_id}: it is another register's backup, or the key file is not this register's"
+                f"{sealed} was made under master key id {made}, but the key file given is id {key_id}: a backup made "
+                f"before a master-key rotation opens with the key of then (`--key-file KEYFILE.retired-{made}`); "
+                "otherwise it is another register's backup"
             )
         cipher = _file_key(backup_key, file_id)
         index = 0

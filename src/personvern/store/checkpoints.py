@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 
@@ -14,8 +15,33 @@ def checkpoint_file(key_file: Path) -> Path:
     return key_file.with_name(key_file.name + ".audit-checkpoints")
 
 
+RESTORED = "restored "  # the prefix of a restore mark's line
+
+
+def parse_line(line: str, key: bytes) -> tuple[Checkpoint, bool] | None:
+    """A line's checkpoint and whether it is a restore mark, or None when its signature does not verify.
+
+    A restore mark signs "restored" with the checkpoint, so a plain checkpoint line cannot be turned into one."""
+    mark = line.startswith(RESTORED)
+    checkpoint = Checkpoint.parse(line.removeprefix(RESTORED), _mark_key(key) if mark else key)
+    return None if checkpoint is None else (checkpoint, mark)
+
+
+def format_line(checkpoint: Checkpoint, key: bytes, mark: bool) -> str:
+    return RESTORED + checkpoint.line(_mark_key(key)) if mark else checkpoint.line(key)
+
+
+def _mark_key(key: bytes) -> bytes:
+    return hmac.digest(key, b"personvern/restore-mark", "sha256")
+
+
 class FileCheckpoints:
-    """One line a checkpoint (chain id, seq, hash, time, HMAC), appended; the file is its owner's only (0600)."""
+    """One line a checkpoint (chain id, seq, hash, time, HMAC), appended; the file is its owner's only (0600).
+
+    After `personvern restore` puts an older database back, its chain is shorter than the checkpoints say: that is
+    what a checkpoint is for, when nobody meant it. A restore therefore appends a restore mark (signed apart) with
+    the restored head, and only the checkpoints after the last mark count.
+    """
 
     def __init__(self, path: Path, key: bytes) -> None:
         self._path = path
@@ -32,18 +58,24 @@ class FileCheckpoints:
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            checkpoint = Checkpoint.parse(line, self._key)
-            if checkpoint is None:
+            parsed = parse_line(line, self._key)
+            if parsed is None:
                 raise IntegrityBroken(
                     f"line {number} of the audit checkpoint file {self._path} is not signed with this master key"
                 )
+            checkpoint, mark = parsed
             # Other registers may share the key file's folder; only this chain's lines count.
-            if checkpoint.chain_id == chain_id and (best is None or checkpoint.seq >= best.seq):
+            if checkpoint.chain_id == chain_id and (mark or best is None or checkpoint.seq >= best.seq):
                 best = checkpoint
         return best
 
     def add(self, checkpoint: Checkpoint) -> str:
-        line = checkpoint.line(self._key)
+        return self._append(format_line(checkpoint, self._key, mark=False))
+
+    def restored(self, checkpoint: Checkpoint) -> str:
+        return self._append(format_line(checkpoint, self._key, mark=True))
+
+    def _append(self, line: str) -> str:
         fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a", encoding="ascii") as f:
             f.write(line + "\n")

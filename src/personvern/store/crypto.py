@@ -24,7 +24,9 @@ def create_master_key(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(os.urandom(MASTER_KEY_BYTES).hex().encode("ascii") + b"\n")
+        f.write(new_secret().hex().encode("ascii") + b"\n")
+        f.flush()
+        os.fsync(f.fileno())  # a rotation wraps keys under it before it is moved into place: it must be on disk
 
 
 def read_master_key(path: Path) -> bytes:
@@ -47,30 +49,58 @@ def read_master_key(path: Path) -> bytes:
     return key
 
 
+def master_key_id(master: bytes) -> str:
+    """A key's public name: the installation, backups and data keys record which master key they belong to."""
+    return hashlib.sha256(master).hexdigest()[:16]
+
+
+def new_secret() -> bytes:
+    """A fresh 256-bit secret (a master key, a derivation secret)."""
+    return os.urandom(MASTER_KEY_BYTES)
+
+
 def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"personvern/" + purpose).derive(master)
 
 
 class Vault:
-    """Everything secret: wrapping data keys, sealing values, and the blind-index key.
+    """Everything secret: wrapping data keys, sealing values, and the keys derived for indexes, chains and files.
 
-    The key-encryption key and the index key are derived apart from the master key, so a leaked
-    index key reveals nothing about the data keys.
+    Two roots. The master key (the key file) wraps every data key and the register's derivation secret, and keys
+    what lives in files beside it (backups, the erasure journal, the audit checkpoints): a rotation re-wraps the
+    one and re-signs the others (store/rotation.py). The derivation secret (`seed`, kept wrapped in the key store)
+    keys what lives in the database and must outlive a rotation: blind indexes, the audit chain, personal links,
+    one-time codes; changing those would mean decrypting every value, or rewriting the chain's history. A register
+    that stored no secret yet (made before rotation existed) derives them from its master key, as it always did.
+    Each key is derived apart (HKDF), so a leaked index key reveals nothing about the data keys.
     """
 
-    def __init__(self, master: bytes) -> None:
+    def __init__(self, master: bytes, seed: bytes | None = None) -> None:
+        self._master = master
         self._kek = AESGCM(_derive(master, b"key-wrapping"))
-        self._index_key = _derive(master, b"blind-index")
+        root = master if seed is None else seed
+        self.seed_stored = seed is not None
+        self._seed = root
+        self._index_key = _derive(root, b"blind-index")
         # The audit chain's HMAC key and the checkpoints' signing key, each derived apart: whoever can write
         # the database but has no master key can neither rebuild the chain nor sign a head it never had.
-        self.audit_key = _derive(master, b"audit-chain")
+        self.audit_key = _derive(root, b"audit-chain")
         self.checkpoint_key = _derive(master, b"audit-checkpoints")
-        self.link_key = _derive(master, b"self-service-links")  # the personal links of marketing messages
+        self.link_key = _derive(root, b"self-service-links")  # the personal links of marketing messages
         # One-time codes of the public page are stored as HMACs under a key of their own: a copy of the database
         # without the master key cannot try the million codes offline.
-        self.code_key = _derive(master, b"one-time-codes")
+        self.code_key = _derive(root, b"one-time-codes")
         self.backup_key = _derive(master, b"backups")  # backups' encryption and the erasure journal's signatures
-        self.key_id = hashlib.sha256(master).hexdigest()[:16]
+        self.key_id = master_key_id(master)
+
+    def with_seed(self, seed: bytes) -> Vault:
+        """This master key with the register's stored derivation secret."""
+        return Vault(self._master, seed)
+
+    @property
+    def seed(self) -> bytes:
+        """The derivation secret in use (the master key itself for a register that stored none yet)."""
+        return self._seed
 
     @staticmethod
     def new_data_key() -> bytes:

@@ -174,3 +174,24 @@ class FileErasureJournal:
             )
             for rid, d in erased.items()
         ]
+
+
+def resigned_journal(path: Path, old_backup_key: bytes, new_backup_key: bytes) -> tuple[str | None, int]:
+    """The journal's lines signed under a new master key's key (a rotation, store/rotation.py), or None when there
+    is no journal; a line cut short by a crash is left out (it is skipped on reading anyway), a whole line not
+    signed with the old key refuses the rotation."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, 0
+    old, new = journal_key(old_backup_key), journal_key(new_backup_key)
+    out: list[str] = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        text = line.decode("ascii", "replace")
+        if not text.strip() or _torn(text):
+            continue
+        data = _verified(old, text)
+        if data is None:
+            raise IntegrityBroken(f"line {number} of the erasure journal {path} is not signed with the old key")
+        out.append(_sign(new, data))
+    return "".join(line + "\n" for line in out), len(out)

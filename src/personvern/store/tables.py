@@ -80,6 +80,9 @@ installation = Table(
     Column("simulation", Boolean, nullable=False, server_default=false()),
     # When the first subject was added: the annual review is owed only for years the register held data.
     Column("first_data_at", UTCDateTime, nullable=True),
+    # Set while `personvern keys rotate` re-wraps the key store under a new master key (this key's id): a register
+    # half re-wrapped is not served (store/rotation.py).
+    Column("rotating_to", String(16), nullable=True),
 )
 
 # The key store: one wrapped data key per owner (a subject, an outbox row with a personal part, a request with
@@ -93,6 +96,19 @@ data_keys = Table(
     "data_keys",
     metadata,
     Column("owner_id", ID, primary_key=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("master_key_id", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    schema=KEYSTORE,
+)
+
+# The register's own secrets, wrapped under the master key like the data keys: today one, the derivation secret
+# the blind-index, audit-chain, link and one-time-code keys come from (store/crypto.py). Kept here, not derived
+# from the master key, so a rotation re-wraps this row instead of changing every blind index and the chain.
+keystore_secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(40), primary_key=True),
     Column("wrapped", LargeBinary, nullable=False),
     Column("master_key_id", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
