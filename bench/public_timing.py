@@ -1,6 +1,6 @@
 """Does the public page's timing tell a customer from a stranger? Confirming a code, measured both ways.
 
-`python -m bench.public_timing` (also `BENCH_OPS=public make bench`): a register of BENCH_PUBLIC_CUSTOMERS people
+`python -m bench.public_timing`: a register of BENCH_PUBLIC_CUSTOMERS people
 (default 2000) on SQLite, `personvern serve --no-worker` on a loopback port, and BENCH_PUBLIC_SAMPLES (default 60)
 requests each for customers and for strangers, interleaved: ask for a code, read it from the outbox, confirm it
 over HTTP. Printed: the service's own time (no floor: what the database work differs by) and the HTTP time as a

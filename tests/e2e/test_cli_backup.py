@@ -112,6 +112,8 @@ def test_people_erased_after_a_backup_stay_erased_when_it_is_restored(pv_ready, 
     assert set(restored["erased_again"]) == gone
     assert restored["journal"]["in_backup"] == 0 and restored["journal"]["rolled_back"] == 0
     assert restored["audit"]["entries"] > made["audit_head"]["seq"]
+    # The restore was on purpose: its signed mark makes the restored chain the one checkpoints count from.
+    assert restored["audit"]["ok"] is True and pv.json("audit", "verify", "--now", RESTORED)["ok"] is True
 
     # Nobody erased came back: not in the register, the archive, the keys, any output or the database's bytes.
     listed = pv("subject", "list", "--json", "--now", RESTORED).stdout
