@@ -11,6 +11,16 @@ def test_health_and_readiness(api):
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
 
 
+def test_a_server_that_outlived_a_key_rotation_is_not_ready(api):
+    from datetime import UTC, datetime
+
+    from personvern.store.rotation import rotate
+
+    rotate(api.runtime.engine, api.runtime.settings.key_file(), datetime.now(UTC))
+    stale = api.client.get("/readyz")
+    assert stale.status_code == 503 and "master key was rotated" in error_of(stale)["message"]
+
+
 def test_no_token_and_a_wrong_token_are_401(api):
     missing = api.client.get("/api/v1/me")
     assert missing.status_code == 401 and error_of(missing)["code"] == "unauthenticated"

@@ -179,3 +179,16 @@ def test_a_wrong_key_file_is_refused_before_anything_is_written(runtime: Runtime
         rotation.rotate(runtime.engine, other, AT)
     assert not rotation.next_key_file(other).exists()
     assert rotation.key_state(runtime.engine).rotating_to is None
+
+
+def test_keys_under_a_third_master_key_are_named_not_looped_over(runtime: Runtime) -> None:
+    _people(runtime, 2)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            t.data_keys.insert().values(
+                owner_id="stranger", wrapped=b"x" * 60, master_key_id="feedfacefeedface", created_at=AT
+            )
+        )
+    with pytest.raises(IntegrityBroken, match="1 under id feedfacefeedface"):
+        rotation.rotate(runtime.engine, runtime.settings.key_file(), AT)
+    assert rotation.key_state(runtime.engine).rotating_to is None  # refused before anything was begun

@@ -18,6 +18,7 @@ from personvern.api.bodies import BodyLimit
 from personvern.api.routes import API_PREFIX, include_all
 from personvern.bootstrap import Runtime, Settings, open_runtime
 from personvern.store.engine import current_revision, head_revision
+from personvern.store.rotation import key_state
 from personvern.web.routes import install as install_console
 
 log = logging.getLogger("personvern.http")
@@ -103,12 +104,19 @@ def create_app(runtime: Runtime) -> FastAPI:
             with runtime.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             current = current_revision(runtime.engine)
+            keys = key_state(runtime.engine)
         except Exception:  # any failure to reach the database is "not ready", never a 500
             return errors.error_response(503, "not_ready", "the database does not answer")
         head = head_revision(runtime.engine)
         if current != head:
             return errors.error_response(
                 503, "not_ready", f"the database is at migration {current}, this version needs {head}"
+            )
+        if keys.rotating_to is not None or keys.installed != runtime.uow.vault.key_id:
+            # `keys rotate` ran while this server was up: a key it wrapped now would open only with the old
+            # key file. Not ready, so a proxy's health check takes it out; restart it with the new key.
+            return errors.error_response(
+                503, "not_ready", "the master key was rotated (or is being rotated) since this server started"
             )
         return JSONResponse({"status": "ready", "migration": current})
 

@@ -166,14 +166,18 @@ def rotate(
             f"{pending} holds master key id {new.key_id}, but the rotation under way is to id {state.rotating_to}: "
             "put the key file it began with back"
         )
+    _refuse_strangers(engine, old, new)
     with engine.begin() as conn:
         conn.execute(update(t.installation).where(t.installation.c.id == 1).values(rotating_to=new.key_id))
         # A register made before rotation existed derives its database-side keys from this master key: that
         # becomes its derivation secret, kept wrapped, so the blind indexes and the chain stay as they are.
         store_seed(conn, old, old.seed, at)
-    done = 0
+    done, tries = 0, 0
     while True:
         done += _rewrap_all(engine, old, new, batch, progress, done)
+        if tries:
+            _refuse_strangers(engine, old, new)  # the switch found keys: keys the batches move, or strangers
+        tries += 1
         journal_text, journal = resigned_journal(journal_file(key_file), old.backup_key, new.backup_key)
         checkpoints_text, checkpoints = _resigned_checkpoints(checkpoint_file(key_file), old, new)
         _write_pending(journal_file(key_file), journal_text)
@@ -224,6 +228,26 @@ def _rewrap_all(engine: Engine, old: Vault, new: Vault, batch: int, progress: Pr
         after = rows[-1][0]
         if progress is not None:
             progress(before + moved)
+
+
+def _refuse_strangers(engine: Engine, old: Vault, new: Vault) -> None:
+    """Keys under a third master key (a key store brought from another register, or one left by a server that
+    outlived an earlier rotation) are neither moved nor openable here: say which, rather than loop."""
+    k = t.data_keys
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(k.c.master_key_id, func.count())
+            .where(k.c.master_key_id.not_in([old.key_id, new.key_id]))
+            .group_by(k.c.master_key_id)
+        ).all()
+    if rows:
+        found = ", ".join(f"{n} under id {key_id}" for key_id, n in rows)
+        raise IntegrityBroken(
+            f"the key store holds data keys wrapped under neither the old master key nor the new one ({found}): "
+            "they do not open with this register's key. Rotate them from the key file they were made under, or "
+            "delete them (`personvern keys sweep` deletes the ones whose owner is gone), then run "
+            "`personvern keys rotate` again"
+        )
 
 
 def _switch(engine: Engine, old: Vault, new: Vault) -> bool:
