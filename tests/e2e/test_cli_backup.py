@@ -223,3 +223,23 @@ def test_bad_backups_are_refused_and_change_nothing(pv_ready, tmp_path: Path, mo
     assert_refused(pv("restore", str(good), "--yes"), 7, "the replay failed")
     assert snapshot(pv.db_url) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("personvern-backup-")) == []
+
+
+def test_an_erasure_request_open_in_the_backup_and_fulfilled_since_comes_back_completed(
+    pv_ready, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    pv = pv_ready
+    sid = add(pv, 1, ONE_TIME, "--now", JAN)
+    opened = pv.json("request", "open", "--type", "erasure", "--subject", sid, "--now", JAN)
+    file = tmp_path / "register.pvbackup"
+    assert_ok(pv("backup", "--out", str(file), "--now", BACKED_UP))  # the request is open (received) in it
+    pv.json("request", "verify", opened["id"], "--method", "known_email", "--now", VERIFIED)
+    pv.json("request", "fulfil", opened["id"], "--out", str(tmp_path / "answer"), "--now", ANSWERED)
+
+    restored = pv.json("restore", str(file), "--yes", "--now", RESTORED)
+    assert restored["erased_again"] == [sid] and restored["requests_settled"] == [opened["id"]]
+    shown = pv.json("request", "show", opened["id"], "--now", RESTORED)
+    assert shown["state"] == "completed" and shown["closed_at"].startswith("2026-02-15")
+    assert opened["id"] not in pv("request", "list", "--now", RESTORED).stdout  # neither open nor overdue
+    assert_refused(pv("request", "fulfil", opened["id"], "--now", RESTORED), 5, "completed")
+    assert_ok(pv("audit", "verify", "--now", RESTORED))

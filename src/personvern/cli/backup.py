@@ -271,6 +271,7 @@ def _after_swap(
             "rolled_back": replay.rolled_back,
             "unconfirmed_replayed": replay.unconfirmed,
         },
+        "requests_settled": replay.requests_settled,
         "audit": {
             "ok": checked.ok,
             "entries": checked.checked,
@@ -292,6 +293,11 @@ def _print_restore(c: Console, data: dict[str, Any]) -> None:
         "unconfirmed and replayed)",
         markup=False,
     )
+    if data["requests_settled"]:
+        c.print(
+            f"  erasure requests fulfilled since the backup, closed as completed: {len(data['requests_settled'])}",
+            markup=False,
+        )
     if data["keys"]["rewrapped"]:
         c.print(
             f"  key store made under an earlier master key: {data['keys']['rewrapped']} data keys re-wrapped under "

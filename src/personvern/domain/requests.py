@@ -222,6 +222,17 @@ def complete(request: Request, at: datetime, by: str, outcome: dict[str, Any]) -
     return replace(request, state=RequestState.COMPLETED, closed_at=at, closed_by=by, outcome=outcome)
 
 
+def settled_by_journal(request: Request, at: datetime, by: str, receipt_id: str) -> Request:
+    """A restored backup holds an erasure request that was fulfilled after the backup was made: the erasure journal
+    proves it (the receipt, the time), and the restore has erased the person again. Closed as completed at the
+    time it was, so it is neither answered twice nor shown overdue; the verification the backup lost is not
+    asked again (it was done, and the person is gone)."""
+    if not request.open:
+        return request
+    outcome = {**request.outcome, "receipt": receipt_id, "settled_by_restore": True}
+    return replace(request, state=RequestState.COMPLETED, closed_at=at, closed_by=by, outcome=outcome)
+
+
 def reject(request: Request, at: datetime, by: str, reason: str) -> Request:
     """Refuse a request; the controller must be able to show why (Art. 12(5)) and tell the person (Art. 12(4))."""
     _require_open(request, "rejected")

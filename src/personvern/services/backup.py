@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from personvern.domain import requests as rq
 from personvern.domain.access import Permission
 from personvern.domain.audit import AuditEvent
 from personvern.domain.erasure import ErasureCause
@@ -44,6 +45,7 @@ class Replay:
     not_in_backup: int = 0  # erased people the backup never held (added after it was made)
     rolled_back: int = 0  # entries never marked committed whose receipt the replaced database did not hold
     unconfirmed: int = 0  # entries never marked committed, replayed as the replaced database could not be read
+    requests_settled: list[str] = field(default_factory=list)  # erasure requests open in the backup, fulfilled since
 
 
 def replay_erasures(
@@ -61,6 +63,7 @@ def replay_erasures(
     ctx.actor.require(PERMISSION)
     in_backup = rolled_back = unconfirmed = 0
     wanted: dict[str, str] = {}  # subject id -> cause of their first erasure not in the backup
+    answered: list[JournaledErasure] = []  # erasures by request not in the backup: their requests are settled
     for entry in entries:
         if entry.receipt_id in restored_receipts:
             in_backup += 1
@@ -72,6 +75,8 @@ def replay_erasures(
             if live_receipts is None:
                 unconfirmed += 1
         wanted.setdefault(entry.subject_id, entry.cause)
+        if entry.request_id is not None:
+            answered.append(entry)
     with ctx.uow() as uow:
         ids = list(wanted)
         present = set(uow.retention.facts(ids)) | set(uow.archive.for_subjects(ids)) if ids else set()
@@ -83,7 +88,14 @@ def replay_erasures(
         for cause, group in by_cause.items():
             erase_many(ctx, uow, group, cause=cause)
             erased.extend(group)
-        replay = Replay(erased, in_backup, len(ids) - len(erased), rolled_back, unconfirmed)
+        settled: list[str] = []
+        for entry in answered:
+            # Open in the backup, fulfilled after it: the letter went out then; closed now as it was, not again.
+            request = uow.requests.get(entry.request_id or "", lock=True)
+            if request is not None and request.open:
+                uow.requests.save(rq.settled_by_journal(request, entry.erased_at, ctx.actor.name, entry.receipt_id))
+                settled.append(request.id)
+        replay = Replay(erased, in_backup, len(ids) - len(erased), rolled_back, unconfirmed, settled)
         event = {
             **details,
             "erased_again": len(replay.erased),
@@ -91,6 +103,7 @@ def replay_erasures(
             "journal_not_in_backup": replay.not_in_backup,
             "journal_rolled_back": replay.rolled_back,
             "journal_unconfirmed_replayed": replay.unconfirmed,
+            "requests_settled": replay.requests_settled,
         }
         ctx.record(uow, AuditEvent("backup.restore", None, None, event))
         uow.commit()
