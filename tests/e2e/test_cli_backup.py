@@ -243,3 +243,16 @@ def test_an_erasure_request_open_in_the_backup_and_fulfilled_since_comes_back_co
     assert opened["id"] not in pv("request", "list", "--now", RESTORED).stdout  # neither open nor overdue
     assert_refused(pv("request", "fulfil", opened["id"], "--now", RESTORED), 5, "completed")
     assert_ok(pv("audit", "verify", "--now", RESTORED))
+
+
+def test_someone_archived_since_the_backup_is_due_again_at_once(pv_ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pv = pv_ready
+    sid = add(pv, 1, ONE_TIME, "--now", JAN)  # no order: archived once the policy's 90 days are over
+    file = tmp_path / "register.pvbackup"
+    assert_ok(pv("backup", "--out", str(file), "--now", BACKED_UP))
+    assert pv.json("retention", "run", "--now", PROSPECT_OVER)["archived"] == 1
+
+    restored = pv.json("restore", str(file), "--yes", "--now", RESTORED)
+    assert restored["erased_again"] == [] and restored["retention_due"] == 1  # back in full, and due again
+    assert pv.json("retention", "run", "--now", RESTORED)["archived"] == 1
+    assert_refused(pv("subject", "show", sid, "--now", RESTORED), 4, sid)

@@ -24,6 +24,7 @@ from personvern.domain.errors import IntegrityBroken, NotReady, invalid
 from personvern.services import keys
 from personvern.services.admin import mark_restored, verify_audit
 from personvern.services.backup import PERMISSION, may_back_up, record_backup, replay_erasures
+from personvern.services.sweep import count_due
 from personvern.store import backup as snap
 from personvern.store.crypto import Vault, read_master_key
 from personvern.store.engine import keystore_path, make_engine, sqlite_path, upgrade
@@ -252,6 +253,9 @@ def _after_swap(
     replay = replay_erasures(runtime.context(), entries, restored, live, details)
     # Keys of owners the restored register does not hold (a key store newer than its data) open nothing: gone.
     swept = keys.sweep(runtime.context())
+    # Archiving is not journaled: the policy and the clock say again who is due (a person archived since the
+    # backup is due again now), and the worker's daily run, or `retention run`, archives them again.
+    due = count_due(runtime.context())
     chain = verify_audit(runtime.uow, runtime.actor, None, None, runtime.simulation)
     if not chain.ok:
         raise IntegrityBroken(f"the restored audit chain is broken at entry {chain.broken_at}: {chain.problem}")
@@ -272,6 +276,7 @@ def _after_swap(
             "unconfirmed_replayed": replay.unconfirmed,
         },
         "requests_settled": replay.requests_settled,
+        "retention_due": due,
         "audit": {
             "ok": checked.ok,
             "entries": checked.checked,
@@ -293,6 +298,12 @@ def _print_restore(c: Console, data: dict[str, Any]) -> None:
         "unconfirmed and replayed)",
         markup=False,
     )
+    if data["retention_due"]:
+        c.print(
+            f"  due for archiving or erasure now: {data['retention_due']} (those archived since the backup among "
+            "them): the worker's daily run carries it out, or `personvern retention run`",
+            markup=False,
+        )
     if data["requests_settled"]:
         c.print(
             f"  erasure requests fulfilled since the backup, closed as completed: {len(data['requests_settled'])}",
