@@ -9,6 +9,7 @@ import pytest
 
 from personvern.bootstrap import FixedClock
 from personvern.services import demo_sink
+from tests.e2e.support import sql
 
 NAV = 'href="/console/demo-messages"'
 
@@ -38,6 +39,9 @@ def test_the_page_shows_the_sinks_messages_newest_first_marked_demo_only_while_o
     assert NAV in ceo.get("/console/").text
 
     assert staff.get("/console/demo-messages").status_code == 200
+    # Each reading is on record, by whom and how many, never what (Art. 5(2)).
+    read = sql(console.pv.db_url, "SELECT actor, details FROM audit_log WHERE action = 'demo_messages.read'")
+    assert len(read) == 2 and all("222222" not in str(d) and "kari" not in str(d) for _, d in read)
     assert NAV in staff.get("/console/").text
     refused = auditor.get("/console/demo-messages")
     assert refused.status_code == 403 and "111111" not in refused.text

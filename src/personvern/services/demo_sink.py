@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from personvern.domain.access import Permission
+from personvern.domain.audit import AuditEvent
 from personvern.services.context import Context, new_id
 from personvern.services.ports import DemoMessage
 
@@ -31,4 +32,9 @@ def newest(ctx: Context, limit: int = SHOWN) -> list[DemoMessage]:
     """The messages of the last week, newest first; for those who see the outbox (the CEO and staff)."""
     ctx.actor.require(Permission.OUTBOX_READ)
     with ctx.uow() as uow:
-        return uow.demo_messages.newest(ctx.clock.now() - KEEP, limit)
+        found = uow.demo_messages.newest(ctx.clock.now() - KEEP, limit)
+        # Addresses and codes were read: who saw them, and when, is on record like any read (Art. 5(2)); a count
+        # only, never a message.
+        ctx.record(uow, AuditEvent("demo_messages.read", None, None, {"shown": len(found)}))
+        uow.commit()
+    return found
