@@ -192,3 +192,15 @@ def test_keys_under_a_third_master_key_are_named_not_looped_over(runtime: Runtim
     with pytest.raises(IntegrityBroken, match="1 under id feedfacefeedface"):
         rotation.rotate(runtime.engine, runtime.settings.key_file(), AT)
     assert rotation.key_state(runtime.engine).rotating_to is None  # refused before anything was begun
+
+
+def test_a_tampered_journal_refuses_the_rotation_before_the_switch(runtime: Runtime) -> None:
+    _people(runtime, 2)
+    key_file = runtime.settings.key_file()
+    journal_file(key_file).write_text('{"op":"erase","subject":"x","mac":"00"}\n')
+    journal_file(key_file).chmod(0o600)
+    with pytest.raises(IntegrityBroken, match="signed neither with the old master key nor with the new one"):
+        rotation.rotate(runtime.engine, key_file, AT)
+    state = rotation.key_state(runtime.engine)
+    assert state.installed == runtime.uow.vault.key_id  # still the old key's: nothing half switched
+    assert not rotation.retired_key_file(key_file, state.installed).exists()

@@ -13,12 +13,13 @@ The steps, each safe to stop at (`kill -9`) and run again:
    on the register is not served (bootstrap refuses to open it), so nothing wraps a key under the old master;
 2. batches of data keys are re-wrapped, each batch its own transaction; `data_keys.master_key_id` says which
    are done, so a second run goes on where the first stopped;
-3. the erasure journal and the checkpoints are re-signed into KEYFILE.erasures.next and
-   KEYFILE.audit-checkpoints.next;
+3. the erasure journal and the checkpoints are checked: every line must verify under the old key (or, for a
+   file an earlier run moved already, the new one);
 4. one transaction checks that no key is left under the old master, re-wraps the derivation secret, and
    records the new key as the installation's;
-5. the old key is kept as KEYFILE.retired-OLDID (for the backups made before), the re-signed files and the new
-   key are moved into place. A run that finds the database switched but the files not moved finishes step 5.
+5. the old key is kept as KEYFILE.retired-OLDID (for the backups made before); the journal and the checkpoints
+   are re-signed, each through FILE.next and a rename, and the new key is moved into place. A run that finds the
+   database switched but the files not moved finishes step 5.
 """
 
 from __future__ import annotations
@@ -161,6 +162,8 @@ def rotate(
             )
         create_master_key(pending)
     new = Vault(read_master_key(pending))
+    if new.key_id == old.key_id:
+        raise NotReady(f"{pending} holds the master key in use: it is no new key; delete it and run again")
     if resumed and new.key_id != state.rotating_to:
         raise IntegrityBroken(
             f"{pending} holds master key id {new.key_id}, but the rotation under way is to id {state.rotating_to}: "
@@ -178,13 +181,12 @@ def rotate(
         if tries:
             _refuse_strangers(engine, old, new)  # the switch found keys: keys the batches move, or strangers
         tries += 1
-        journal_text, journal = resigned_journal(journal_file(key_file), old.backup_key, new.backup_key)
-        checkpoints_text, checkpoints = _resigned_checkpoints(checkpoint_file(key_file), old, new)
-        _write_pending(journal_file(key_file), journal_text)
-        _write_pending(checkpoint_file(key_file), checkpoints_text)
+        # Checked before the switch, written after it: a journal or checkpoint file that does not verify refuses
+        # the rotation while the register still belongs to the old key, not half-way through the files.
+        _resign_files(key_file, old, new, write=False)
         if _switch(engine, old, new):
             break
-    _swap_files(key_file, old, new)
+    journal, checkpoints = _swap_files(key_file, old, new)
     return Rotation(
         old.key_id, new.key_id, done, _count(engine), resumed, time.perf_counter() - started,
         retired_key_file(key_file, old.key_id), journal, checkpoints,
@@ -283,7 +285,7 @@ def _count(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(t.data_keys)).scalar_one())
 
 
-def _resigned_checkpoints(path: Path, old: Vault, new: Vault) -> tuple[str | None, int]:
+def _resigned_checkpoints(path: Path, old_key: bytes, new_key: bytes) -> tuple[str | None, int]:
     """The checkpoint file's lines signed under the new key, or None when there is no file."""
     try:
         lines = path.read_text("ascii").splitlines()
@@ -293,19 +295,50 @@ def _resigned_checkpoints(path: Path, old: Vault, new: Vault) -> tuple[str | Non
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        parsed = parse_line(line, old.checkpoint_key)
+        parsed = parse_line(line, old_key)
         if parsed is None:
             raise IntegrityBroken(f"line {number} of the audit checkpoint file {path} is not signed with the old key")
-        out.append(format_line(parsed[0], new.checkpoint_key, parsed[1]))
+        out.append(format_line(parsed[0], new_key, parsed[1]))
     return "".join(line + "\n" for line in out), len(out)
 
 
-def _write_pending(path: Path, content: str | None) -> None:
-    """`content` into PATH.next (0600, fsync'd), moved into place once the database has switched keys."""
+Resign = Callable[[Path, Vault, Vault], tuple[str | None, int]]
+
+
+def _resign_files(key_file: Path, old: Vault, new: Vault, write: bool) -> tuple[int, int]:
+    """The erasure journal and the audit checkpoints re-signed under the new key (written when `write`, through
+    FILE.next and a rename); the lines in each. A file already signed under the new key (a run stopped after
+    moving it) is left as it is. Re-read at the last moment: a line a server still running appended meanwhile
+    is kept (and re-signed)."""
+    counts: list[int] = []
+    files: list[tuple[Path, Resign]] = [
+        (journal_file(key_file), lambda p, a, b: resigned_journal(p, a.backup_key, b.backup_key)),
+        (checkpoint_file(key_file), lambda p, a, b: _resigned_checkpoints(p, a.checkpoint_key, b.checkpoint_key)),
+    ]
+    for path, resign in files:
+        try:
+            content, lines = resign(path, old, new)
+        except IntegrityBroken:
+            try:
+                _content, lines = resign(path, new, new)  # moved into place by an earlier run already
+            except IntegrityBroken:
+                raise IntegrityBroken(
+                    f"{path} is signed neither with the old master key nor with the new one: it was changed by "
+                    "someone without the key; nothing was rotated past this point"
+                ) from None
+            counts.append(lines)
+            continue
+        counts.append(lines)
+        if write and content is not None:
+            _write_pending(path, content)
+            os.replace(_pending(path), path)
+    return counts[0], counts[1]
+
+
+def _write_pending(path: Path, content: str) -> None:
+    """`content` into PATH.next (0600, fsync'd), to be renamed over PATH."""
     target = _pending(path)
     target.unlink(missing_ok=True)
-    if content is None:
-        return
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(content)
@@ -314,7 +347,7 @@ def _write_pending(path: Path, content: str | None) -> None:
 
 
 def _swap_files(key_file: Path, old: Vault, new: Vault) -> tuple[int, int]:
-    """Step 5: keep the old key, move the re-signed files and the new key into place; the lines moved."""
+    """Step 5: keep the old key, re-sign the files beside it and move the new key into place; the lines re-signed."""
     retired = retired_key_file(key_file, old.key_id)
     if not retired.exists():
         content = key_file.read_bytes()
@@ -323,18 +356,11 @@ def _swap_files(key_file: Path, old: Vault, new: Vault) -> tuple[int, int]:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-    counts = []
-    for path in (journal_file(key_file), checkpoint_file(key_file)):
-        pending = _pending(path)
-        if pending.exists():
-            counts.append(sum(1 for line in pending.read_text("ascii").splitlines() if line.strip()))
-            os.replace(pending, path)
-        else:
-            counts.append(0)
+    counts = _resign_files(key_file, old, new, write=True)
     os.replace(next_key_file(key_file), key_file)
     folder = os.open(key_file.parent, os.O_RDONLY)
     try:
         os.fsync(folder)  # the renames themselves durable before the old key may be destroyed
     finally:
         os.close(folder)
-    return counts[0], counts[1]
+    return counts
