@@ -12,6 +12,7 @@ from personvern.api import (
     consents,
     exports,
     hooks,
+    keys,
     marketing,
     notice,
     outbox,
@@ -58,6 +59,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     exports.router,
     processors.router,
     statistics.router,
+    keys.router,
     public.router,
     public_cookies.router,
 )
