@@ -135,3 +135,19 @@ def test_users_are_added_with_their_secrets_shown_once_disabled_and_renewed(cons
     disabled = page.post("/console/users/ola/disable")
     assert disabled.status_code == 303 and "disabled" in page.follow(disabled).text
     assert console.signed_in("staff").get("/console/users").status_code == 403
+
+
+def test_a_change_the_database_gave_up_for_another_is_a_busy_page_not_an_internal_error(console, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    class Driver(Exception):
+        sqlstate = "40P01"  # PostgreSQL's deadlock_detected: rolled back whole
+
+    def deadlocked(*_args, **_kwargs):
+        raise OperationalError("UPDATE subjects …", {}, Driver("deadlock detected"))
+
+    ceo = console.signed_in("ceo")
+    monkeypatch.setattr("personvern.services.register.list_subjects", deadlocked)
+    page = ceo.get("/console/subjects", params={"q": "Nordmann"})
+    assert page.status_code == 503 and page.headers["retry-after"] == "1"
+    assert "Send it again" in page.text and "UPDATE" not in page.text

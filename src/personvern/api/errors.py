@@ -9,7 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from personvern.domain.errors import (
@@ -27,6 +26,7 @@ from personvern.domain.errors import (
     Unauthenticated,
 )
 from personvern.policy.loader import PolicyInvalid
+from personvern.store.engine import retryable
 
 log = logging.getLogger("personvern.api")
 
@@ -94,10 +94,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: _doc("Too many requests; see Retry-After"),
     503: _doc("The database is not ready, or a conflicting change made it give up this one: try again"),
 }
-# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole, and the same
-# call again normally succeeds. Lock order keeps them rare (services/rights.py `_load`); two servers on one
-# database still meet one now and then, and it is a busy database, not a fault (issue 17, the soak).
-RETRYABLE = frozenset({"40P01", "40001"})
 
 
 def error_response(
@@ -121,8 +117,11 @@ def from_exception(exc: BaseException) -> JSONResponse:
         problems = [Problem(field="policy", message=str(p)) for p in exc.problems]
         return error_response(422, "policy_rejected", "the policy file has problems", "policy", problems)
     code = next((c for cls, c in CODES if isinstance(exc, cls)), None)
-    if isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) in RETRYABLE:
-        log.warning("transaction given up by the database (%s); answered 503", getattr(exc.orig, "sqlstate", ""))
+    if retryable(exc):
+        log.warning(
+            "transaction given up by the database (%s); answered 503",
+            getattr(getattr(exc, "orig", None), "sqlstate", ""),
+        )
         message = "the database gave this change up for a conflicting one; nothing was changed: try again"
         return error_response(503, "busy", message, headers={"Retry-After": "1"})
     if code is None:

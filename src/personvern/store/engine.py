@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, OperationalError
 
 from personvern.domain.errors import NotReady, invalid
 from personvern.store import people, preview
@@ -279,3 +279,16 @@ def require_keystore(engine: Engine, url: str) -> None:
             f"the register's key store ({where}) is missing: restore it from the key-store backup "
             "(`personvern restore` of a backup holding its keys part)"
         )
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole, and the same
+# call again normally succeeds. Lock order keeps them rare (services/rights.py `_load`); two servers on one
+# database still meet one now and then, and it is a busy database, not a fault (issue 17, the soak).
+RETRYABLE = frozenset({"40P01", "40001"})
+
+
+def retryable(exc: BaseException) -> bool:
+    """A transaction the database gave up for a conflicting one (rolled back whole): the same call again succeeds.
+
+    The API answers it 503 with Retry-After, the console a page saying so (never an internal error)."""
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) in RETRYABLE

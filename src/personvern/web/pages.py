@@ -33,6 +33,7 @@ from personvern.domain.errors import (
     Throttled,
 )
 from personvern.reports.environment import capitalised
+from personvern.store.engine import retryable
 from personvern.web import labels
 from personvern.web.i18n import N_, NAMES, Formats, gettext, language, translations
 from personvern.web.visit import (
@@ -175,6 +176,11 @@ def refusal(request: Request, exc: BaseException, visit: Visit | None = None) ->
         status, title = 422, N_("Something in the form is wrong")
     elif isinstance(exc, PersonvernError):
         status, title = 400, N_("The request was refused")
+    elif retryable(exc):
+        # A deadlock or serialization failure on PostgreSQL: rolled back whole, as the API's 503 says too.
+        status, title = 503, N_("The register is busy")
+        headers["Retry-After"] = "1"
+        detail = gettext(lang, "Another change got in the way of this one, and nothing was changed. Send it again.")
     else:
         status, title = 500, N_("Something went wrong")
         detail = gettext(lang, "An internal error stopped the work; nothing was changed.")
