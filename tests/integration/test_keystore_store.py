@@ -81,7 +81,7 @@ def test_the_migration_moves_every_key_and_every_subject_still_opens(runtime: Ru
     # `init` on the existing register runs the migration, and every subject opens again.
     reopened, report = initialise(Settings.resolve(runtime.settings.database_url, NOW, "ceo"))
     try:
-        assert (report.revision_before, report.revision) == ("0013", "0015")
+        assert (report.revision_before, report.revision) == ("0013", "0016")
         with reopened.engine.connect() as conn:
             assert not inspect(conn).has_table("data_keys")  # the old table is gone from the register
             assert set(conn.scalars(select(t.data_keys.c.owner_id))) == set(people)  # the stale key is not

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from personvern.bootstrap import FixedClock, Runtime
 from personvern.domain.access import Actor
@@ -164,3 +164,24 @@ def test_only_the_ceo_reads_them_and_a_bad_period_is_refused(runtime: Runtime) -
         with pytest.raises(InvalidInput) as caught:
             statistics(runtime.context(), *years)
         assert caught.value.problems[0].field == field
+
+
+def test_consent_figures_stay_when_their_people_are_erased_or_archived(runtime: Runtime) -> None:
+    from personvern.domain.erasure import ErasureCause
+    from personvern.services.erasure import archive_subject, erase_many
+
+    make_a_year(runtime)
+    before = statistics(runtime.context(), 2025, 2026).consents
+    ctx = runtime.context()
+    with runtime.engine.connect() as conn:
+        people = sorted(conn.scalars(select(t.subjects.c.id)))
+    with ctx.uow() as uow:
+        archive_subject(ctx, uow, people[0], "the agreement ended")
+        erase_many(ctx, uow, people[1:], cause=ErasureCause.REQUEST)
+        uow.commit()
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.consent_events)).scalar() == 0
+        tallies = conn.execute(select(t.consent_tallies)).all()
+    # The boundary events land in the same months as before (hours in UTC, months in Oslo).
+    assert statistics(runtime.context(), 2025, 2026).consents == before
+    assert sum(row.events for row in tallies) == 4 and all(len(row) == 6 for row in tallies)  # no subject, no id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select, union_all
 
 from personvern.domain.statistics import BreachRow, ConsentCount, CookieCount, Months, RequestRow
 from personvern.store import tables as t
@@ -51,16 +51,18 @@ class SqlStatistics:
 
     def consents(self, months: Months) -> list[ConsentCount]:
         """Consent events per month, purpose, channel, action and method: one pass over the ledger, in SQL."""
-        c = t.consent_events.c
-        inner = (
-            select(_month(c.at, months).label("month"), c.purpose, c.channel, c.action, c.method)
-            .where(and_(c.at >= months.starts[0], c.at < months.end))
-            .subquery()
-        )
+        c, k = t.consent_events.c, t.consent_tallies.c
+        # The ledger's events, and the tallies of those deleted with their person (erased, archived): a month's
+        # figures do not fall when its people go.
+        live = select(_month(c.at, months).label("month"), c.purpose, c.channel, c.action, c.method,
+                      literal(1).label("events")).where(and_(c.at >= months.starts[0], c.at < months.end))  # fmt: skip
+        gone = select(_month(k.hour, months).label("month"), k.purpose, k.channel, k.action, k.method,
+                      k.events).where(and_(k.hour >= months.starts[0], k.hour < months.end))  # fmt: skip
+        inner = union_all(live, gone).subquery()
         # Grouped outside: PostgreSQL would not see the CASE of the select and of a GROUP BY as one expression
         # (each has its own parameters).
         s = inner.c
-        q = select(s.month, s.purpose, s.channel, s.action, s.method, func.count()).group_by(
+        q = select(s.month, s.purpose, s.channel, s.action, s.method, func.sum(s.events)).group_by(
             s.month, s.purpose, s.channel, s.action, s.method
         )
         return [

@@ -288,6 +288,20 @@ consent_events = Table(
     Index("ix_consent_events_audience", "purpose", "channel", "subject_id", "at", "id", "action"),
 )
 
+# What the statistics still count of consent events deleted with their person (erased or archived): the hour,
+# purpose, channel, action and method, and how many; no subject, no id. Written only by the trigger of migration
+# 0016 on `consent_events` (a deletion of any kind, the cascade from `subjects` included).
+consent_tallies = Table(
+    "consent_tallies",
+    metadata,
+    Column("hour", UTCDateTime, primary_key=True),
+    Column("purpose", String(64), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("action", String(16), primary_key=True),
+    Column("method", String(16), primary_key=True),
+    Column("events", Integer, nullable=False),
+)
+
 # Objections (Art. 21) and restrictions (Art. 18): set, and later lifted; both kept for the record.
 subject_blocks = Table(
     "subject_blocks",
