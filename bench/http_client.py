@@ -2,8 +2,16 @@
 
 Reads one JSON job from stdin: {"url", "token", "clients", "warmup": [subject ids], "steps": [{"name", "kind",
 "items": [...]}]}. Each step runs its items through `clients` concurrent clients (asyncio tasks sharing one
-httpx.AsyncClient with as many keep-alive connections), each client taking the next item when it is done with
-its last, and records per item the seconds from its first request sent to its last answer read:
+aiohttp session with as many keep-alive connections), each client taking the next item when it is done with
+its last, and records per item the seconds from its first request sent to its last answer read.
+
+Why aiohttp here and httpx everywhere else: on two cores the load generator shares the machine with the server it
+measures, and httpx's pure-Python HTTP cost about as much CPU per call as the server's answer. Measured 4
+December against one `serve` process: GET /healthz at 16 clients 634 req/s with httpx, 3 011 with aiohttp (a
+plain socket client: 3 137); a subject read 292 against 382 req/s. aiohttp's parser is in C; the figures are then
+the server's.
+
+The calls:
 
 - "read": GET /api/v1/subjects/{id}
 - "access" / "erasure": POST /api/v1/requests {"type", "subject_id"}, then POST …/{request id}/verify
@@ -21,35 +29,41 @@ import sys
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 
 API = "/api/v1"
 
 
-async def _read(client: httpx.AsyncClient, subject_id: str) -> tuple[int, str | None, str | None]:
-    answer = await client.get(f"{API}/subjects/{subject_id}")
-    if answer.status_code != 200:
-        return 1, None, f"GET subject {answer.status_code} {answer.text[:200]}"
-    if answer.json().get("id") != subject_id:
-        return 1, None, f"GET subject answered another subject: {answer.text[:200]}"
+async def _read(client: aiohttp.ClientSession, subject_id: str) -> tuple[int, str | None, str | None]:
+    async with client.get(f"{API}/subjects/{subject_id}") as answer:
+        text = await answer.text()
+    if answer.status != 200:
+        return 1, None, f"GET subject {answer.status} {text[:200]}"
+    if json.loads(text).get("id") != subject_id:
+        return 1, None, f"GET subject answered another subject: {text[:200]}"
     return 1, None, None
 
 
-async def _flow(client: httpx.AsyncClient, kind: str, subject_id: str) -> tuple[int, str | None, str | None]:
-    opened = await client.post(f"{API}/requests", json={"type": kind, "subject_id": subject_id})
-    if opened.status_code != 201:
-        return 1, None, f"POST requests {opened.status_code} {opened.text[:200]}"
-    request_id = opened.json()["id"]
-    verified = await client.post(f"{API}/requests/{request_id}/verify", json={"method": "bankid"})
-    if verified.status_code != 200:
-        return 2, request_id, f"verify {verified.status_code} {verified.text[:200]}"
-    fulfilled = await client.post(f"{API}/requests/{request_id}/fulfil", json={})
-    if fulfilled.status_code != 200:
-        return 3, request_id, f"fulfil {fulfilled.status_code} {fulfilled.text[:200]}"
+async def _post(client: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> tuple[int, str]:
+    async with client.post(path, json=body) as answer:
+        return answer.status, await answer.text()
+
+
+async def _flow(client: aiohttp.ClientSession, kind: str, subject_id: str) -> tuple[int, str | None, str | None]:
+    status, text = await _post(client, f"{API}/requests", {"type": kind, "subject_id": subject_id})
+    if status != 201:
+        return 1, None, f"POST requests {status} {text[:200]}"
+    request_id = json.loads(text)["id"]
+    status, text = await _post(client, f"{API}/requests/{request_id}/verify", {"method": "bankid"})
+    if status != 200:
+        return 2, request_id, f"verify {status} {text[:200]}"
+    status, text = await _post(client, f"{API}/requests/{request_id}/fulfil", {})
+    if status != 200:
+        return 3, request_id, f"fulfil {status} {text[:200]}"
     return 3, request_id, None
 
 
-async def _step(client: httpx.AsyncClient, kind: str, items: list[str], clients: int) -> dict[str, Any]:
+async def _step(client: aiohttp.ClientSession, kind: str, items: list[str], clients: int) -> dict[str, Any]:
     queue = list(reversed(items))
     seconds: list[float] = []
     opened: list[str] = []
@@ -82,10 +96,11 @@ async def _step(client: httpx.AsyncClient, kind: str, items: list[str], clients:
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
     clients = int(job["clients"])
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {job['token']}"}
     out: dict[str, Any] = {"steps": []}
-    async with httpx.AsyncClient(base_url=job["url"], headers=headers, limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(job["url"], headers=headers, connector=connector, timeout=timeout) as client:
         # Connections opened and the server's first calls made (imports, compiled statements), untimed.
         await _step(client, "read", list(job.get("warmup", [])), clients)
         for step in job["steps"]:
