@@ -34,7 +34,7 @@ def _pins() -> dict[str, tuple[str, int]]:
     pins: dict[str, tuple[str, int]] = {}
     text = (ROOT / "requirements.lock").read_text()
     for block in re.split(r"\n(?=[A-Za-z0-9])", text):
-        first = block.split("\\", 1)[0].strip()
+        first = block.split("\\", 1)[0].split(";", 1)[0].strip()  # without its environment marker, if any
         if "==" in first:
             name, version = first.split("==", 1)
             pins[canonicalize_name(name)] = (version.strip(), block.count("--hash=sha256:"))
