@@ -129,3 +129,34 @@ def test_rotate_refuses_bad_input_and_other_roles(pv_ready) -> None:  # type: ig
     human = pv("keys", "rotate")
     assert_ok(human)
     assert "master key rotated" in human.stdout and "retired-" in human.stdout
+
+
+def test_rotate_is_refused_while_a_worker_runs_on_the_register(pv_ready) -> None:  # type: ignore[no-untyped-def]
+    from personvern.connectors.wake import worker_listening
+
+    pv = pv_ready
+    if not SCRIPT.exists():
+        pytest.skip(f"the console script is not installed at {SCRIPT}")
+    add(pv, 1)
+    env = {k: v for k, v in os.environ.items() if k != "PERSONVERN_NOW"}
+    worker = subprocess.Popen(
+        [str(SCRIPT), "worker", "--interval", "0.2", "--db", pv.db_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not worker_listening(pv.db_url):
+            assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start listening"
+            time.sleep(0.05)
+        assert_refused(pv("keys", "rotate"), 9, "a worker runs on this register")
+        assert sql(pv.db_url, "SELECT rotating_to FROM installation") == [(None,)]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    deadline = time.monotonic() + 10
+    while worker_listening(pv.db_url) and time.monotonic() < deadline:
+        time.sleep(0.05)  # PostgreSQL ends the worker's session a moment after the process
+    assert_ok(pv("keys", "rotate"))

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from personvern.bootstrap import clock_for
 from personvern.cli.common import Env, command
+from personvern.connectors.wake import worker_listening
 from personvern.domain.access import Actor
 from personvern.domain.errors import NotReady
 from personvern.services import keys
@@ -53,6 +54,13 @@ def rotate(
     settings = env.settings()
     Actor(settings.actor, settings.role).require(keys.ROTATE)
     key_file = settings.key_file()
+    if worker_listening(settings.database_url):
+        # A running worker (and the `serve` beside it) holds the old key: what it wrapped after the switch would
+        # open only with the retired key file.
+        raise NotReady(
+            "a worker runs on this register (`personvern serve` or `personvern worker`): stop it, and every "
+            "`serve`, first; the register is not served while its keys are re-wrapped"
+        )
     engine = make_engine(settings.database_url)
     try:
         require_current(engine, settings.database_url)

@@ -208,6 +208,35 @@ class _ListenWaiter(Waiter):
             self._conn = None
 
 
+def worker_listening(database_url: str) -> bool:
+    """Whether a worker of this database waits to be woken now (`serve` with its worker, or `personvern worker`):
+    on SQLite its socket answers a connect; on PostgreSQL a session's last statement is its LISTEN. For commands
+    that must not run beside one (`keys rotate`); False when it cannot be told."""
+    path = socket_path(database_url)
+    if path is not None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect(os.fsencode(path))
+            except OSError:
+                return False  # no socket, or one a killed worker left: nobody listens
+            return True
+    dsn = _postgres_dsn(database_url)
+    if dsn is None:
+        return False
+    try:
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND query = %s",
+                (f"LISTEN {CHANNEL}",),
+            ).fetchone()
+    except Exception:
+        return False
+    return bool(row and row[0])
+
+
 def _bind(path: Path) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
