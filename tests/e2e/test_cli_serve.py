@@ -90,3 +90,21 @@ def test_serve_refuses_bad_input_and_an_unready_database(served):
     assert moved.returncode == 3 and "real clock" in moved.stderr
     for result in (nothing, bad_port, bad_workers, moved):
         assert "Traceback" not in result.stderr
+
+
+def test_one_process_stops_its_worker_on_sigterm_and_leaves_none_behind(served):
+    # uvicorn alone raises SIGTERM again once it has stopped; under the default handler that ended serve before it
+    # stopped its worker, which then ran on, orphaned (found trying `keys rotate` beside it, 4 December).
+    assert served("init", "--now", NOW).returncode == 0
+    proc, _base = served.start()
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    worker_pid = int(children.read_text().split()[0])
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "worker stopped" in err and "Traceback" not in out + err
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker_pid, 0)  # gone, and reaped by serve

@@ -82,6 +82,10 @@ def serve(
         f"  the API at http://{shown}:{port}/api/v1 (documented at /docs), health at /healthz and /readyz", flush=True
     )
     worker = None if no_worker else _start_worker()
+    # uvicorn stops gracefully on SIGTERM and then raises the signal again, under the handler it found: the
+    # default one would end this process before the `finally` below, leaving the worker running. Ours turns it
+    # into a clean exit that stops the worker first.
+    previous = signal.signal(signal.SIGTERM, _stopped)
     try:
         uvicorn.run(
             "personvern.api.app:from_environment",
@@ -96,9 +100,20 @@ def serve(
             timeout_graceful_shutdown=STOP_WAIT,
             log_level="warning",
         )
+    except _Stopped:
+        pass  # stopped by SIGTERM, requests in flight answered: a clean end
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if worker is not None:
             _stop_worker(worker)
+
+
+class _Stopped(Exception):
+    """SIGTERM, as uvicorn passes it on once it has stopped."""
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    raise _Stopped
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
