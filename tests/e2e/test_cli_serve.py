@@ -53,6 +53,7 @@ def served(db_url, tmp_path):
         raise AssertionError("serve did not answer within 120 s")
 
     run.start = start  # type: ignore[attr-defined]
+    run.db_url = db_url  # type: ignore[attr-defined]
     yield run
     for proc in started:
         if proc.poll() is None:
@@ -102,6 +103,10 @@ def test_one_process_stops_its_worker_on_sigterm_and_leaves_none_behind(served):
     while not children.read_text().split() and time.monotonic() < deadline:
         time.sleep(0.1)
     worker_pid = int(children.read_text().split()[0])
+    from personvern.connectors.wake import worker_listening
+
+    while not worker_listening(served.db_url) and time.monotonic() < deadline:
+        time.sleep(0.1)  # its handlers are set once it waits: a SIGTERM before would end it unheard
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
