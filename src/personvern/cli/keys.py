@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from personvern.bootstrap import clock_for
@@ -16,7 +19,7 @@ from personvern.domain.access import Actor
 from personvern.domain.errors import NotReady
 from personvern.services import keys
 from personvern.store.engine import make_engine, require_current
-from personvern.store.rotation import BATCH
+from personvern.store.rotation import BATCH, count_keys
 from personvern.store.rotation import rotate as rotate_master_key
 
 keys_app = typer.Typer(help="The key store: the data keys kept apart from the data.", no_args_is_help=True)
@@ -64,7 +67,10 @@ def rotate(
     engine = make_engine(settings.database_url)
     try:
         require_current(engine, settings.database_url)
-        done = rotate_master_key(engine, key_file, clock_for(settings).now(), batch)
+        progress = _progress(env, engine)
+        done = rotate_master_key(engine, key_file, clock_for(settings).now(), batch, progress)
+        if progress is not None:
+            print(file=sys.stderr)  # the progress line ends
     except OperationalError as exc:
         raise NotReady(f"cannot open the database: {exc.orig}") from None
     finally:
@@ -110,3 +116,15 @@ def rotate(
         )
 
     env.emit(data, human)
+
+
+def _progress(env: Env, engine: Engine) -> Callable[[int], None] | None:
+    """A line on the terminal that counts the keys re-wrapped (a million take a while); none when piped or --json."""
+    if env.json or not sys.stderr.isatty():
+        return None
+    total = count_keys(engine)
+
+    def shown(done: int) -> None:
+        print(f"\r  re-wrapped {done} of {total} data keys", end="", file=sys.stderr, flush=True)
+
+    return shown

@@ -145,7 +145,7 @@ def rotate(
             new = Vault(read_master_key(pending))
             journal, checkpoints = _swap_files(key_file, old, new)
             return Rotation(
-                old.key_id, new.key_id, 0, _count(engine), True, time.perf_counter() - started,
+                old.key_id, new.key_id, 0, count_keys(engine), True, time.perf_counter() - started,
                 retired_key_file(key_file, old.key_id), journal, checkpoints,
             )  # fmt: skip
         raise NotReady(
@@ -188,7 +188,7 @@ def rotate(
             break
     journal, checkpoints = _swap_files(key_file, old, new)
     return Rotation(
-        old.key_id, new.key_id, done, _count(engine), resumed, time.perf_counter() - started,
+        old.key_id, new.key_id, done, count_keys(engine), resumed, time.perf_counter() - started,
         retired_key_file(key_file, old.key_id), journal, checkpoints,
     )  # fmt: skip
 
@@ -280,7 +280,8 @@ def _switch(engine: Engine, old: Vault, new: Vault) -> bool:
     return True
 
 
-def _count(engine: Engine) -> int:
+def count_keys(engine: Engine) -> int:
+    """The data keys in the store (what a rotation has to re-wrap at most)."""
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(t.data_keys)).scalar_one())
 
