@@ -50,7 +50,7 @@ from personvern.store.engine import (
 )
 from personvern.store.erasure_journal import FileErasureJournal, journal_file
 from personvern.store.notice_repo import current_notice_sha256
-from personvern.store.rotation import opening_refusal, store_seed, stored_seed
+from personvern.store.rotation import key_state, opening_refusal, store_seed, stored_seed
 from personvern.store.uow import (
     SqlUnitOfWorkFactory,
     installed_master_key,
@@ -406,12 +406,13 @@ def _runtime(settings: Settings, engine: Engine, vault: Vault, loaded: LoadedPol
 
 
 def _vault(settings: Settings, engine: Engine) -> Vault:
-    installed = installed_master_key(engine)
+    state = key_state(engine)
+    installed = state.installed
     if installed is None:
         raise NotReady(f"the database at {settings.database_url} is not initialised; run `personvern init`")
     key_file = settings.key_file()
     vault = Vault(read_master_key(key_file))
-    refusal = opening_refusal(engine, key_file, vault)  # a master-key rotation under way or not finished
+    refusal = opening_refusal(state, key_file, vault)  # a master-key rotation under way or not finished
     if refusal is not None:
         raise refusal
     if vault.key_id != installed:

@@ -214,12 +214,10 @@ def worker_listening(database_url: str) -> bool:
     that must not run beside one (`keys rotate`); False when it cannot be told."""
     path = socket_path(database_url)
     if path is not None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.connect(os.fsencode(path))
-            except OSError:
-                return False  # no socket, or one a killed worker left: nobody listens
-            return True
+        try:
+            return _answers(path)
+        except OSError:
+            return False  # no socket there: nobody listens
     dsn = _postgres_dsn(database_url)
     if dsn is None:
         return False
@@ -237,6 +235,17 @@ def worker_listening(database_url: str) -> bool:
     return bool(row and row[0])
 
 
+def _answers(path: Path) -> bool:
+    """Whether a worker is bound to the socket at `path`: False for one a killed worker left (the connect is
+    refused); any other failure (no such file, no permission) is raised."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(os.fsencode(path))
+        except ConnectionRefusedError:
+            return False
+    return True
+
+
 def _bind(path: Path) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
@@ -245,15 +254,11 @@ def _bind(path: Path) -> socket.socket | None:
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
-                try:
-                    probe.connect(os.fsencode(path))
-                except ConnectionRefusedError:
-                    path.unlink()  # left by a worker that was killed: nobody reads it
-                    sock.bind(os.fsencode(path))
-                else:
-                    sock.close()
-                    return None  # another worker listens: that one is woken, this one polls
+            if _answers(path):
+                sock.close()
+                return None  # another worker listens: that one is woken, this one polls
+            path.unlink()  # left by a worker that was killed: nobody reads it
+            sock.bind(os.fsencode(path))
         os.chmod(path, 0o600)
         sock.setblocking(False)
         return sock

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from personvern.domain.access import Actor, Permission
 from personvern.domain.audit import AuditEntry, AuditEvent, AuditQuery, ChainReport, Checkpoint, against_checkpoint
@@ -146,15 +146,20 @@ def checkpoint_audit(
     seal does not hold is not checkpointed. Returns the signed line written, for the worker's output.
     """
     now = clock.now()
+    head = _head(uow_factory, now)
+    if head is None or head.seq == 0:
+        return None
+    last = checkpoints.last(head.chain_id)
+    if last is not None and (now - last.at < every or (last.seq, last.hash) == (head.seq, head.hash)):
+        return None
+    return checkpoints.add(head)
+
+
+def _head(uow_factory: UnitOfWorkFactory, at: datetime) -> Checkpoint | None:
+    """The chain's head as a checkpoint taken at `at`; None before the chain is keyed."""
     with uow_factory() as uow:
         head = uow.audit.head()
-    if head is None or head[1] == 0:
-        return None
-    chain_id, seq, digest = head
-    last = checkpoints.last(chain_id)
-    if last is not None and (now - last.at < every or (last.seq, last.hash) == (seq, digest)):
-        return None
-    return checkpoints.add(Checkpoint(chain_id, seq, digest, now))
+    return None if head is None else Checkpoint(*head, at)
 
 
 def mark_restored(
@@ -167,13 +172,9 @@ def mark_restored(
     restores) can write one, so a copy restored behind the CEO's back still shows.
     """
     actor.require(Permission.KEYS_MANAGE)
-    with uow_factory() as uow:
-        head = uow.audit.head()
-    if head is None:
-        return None
-    chain_id, seq, digest = head
-    mark = Checkpoint(chain_id, seq, digest, clock.now())
-    checkpoints.restored(mark)
+    mark = _head(uow_factory, clock.now())
+    if mark is not None:
+        checkpoints.restored(mark)
     return mark
 
 

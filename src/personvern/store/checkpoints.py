@@ -35,6 +35,24 @@ def _mark_key(key: bytes) -> bytes:
     return hmac.digest(key, b"personvern/restore-mark", "sha256")
 
 
+def resigned_checkpoints(path: Path, old_key: bytes, new_key: bytes) -> tuple[str | None, int]:
+    """The file's lines, restore marks kept as marks, signed under a new master key's key (a rotation,
+    store/rotation.py), and how many; None when there is no file. A line not signed with the old key refuses it."""
+    try:
+        lines = path.read_text("ascii").splitlines()
+    except FileNotFoundError:
+        return None, 0
+    out: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parsed = parse_line(line, old_key)
+        if parsed is None:
+            raise IntegrityBroken(f"line {number} of the audit checkpoint file {path} is not signed with the old key")
+        out.append(format_line(parsed[0], new_key, parsed[1]))
+    return "".join(line + "\n" for line in out), len(out)
+
+
 class FileCheckpoints:
     """One line a checkpoint (chain id, seq, hash, time, HMAC), appended; the file is its owner's only (0600).
 

@@ -78,9 +78,8 @@ class Vault:
     def __init__(self, master: bytes, seed: bytes | None = None) -> None:
         self._master = master
         self._kek = AESGCM(_derive(master, b"key-wrapping"))
-        root = master if seed is None else seed
-        self.seed_stored = seed is not None
-        self._seed = root
+        # The derivation secret in use: the master key itself for a register that stored none yet.
+        self.seed = root = master if seed is None else seed
         self._index_key = _derive(root, b"blind-index")
         # The audit chain's HMAC key and the checkpoints' signing key, each derived apart: whoever can write
         # the database but has no master key can neither rebuild the chain nor sign a head it never had.
@@ -96,11 +95,6 @@ class Vault:
     def with_seed(self, seed: bytes) -> Vault:
         """This master key with the register's stored derivation secret."""
         return Vault(self._master, seed)
-
-    @property
-    def seed(self) -> bytes:
-        """The derivation secret in use (the master key itself for a register that stored none yet)."""
-        return self._seed
 
     @staticmethod
     def new_data_key() -> bytes:

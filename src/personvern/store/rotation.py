@@ -37,13 +37,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from personvern.domain.errors import IntegrityBroken, NotReady
 from personvern.store import tables as t
-from personvern.store.checkpoints import checkpoint_file, format_line, parse_line
+from personvern.store.checkpoints import checkpoint_file, resigned_checkpoints
 from personvern.store.crypto import Vault, create_master_key, master_key_id, read_master_key
 from personvern.store.erasure_journal import journal_file, resigned_journal
 
 SEED = "derivation"  # the derivation secret's row in keystore.secrets
-_SEED_OWNER = "secret:" + SEED  # the authenticated data it is wrapped with: it cannot pass for a data key
 BATCH = 5000
+
+
+def _secret_owner(name: str) -> str:
+    """The authenticated data a secret is wrapped with: it cannot pass for a data key, nor one secret for another."""
+    return "secret:" + name
 
 
 def next_key_file(key_file: Path) -> Path:
@@ -78,19 +82,19 @@ def stored_seed(engine: Engine, vault: Vault) -> bytes | None:
     """The register's derivation secret, unwrapped; None for a register that stored none (it uses its master key)."""
     with engine.connect() as conn:
         wrapped = conn.execute(select(t.keystore_secrets.c.wrapped).where(t.keystore_secrets.c.name == SEED)).scalar()
-    return None if wrapped is None else vault.unwrap(_SEED_OWNER, wrapped)
+    return None if wrapped is None else vault.unwrap(_secret_owner(SEED), wrapped)
 
 
 def store_seed(conn: Connection, vault: Vault, seed: bytes, at: datetime) -> None:
     """Keep `seed` as the derivation secret, wrapped under `vault`'s master key, unless one is kept already."""
-    row = {"name": SEED, "wrapped": vault.wrap(_SEED_OWNER, seed), "master_key_id": vault.key_id, "created_at": at}
+    wrapped = vault.wrap(_secret_owner(SEED), seed)
+    row = {"name": SEED, "wrapped": wrapped, "master_key_id": vault.key_id, "created_at": at}
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(insert(t.keystore_secrets).values(**row).on_conflict_do_nothing(index_elements=["name"]))
 
 
-def opening_refusal(engine: Engine, key_file: Path, vault: Vault) -> NotReady | None:
+def opening_refusal(state: KeyState, key_file: Path, vault: Vault) -> NotReady | None:
     """Why a register cannot be served with this key file while a rotation is under way or unfinished, if so."""
-    state = key_state(engine)
     if state.installed != vault.key_id:
         pending = next_key_file(key_file)
         if pending.exists() and _key_id_of(pending) == state.installed:
@@ -268,7 +272,7 @@ def _switch(engine: Engine, old: Vault, new: Vault) -> bool:
         for name, wrapped, key_id in conn.execute(select(s.c.name, s.c.wrapped, s.c.master_key_id)).all():
             if key_id == new.key_id:
                 continue
-            owner = "secret:" + name
+            owner = _secret_owner(name)
             conn.execute(
                 update(s)
                 .where(s.c.name == name)
@@ -286,23 +290,6 @@ def count_keys(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(t.data_keys)).scalar_one())
 
 
-def _resigned_checkpoints(path: Path, old_key: bytes, new_key: bytes) -> tuple[str | None, int]:
-    """The checkpoint file's lines signed under the new key, or None when there is no file."""
-    try:
-        lines = path.read_text("ascii").splitlines()
-    except FileNotFoundError:
-        return None, 0
-    out: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        parsed = parse_line(line, old_key)
-        if parsed is None:
-            raise IntegrityBroken(f"line {number} of the audit checkpoint file {path} is not signed with the old key")
-        out.append(format_line(parsed[0], new_key, parsed[1]))
-    return "".join(line + "\n" for line in out), len(out)
-
-
 Resign = Callable[[Path, Vault, Vault], tuple[str | None, int]]
 
 
@@ -314,7 +301,7 @@ def _resign_files(key_file: Path, old: Vault, new: Vault, write: bool) -> tuple[
     counts: list[int] = []
     files: list[tuple[Path, Resign]] = [
         (journal_file(key_file), lambda p, a, b: resigned_journal(p, a.backup_key, b.backup_key)),
-        (checkpoint_file(key_file), lambda p, a, b: _resigned_checkpoints(p, a.checkpoint_key, b.checkpoint_key)),
+        (checkpoint_file(key_file), lambda p, a, b: resigned_checkpoints(p, a.checkpoint_key, b.checkpoint_key)),
     ]
     for path, resign in files:
         try:
