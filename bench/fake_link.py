@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
 
+from tests.fakes_http import QuietHandler
 from tests.fakes_linkmobility import ENV, FakeLink
 
 __all__ = ["ENV", "main"]
@@ -23,37 +23,24 @@ __all__ = ["ENV", "main"]
 def main() -> int:
     fake = FakeLink()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
         # The headers and the body go out in two writes: with Nagle's algorithm the second waits for the
         # client's delayed ACK of the first (40 ms on Linux) on a kept-alive connection.
         disable_nagle_algorithm = True
 
-        def _send(self, status: int, content: bytes, headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             reply = fake.answer("POST", self.path, self.headers.get("Authorization"), body)
-            content = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
-            self._send(reply.status, content, reply.headers)
+            self.reply(reply.status, reply.content(), reply.headers)
 
         def do_GET(self) -> None:
             if self.path != "/stats":
-                self._send(404, b"{}")
+                self.reply(404, b"{}")
                 return
             with fake.lock:
                 stats = {"received": len(fake.received), "accepted": list(fake.accepted)}
-            self._send(200, json.dumps(stats).encode())
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+            self.reply(200, json.dumps(stats).encode())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

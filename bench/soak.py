@@ -39,13 +39,13 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from statistics import mean
 from typing import IO, Any
 
 import httpx
 from sqlalchemy import select, update
+from tests.fakes_http import QuietHandler, on_loopback
 from tests.fakes_linkmobility import ENV as LINK_ENV
 from tests.fakes_linkmobility import FakeLink
 
@@ -177,7 +177,7 @@ def flaky_link(seen: Seen, healthy: threading.Event, rng: random.Random) -> Iter
     """A fake LINK Mobility on 127.0.0.1 whose answers fail as FATES says until `healthy` is set."""
     fake = FakeLink()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
 
@@ -201,7 +201,7 @@ def flaky_link(seen: Seen, healthy: threading.Event, rng: random.Random) -> Iter
             if fate in ("500", "429"):
                 status = int(fate)
                 content = json.dumps({"resultCode": 106000 if status == 500 else 3, "description": fate}).encode()
-                self._send(status, content, {"Retry-After": "1"} if status == 429 else {})
+                self.reply(status, content, {"Retry-After": "1"} if status == 429 else {})
                 return
             if fate == "slow":
                 time.sleep(rng.uniform(1.0, 4.0))
@@ -215,32 +215,10 @@ def flaky_link(seen: Seen, healthy: threading.Event, rng: random.Random) -> Iter
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
-            self._send(reply.status, content, reply.headers)
+            self.reply(reply.status, content, reply.headers)
 
-        def _send(self, status: int, content: bytes, headers: dict[str, str]) -> None:
-            try:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
-            except OSError:
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/sms"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with on_loopback(Handler, "/sms") as url:
+        yield url
 
 
 # ---------------------------------------------------------------- the processes

@@ -20,11 +20,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from tests.fakes_http import QuietHandler, on_loopback
 
 TOKEN = "pat-eu1-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 ENV = {"PERSONVERN_HUBSPOT_TOKEN": TOKEN}  # PERSONVERN_HUBSPOT_URL is added by the caller
@@ -314,38 +315,18 @@ class FakeHubSpot:
         """Serve on a free port of 127.0.0.1 in a thread; yields the base URL."""
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 reply = fake.answer(self.command, self.path, self.headers.get("Authorization"), body)
                 content = _content(reply)
-                try:
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    if content:
-                        self.send_header("Content-Type", "application/json;charset=utf-8")
-                    self.send_header("Content-Length", str(len(content)))
-                    self.end_headers()
-                    self.wfile.write(content)
-                except OSError:
-                    pass  # the client is gone
+                self.reply(reply.status, content, reply.headers, "application/json;charset=utf-8" if content else None)
 
             do_GET = do_POST = do_PATCH = _any
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with on_loopback(Handler) as url:
+            yield url
 
 
 def _content(reply: Reply) -> bytes:

@@ -16,10 +16,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+
+from tests.fakes_http import QuietHandler, on_loopback
 
 USER = "24center"
 PASSWORD = "s3cret"
@@ -45,6 +46,10 @@ class Reply:
     body: Any = None  # JSON; None: the default accepted answer
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None  # a body that is not JSON
+
+    def content(self) -> bytes:
+        """The body as sent: `raw`, or the JSON of `body`."""
+        return self.raw if self.raw is not None else json.dumps(self.body).encode()
 
 
 @dataclass
@@ -106,8 +111,7 @@ class FakeLink:
     # -- as an httpx transport (unit tests)
     def handler(self, request: httpx.Request) -> httpx.Response:
         reply = self.answer(request.method, request.url.path, request.headers.get("authorization"), request.content)
-        content = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
-        return httpx.Response(reply.status, headers=reply.headers, content=content)
+        return httpx.Response(reply.status, headers=reply.headers, content=reply.content())
 
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self.handler))
@@ -118,35 +122,15 @@ class FakeLink:
         """Serve on a free port of 127.0.0.1 in a thread; yields the base URL (…/sms)."""
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 reply = fake.answer("POST", self.path, self.headers.get("Authorization"), body)
-                content = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
-                try:
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(content)))
-                    self.end_headers()
-                    self.wfile.write(content)
-                except OSError:
-                    pass  # the client is gone (killed mid-request): nothing to answer
+                self.reply(reply.status, reply.content(), reply.headers)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/sms"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with on_loopback(Handler, "/sms") as url:
+            yield url
 
 
 @contextmanager
