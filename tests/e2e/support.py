@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
-from collections.abc import Iterator
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -223,3 +227,17 @@ def app_on_loopback(runtime: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def killed_once(argv: Sequence[str], started: Callable[[], bool], pause: float = 0.005) -> None:
+    """Run `argv` (the clock of the environment left out), and SIGKILL it, without warning, as soon as `started()`
+    says some of its work is committed; AssertionError if it ended before it could be killed."""
+    env = {k: v for k, v in os.environ.items() if k != "PERSONVERN_NOW"}
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while process.poll() is None and not started():
+            time.sleep(pause)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, f"{argv[1]} {argv[2]} ended before it could be killed"

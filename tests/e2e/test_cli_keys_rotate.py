@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import add, assert_ok, assert_refused, sql, values
+from tests.e2e.support import add, assert_ok, assert_refused, killed_once, sql, values
 
 SCRIPT = Path(sys.executable).with_name("personvern")
 ROWS = 1500
@@ -51,20 +51,13 @@ def test_a_rotation_killed_half_way_goes_on_and_the_old_key_can_go(pv_ready, tmp
     if has_pg_dump:
         assert_ok(pv("backup", "--out", str(backup)))
 
-    env = {k: v for k, v in os.environ.items() if k != "PERSONVERN_NOW"}
-    argv = [str(SCRIPT), "keys", "rotate", "--batch", "1", "--json", "--db", url]
-    first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        # Wait until some keys are re-wrapped, then kill it without warning.
-        while first.poll() is None:
-            target = _rotating_to(url)
-            if target and sql(url, "SELECT count(*) FROM keystore.data_keys WHERE master_key_id = :k", k=target)[0][0]:
-                break
-            time.sleep(0.002)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-    assert first.returncode == -signal.SIGKILL, "the rotation ended before it could be killed"
+    def some_rewrapped() -> bool:
+        target = _rotating_to(url)
+        return bool(
+            target and sql(url, "SELECT count(*) FROM keystore.data_keys WHERE master_key_id = :k", k=target)[0][0]
+        )
+
+    killed_once([str(SCRIPT), "keys", "rotate", "--batch", "1", "--json", "--db", url], some_rewrapped, pause=0.002)
     new_id = _rotating_to(url)
     assert new_id is not None and new_id != old_id
     split = Counter(k for (k,) in sql(url, "SELECT master_key_id FROM keystore.data_keys"))

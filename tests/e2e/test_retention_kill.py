@@ -7,17 +7,13 @@ receipt), the others are untouched and still due. The second run does the rest, 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import ORG_A, assert_ok, sql
+from tests.e2e.support import ORG_A, assert_ok, killed_once, sql
 
 SCRIPT = Path(sys.executable).with_name("personvern")
 ONE_TIME_ROWS = 600
@@ -61,17 +57,8 @@ def test_a_killed_run_started_again_ends_as_one_uninterrupted_run(pv_ready, tmp_
     plan = pv_ready.json("retention", "plan", "--now", SWEEP)
     assert plan["due"] == total
 
-    env = {k: v for k, v in os.environ.items() if k != "PERSONVERN_NOW"}
     argv = [str(SCRIPT), "retention", "run", "--batch", str(batch), "--json", "--now", SWEEP, "--db", url]
-    first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        # Wait until some subjects are done, then kill it without warning.
-        while _done(url) == 0 and first.poll() is None:
-            time.sleep(0.005)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-    assert first.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    killed_once(argv, lambda: _done(url) > 0)  # once some subjects are done
     done_at_kill = _done(url)
     assert 0 < done_at_kill < total, done_at_kill
     assert done_at_kill % batch == 0, done_at_kill  # whole batches: each is one transaction
